@@ -1,0 +1,331 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"unsafe"
+
+	"github.com/tidwall/buntdb"
+)
+
+// box is one buntdb file with its data keys, its framing and its syncer.
+type box struct {
+	name   string
+	path   string
+	db     *buntdb.DB
+	seal   *sealer
+	sync   *syncer
+	mode   SyncMode
+	lazy   bool       // derived data: synced in the background even in SyncAlways
+	wmu    sync.Mutex // serializes writers around buntdb's own lock
+	txnSeq uint64     // last transaction sequence number; guarded by wmu
+	high   uint64     // high-water mark carried by every marker; guarded by wmu
+	mac    hash.Hash  // marker MAC under the current key; guarded by wmu
+	broken error      // sticky write failure; guarded by wmu
+}
+
+// openBox scans, repairs if allowed, and loads <dir>/<name>.db.
+func openBox(dir, name string, seal *sealer, mode SyncMode, lazy bool) (*box, scanResult, error) {
+	path := filepath.Join(dir, name+".db")
+	var res scanResult
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, res, fmt.Errorf("box %s: %w", name, err)
+	}
+	res = scanBox(name, data, seal)
+	if res.damage != nil {
+		return nil, res, res.damage
+	}
+	if res.torn {
+		// buntdb would cut the tail itself, without a copy: the caller repairs first.
+		return nil, res, nil
+	}
+	db, err := buntdb.Open(path)
+	if err != nil {
+		return nil, res, fmt.Errorf("box %s: buntdb open: %w", name, err)
+	}
+	var cfg buntdb.Config
+	if err := db.ReadConfig(&cfg); err != nil {
+		db.Close()
+		return nil, res, fmt.Errorf("box %s: %w", name, err)
+	}
+	// We fsync ourselves through a second descriptor (buntdb's Always
+	// ignores fsync errors), and buntdb's shrink would drop our framing.
+	cfg.SyncPolicy = buntdb.Never
+	cfg.AutoShrinkDisabled = true
+	if err := db.SetConfig(cfg); err != nil {
+		db.Close()
+		return nil, res, fmt.Errorf("box %s: %w", name, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		db.Close()
+		return nil, res, fmt.Errorf("box %s: %w", name, err)
+	}
+	b := &box{name: name, path: path, db: db, seal: seal, sync: newSyncer(f), mode: mode, lazy: lazy, txnSeq: res.lastSeq, high: res.high, mac: seal.newMAC(seal.current)}
+	return b, res, nil
+}
+
+func (b *box) close() error {
+	serr := b.sync.syncNow()
+	b.sync.f.Close()
+	cerr := b.db.Close()
+	if serr != nil {
+		return fmt.Errorf("box %s: %w", b.name, serr)
+	}
+	if cerr != nil {
+		return fmt.Errorf("box %s: %w", b.name, cerr)
+	}
+	return nil
+}
+
+// txn is the write side of one box transaction. Every value is sealed on
+// the way in, and the records are kept for the transaction's marker.
+type txn struct {
+	b    *box
+	tx   *buntdb.Tx
+	recs []txRecord
+	high uint64 // raises the box's high-water mark when larger
+}
+
+func (t *txn) record(r txRecord) {
+	for i := range t.recs {
+		if t.recs[i].key == r.key {
+			t.recs[i] = r // buntdb writes only the last change of a key
+			return
+		}
+	}
+	t.recs = append(t.recs, r)
+}
+
+// put seals plaintext and stores it under key.
+func (t *txn) put(key string, plaintext []byte) error {
+	sealed := t.b.seal.seal(key, plaintext)
+	v := unsafe.String(unsafe.SliceData(sealed), len(sealed)) // sealed is never written again
+	if _, _, err := t.tx.Set(key, v, nil); err != nil {
+		return fmt.Errorf("box %s: set: %w", t.b.name, err)
+	}
+	t.record(txRecord{key: key, val: v})
+	return nil
+}
+
+// del deletes key; deleting a missing key is not an error.
+func (t *txn) del(key string) error {
+	if _, err := t.tx.Delete(key); err != nil {
+		if errors.Is(err, buntdb.ErrNotFound) {
+			return nil
+		}
+		return fmt.Errorf("box %s: delete: %w", t.b.name, err)
+	}
+	t.record(txRecord{del: true, key: key})
+	return nil
+}
+
+// get reads and opens key inside the transaction.
+func (t *txn) get(key string) ([]byte, error) {
+	v, err := t.tx.Get(key)
+	if err != nil {
+		if errors.Is(err, buntdb.ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("box %s: get: %w", t.b.name, err)
+	}
+	return t.b.seal.open(key, []byte(v))
+}
+
+// update commits fn and waits until the commit is as durable as the box's
+// sync mode promises.
+func (b *box) update(fn func(*txn) error) error {
+	wait, err := b.commit(fn)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+func noWait() error { return nil }
+
+// commit runs fn in one buntdb transaction, adds the marker and writes it.
+// It returns a wait function that blocks until the write is durable. Callers
+// that hold their own locks release them before they wait, so concurrent
+// commits share one fsync.
+func (b *box) commit(fn func(*txn) error) (wait func() error, err error) {
+	b.wmu.Lock()
+	if b.broken != nil {
+		b.wmu.Unlock()
+		return noWait, b.broken
+	}
+	var wrote bool
+	var newHigh uint64
+	err = b.db.Update(func(tx *buntdb.Tx) error {
+		t := &txn{b: b, tx: tx}
+		if err := fn(t); err != nil {
+			return err
+		}
+		if len(t.recs) == 0 {
+			return nil
+		}
+		m := newMarker(b.seal.current, b.txnSeq+1, max(b.high, t.high), t.recs)
+		newHigh = m.high
+		if _, _, err := tx.Set(markerKey, m.encode(b.mac, b.name, t.recs), nil); err != nil {
+			return fmt.Errorf("box %s: marker: %w", b.name, err)
+		}
+		wrote = true
+		return nil
+	})
+	if wrote && err != nil {
+		// buntdb rolled back and cut its partial write; what reached the
+		// disk is uncertain, so this box takes no more writes.
+		b.broken = fmt.Errorf("box %s: a write failed (%v); hint: free disk space and reopen the store: %w", b.name, err, ErrSync)
+		b.wmu.Unlock()
+		return noWait, b.broken
+	}
+	if err != nil || !wrote {
+		b.wmu.Unlock()
+		return noWait, err
+	}
+	b.txnSeq++
+	b.high = newHigh
+	target := b.sync.written()
+	b.wmu.Unlock()
+	if b.mode != SyncAlways || b.lazy {
+		return noWait, nil
+	}
+	return func() error {
+		if err := b.sync.waitFor(target); err != nil {
+			return fmt.Errorf("box %s: %w", b.name, err)
+		}
+		return nil
+	}, nil
+}
+
+// view runs fn in a read-only buntdb transaction.
+func (b *box) view(fn func(tx *buntdb.Tx) error) error { return b.db.View(fn) }
+
+// get reads and opens one key.
+func (b *box) get(key string) ([]byte, error) {
+	var out []byte
+	err := b.db.View(func(tx *buntdb.Tx) error {
+		v, err := tx.Get(key)
+		if err != nil {
+			if errors.Is(err, buntdb.ErrNotFound) {
+				return ErrNotFound
+			}
+			return err
+		}
+		out, err = b.seal.open(key, []byte(v))
+		return err
+	})
+	return out, err
+}
+
+// keysWithPrefix returns the keys that start with prefix, in order.
+func (b *box) keysWithPrefix(prefix string) ([]string, error) {
+	var keys []string
+	err := b.db.View(func(tx *buntdb.Tx) error {
+		return tx.AscendGreaterOrEqual("", prefix, func(k, _ string) bool {
+			if len(k) < len(prefix) || k[:len(prefix)] != prefix {
+				return false
+			}
+			keys = append(keys, k)
+			return true
+		})
+	})
+	return slices.Clip(keys), err
+}
+
+// syncer fsyncs a box file through its own descriptor, grouping concurrent
+// commits into one fsync, and keeps the first fsync error forever.
+type syncer struct {
+	f       *os.File
+	mu      sync.Mutex
+	cond    *sync.Cond
+	writes  uint64 // commits written to the file
+	synced  uint64 // commits known durable
+	syncing bool
+	err     error
+}
+
+func newSyncer(f *os.File) *syncer {
+	s := &syncer{f: f}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// written counts a commit and returns its ticket for waitFor.
+func (s *syncer) written() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	return s.writes
+}
+
+func (s *syncer) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// waitFor returns once commit number target is durable. The first waiter
+// to find no fsync in flight runs one for everybody.
+func (s *syncer) waitFor(target uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.synced < target && s.err == nil {
+		if s.syncing {
+			s.cond.Wait()
+			continue
+		}
+		s.runSyncLocked()
+	}
+	return s.err
+}
+
+func (s *syncer) runSyncLocked() {
+	s.syncing = true
+	upto := s.writes
+	s.mu.Unlock()
+	err := s.f.Sync()
+	s.mu.Lock()
+	s.syncing = false
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("%w: %w", ErrSync, err)
+	}
+	if err == nil && upto > s.synced {
+		s.synced = upto
+	}
+	s.cond.Broadcast()
+}
+
+// syncNow fsyncs if anything is unsynced; used by the background ticker and Close.
+func (s *syncer) syncNow() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.syncing {
+		s.cond.Wait()
+	}
+	if s.synced < s.writes && s.err == nil {
+		s.runSyncLocked()
+	}
+	return s.err
+}
+
+// flushed waits until every commit written so far is as durable as the sync
+// mode promises. It lets a reader return data only once it cannot be lost.
+func (b *box) flushed() error {
+	if b.mode != SyncAlways || b.lazy {
+		return nil
+	}
+	b.sync.mu.Lock()
+	target := b.sync.writes
+	b.sync.mu.Unlock()
+	if err := b.sync.waitFor(target); err != nil {
+		return fmt.Errorf("box %s: %w", b.name, err)
+	}
+	return nil
+}

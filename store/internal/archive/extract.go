@@ -1,0 +1,537 @@
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"strings"
+
+	"filippo.io/age"
+)
+
+// Expect is what Extract checks beyond the archive's own consistency.
+type Expect struct {
+	// SchemaVersion, when not zero, is the schema version the backup must
+	// carry. Schema versions therefore start at 1.
+	SchemaVersion int
+}
+
+// ageIntro is the first line of every binary age file.
+const ageIntro = "age-encryption.org/v1\n"
+
+// Extract decrypts the archive read from src with identity, verifies all of
+// it, and writes its files into dir: dir/backup_meta.json and
+// dir/boxes/<box>.jsonl for every box. dir must exist and be empty; the
+// caller makes it, typically with os.MkdirTemp next to the live store.
+//
+// Checks run in this order, and the first failure is returned:
+//
+//  1. the age header: ErrWrongKey, ErrTruncated, ErrTampered;
+//  2. backup_meta.json is the first entry, at most MaxMetaSize bytes, and
+//     self-consistent: ErrTampered, ErrUnsupportedFormat, ErrUnsafeEntry;
+//  3. each further entry, as it arrives: its name and type are safe and
+//     known (ErrUnsafeEntry), and it is the next box listed in the meta
+//     (ErrTampered); its size (ErrCountMismatch), then its SHA-256
+//     (ErrHashMismatch), then its lines, canonical and strictly ascending by
+//     key (ErrTampered), then its record count (ErrCountMismatch);
+//  4. nothing follows the last box but the tar trailer, and age's final
+//     chunk authenticates: ErrTruncated, ErrTampered;
+//  5. only then, the schema version against expect: *SchemaMismatchError.
+//
+// Extract never writes outside dir, whatever the input: it builds every path
+// itself from a validated box name and writes through an os.Root. On error it
+// removes what it wrote, but the caller should still discard dir. It does not
+// fsync: the files are a staging copy to load from with ReadBox.
+func Extract(ctx context.Context, src io.Reader, identity age.Identity, dir string, expect Expect) (_ Meta, err error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return Meta{}, fmt.Errorf("opening extract directory: %w", err)
+	}
+	defer root.Close()
+	if err := checkEmpty(root); err != nil {
+		return Meta{}, fmt.Errorf("extract directory %s: %w", dir, err)
+	}
+	x := &extractor{root: root, src: &sourceReader{r: src}}
+	defer func() {
+		if err != nil {
+			x.cleanup()
+		}
+	}()
+	m, err := x.run(ctx, identity)
+	if err != nil {
+		return Meta{}, err
+	}
+	if expect.SchemaVersion != 0 && m.SchemaVersion != expect.SchemaVersion {
+		return Meta{}, &SchemaMismatchError{Want: expect.SchemaVersion, Got: m.SchemaVersion}
+	}
+	return m, nil
+}
+
+func checkEmpty(root *os.Root) error {
+	f, err := root.Open(".")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if err != nil && err != io.EOF {
+		return err
+	}
+	if len(names) > 0 {
+		return errors.New("directory is not empty")
+	}
+	return nil
+}
+
+// extractor holds one Extract's state. Its three recording wrappers let an
+// error that surfaces through the tar reader be traced to its real cause.
+type extractor struct {
+	root    *os.Root
+	src     *sourceReader // the encrypted input
+	plain   *plainReader  // age's plaintext
+	out     recordWriter  // the file being written
+	created []string      // paths in root, in creation order
+
+	h    hash.Hash
+	lr   *bufio.Reader
+	long []byte // spill buffer for lines longer than lr's buffer
+	dec  lineDecoder
+	prev []byte
+}
+
+func (x *extractor) run(ctx context.Context, identity age.Identity) (Meta, error) {
+	br := bufio.NewReaderSize(x.src, 64<<10)
+	if err := x.checkIntro(br); err != nil {
+		return Meta{}, err
+	}
+	ar, err := age.Decrypt(br, identity)
+	if err != nil {
+		return Meta{}, x.headerErr(err)
+	}
+	x.plain = &plainReader{r: ar}
+	tr := tar.NewReader(x.plain)
+
+	m, err := x.extractMeta(tr)
+	if err != nil {
+		return Meta{}, err
+	}
+	if err := x.root.Mkdir(boxesDir, 0o700); err != nil {
+		return Meta{}, fmt.Errorf("creating %s: %w", boxesDir, err)
+	}
+	x.created = append(x.created, boxesDir)
+
+	listed := make(map[string]int, len(m.Boxes))
+	for i, bm := range m.Boxes {
+		listed[bm.Name] = i
+	}
+	sawDir := false
+	for i := 0; i < len(m.Boxes); {
+		if err := ctx.Err(); err != nil {
+			return Meta{}, err
+		}
+		bm := m.Boxes[i]
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return Meta{}, tampered("box %q is listed in %s but missing", bm.Name, metaName)
+		}
+		if err != nil {
+			return Meta{}, x.streamErr(err)
+		}
+		kind, name, err := classifyEntry(hdr)
+		switch {
+		case err != nil:
+			return Meta{}, err
+		case kind == entryBoxesDir && !sawDir:
+			sawDir = true
+			continue
+		case kind != entryBox:
+			return Meta{}, tampered("entry %s appears twice", quoteName(hdr.Name))
+		case name != bm.Name:
+			j, ok := listed[name]
+			switch {
+			case !ok:
+				return Meta{}, tampered("entry %s is not listed in %s", quoteName(hdr.Name), metaName)
+			case j < i:
+				return Meta{}, tampered("entry %s appears twice", quoteName(hdr.Name))
+			default:
+				return Meta{}, tampered("entry %s comes before box %q", quoteName(hdr.Name), bm.Name)
+			}
+		case hdr.Size != bm.Bytes:
+			return Meta{}, fmt.Errorf("box %q is %d bytes, %s says %d: %w", bm.Name, hdr.Size, metaName, bm.Bytes, ErrCountMismatch)
+		}
+		if err := x.extractBox(ctx, tr, bm); err != nil {
+			return Meta{}, err
+		}
+		i++
+	}
+
+	switch hdr, err := tr.Next(); {
+	case err == nil:
+		if _, _, err := classifyEntry(hdr); err != nil {
+			return Meta{}, err
+		}
+		return Meta{}, tampered("entry %s follows the last box listed in %s", quoteName(hdr.Name), metaName)
+	case err != io.EOF:
+		return Meta{}, x.streamErr(err)
+	}
+	// Reading to age's EOF is what authenticates the final chunk.
+	if _, err := io.Copy(zeroWriter{ctx}, x.plain); err != nil {
+		if err == errNonZero {
+			return Meta{}, tampered("data follows the end of the tar stream")
+		}
+		if ctx.Err() != nil {
+			return Meta{}, ctx.Err()
+		}
+		return Meta{}, x.streamErr(err)
+	}
+	return m, nil
+}
+
+// checkIntro tells a file cut inside age's first line (ErrTruncated) from
+// one that is not an age file at all (ErrTampered); age reports both as a
+// parse error.
+func (x *extractor) checkIntro(br *bufio.Reader) error {
+	p, err := br.Peek(len(ageIntro))
+	if err == nil {
+		return nil
+	}
+	if x.src.err != nil {
+		return fmt.Errorf("reading archive: %w", x.src.err)
+	}
+	if strings.HasPrefix(ageIntro, string(p)) {
+		return fmt.Errorf("%d-byte file: %w", len(p), ErrTruncated)
+	}
+	return tampered("not an age file")
+}
+
+func (x *extractor) extractMeta(tr *tar.Reader) (Meta, error) {
+	hdr, err := tr.Next()
+	if err == io.EOF {
+		return Meta{}, tampered("the tar stream is empty")
+	}
+	if err != nil {
+		return Meta{}, x.streamErr(err)
+	}
+	kind, _, err := classifyEntry(hdr)
+	switch {
+	case err != nil:
+		return Meta{}, err
+	case kind != entryMeta:
+		return Meta{}, tampered("first entry is %s, want %s", quoteName(hdr.Name), metaName)
+	case hdr.Size > MaxMetaSize:
+		return Meta{}, tampered("%s is %d bytes, over the %d-byte cap", metaName, hdr.Size, MaxMetaSize)
+	}
+	raw, err := io.ReadAll(tr)
+	if err != nil {
+		return Meta{}, x.streamErr(err)
+	}
+	m, err := decodeMeta(raw)
+	if err != nil {
+		return Meta{}, err
+	}
+	if err := x.writeFile(metaName, raw); err != nil {
+		return Meta{}, err
+	}
+	return m, nil
+}
+
+func (x *extractor) writeFile(name string, data []byte) error {
+	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", name, err)
+	}
+	x.created = append(x.created, name)
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	return nil
+}
+
+// extractBox streams one dump from tr into its file, hashing it and checking
+// its lines on the way.
+func (x *extractor) extractBox(ctx context.Context, tr *tar.Reader, bm BoxMeta) (err error) {
+	path := boxEntryName(bm.Name)
+	f, err := x.root.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	x.created = append(x.created, path)
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("writing %s: %w", path, cerr)
+		}
+	}()
+
+	if x.h == nil {
+		x.h = sha256.New()
+		x.lr = bufio.NewReaderSize(nil, 256<<10)
+	}
+	x.h.Reset()
+	x.out = recordWriter{w: f}
+	x.lr.Reset(io.TeeReader(tr, multiWriter{x.h, &x.out}))
+
+	var n int64
+	var lineErr error
+	for {
+		line, err := readLine(x.lr, &x.long)
+		if len(line) > 0 && lineErr == nil {
+			lineErr = x.checkLine(line, n)
+			n++
+			if n%ctxCheckEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err == errLineTooLong {
+			if lineErr == nil {
+				lineErr = fmt.Errorf("line %d is longer than %d bytes", n+1, MaxLineSize)
+			}
+			if _, err = io.Copy(io.Discard, x.lr); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return x.streamErr(err)
+		}
+	}
+	if sum := hex.EncodeToString(x.h.Sum(nil)); sum != bm.SHA256 {
+		return fmt.Errorf("box %q has sha256 %s, %s says %s: %w", bm.Name, sum, metaName, bm.SHA256, ErrHashMismatch)
+	}
+	if lineErr != nil {
+		return tampered("box %q: %v", bm.Name, lineErr)
+	}
+	if n != bm.Records {
+		return fmt.Errorf("box %q has %d records, %s says %d: %w", bm.Name, n, metaName, bm.Records, ErrCountMismatch)
+	}
+	return nil
+}
+
+// checkLine checks that line, the (n+1)th of its box, is canonical and its
+// key sorts strictly after the previous one.
+func (x *extractor) checkLine(line []byte, n int64) error {
+	if err := x.dec.decode(line); err != nil {
+		return fmt.Errorf("line %d: %w", n+1, err)
+	}
+	if n > 0 && bytes.Compare(x.prev, x.dec.key) >= 0 {
+		return fmt.Errorf("line %d: key is not after the previous key", n+1)
+	}
+	x.prev = append(x.prev[:0], x.dec.key...)
+	return nil
+}
+
+// headerErr maps an error from age.Decrypt, which reads only the header.
+func (x *extractor) headerErr(err error) error {
+	var noMatch *age.NoIdentityMatchError
+	switch {
+	case x.src.err != nil:
+		return fmt.Errorf("reading archive: %w", x.src.err)
+	case errors.Is(err, ErrTampered):
+		return err
+	case errors.As(err, &noMatch):
+		return fmt.Errorf("decrypting header: %w: %w", err, ErrWrongKey)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("decrypting header: %v: %w", err, ErrTruncated)
+	default:
+		return tampered("decrypting header: %v", err)
+	}
+}
+
+// streamErr maps an error met while reading the tar stream to its cause: a
+// failed write, a failed read of the input, age, or the tar structure.
+func (x *extractor) streamErr(err error) error {
+	switch {
+	case x.out.err != nil:
+		return fmt.Errorf("writing extracted file: %w", x.out.err)
+	case x.src.err != nil:
+		return fmt.Errorf("reading archive: %w", x.src.err)
+	case x.plain.err == nil:
+		return tampered("tar stream: %v", err)
+	case errors.Is(x.plain.err, io.ErrUnexpectedEOF):
+		// age saw the input end on a chunk boundary with no final chunk.
+		return fmt.Errorf("decrypting: %v: %w", x.plain.err, ErrTruncated)
+	case x.src.eof:
+		// The chunk that failed was the input's last: cut or flipped, age
+		// cannot say which.
+		return &cutOrDamagedError{cause: x.plain.err}
+	default:
+		return tampered("decrypting: %v", x.plain.err)
+	}
+}
+
+// cleanup removes what Extract created, newest first.
+func (x *extractor) cleanup() {
+	for i := len(x.created) - 1; i >= 0; i-- {
+		x.root.Remove(x.created[i])
+	}
+}
+
+type entryKind int
+
+const (
+	entryMeta entryKind = iota
+	entryBox
+	entryBoxesDir
+)
+
+// classifyEntry accepts only the names and types the layout allows and
+// returns *UnsafeEntryError for everything else.
+func classifyEntry(hdr *tar.Header) (entryKind, string, error) {
+	name := hdr.Name
+	unsafe := func(reason string) error { return &UnsafeEntryError{Name: name, Reason: reason} }
+	switch {
+	case name == "":
+		return 0, "", unsafe("empty name")
+	case strings.HasPrefix(name, "/") || strings.HasPrefix(name, `\`) || strings.Contains(name, ":"):
+		return 0, "", unsafe("absolute path")
+	case strings.Contains(name, `\`):
+		return 0, "", unsafe("backslash in name")
+	}
+	for _, el := range strings.Split(name, "/") {
+		if el == ".." {
+			return 0, "", unsafe("path leaves the target directory")
+		}
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg:
+	case tar.TypeDir:
+		if name == boxesDir+"/" || name == boxesDir {
+			return entryBoxesDir, "", nil
+		}
+		return 0, "", unsafe("directory")
+	case tar.TypeSymlink:
+		return 0, "", unsafe("symbolic link to " + quoteName(hdr.Linkname))
+	case tar.TypeLink:
+		return 0, "", unsafe("hard link to " + quoteName(hdr.Linkname))
+	case tar.TypeChar, tar.TypeBlock:
+		return 0, "", unsafe("device node")
+	case tar.TypeFifo:
+		return 0, "", unsafe("FIFO")
+	default:
+		return 0, "", unsafe(fmt.Sprintf("entry type %q", hdr.Typeflag))
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return 0, "", unsafe("sparse file")
+		}
+	}
+	if name == metaName {
+		return entryMeta, "", nil
+	}
+	if rest, ok := strings.CutPrefix(name, boxesDir+"/"); ok {
+		if box, ok := strings.CutSuffix(rest, boxSuffix); ok && ValidBoxName(box) {
+			return entryBox, box, nil
+		}
+	}
+	return 0, "", unsafe("unknown entry")
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine returns the next line, newline included; the last line of a file
+// may lack one. It spills into *long only for lines longer than r's buffer.
+func readLine(r *bufio.Reader, long *[]byte) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return line, err
+	}
+	*long = append((*long)[:0], line...)
+	for {
+		line, err = r.ReadSlice('\n')
+		if len(*long)+len(line) > MaxLineSize {
+			return nil, errLineTooLong
+		}
+		*long = append(*long, line...)
+		if err != bufio.ErrBufferFull {
+			return *long, err
+		}
+	}
+}
+
+// sourceReader records how the encrypted input ended.
+type sourceReader struct {
+	r   io.Reader
+	eof bool  // the input returned io.EOF
+	err error // the input's first other error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err == io.EOF {
+		s.eof = true
+	} else if err != nil && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// plainReader records age's first error, which the tar reader may replace.
+type plainReader struct {
+	r   io.Reader
+	err error
+}
+
+func (p *plainReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if err != nil && err != io.EOF && p.err == nil {
+		p.err = err
+	}
+	return n, err
+}
+
+// recordWriter records the first write error of an extracted file.
+type recordWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (r *recordWriter) Write(p []byte) (int, error) {
+	n, err := r.w.Write(p)
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	return n, err
+}
+
+// multiWriter writes to a hash, which cannot fail, and then to a file.
+type multiWriter struct {
+	h hash.Hash
+	w io.Writer
+}
+
+func (m multiWriter) Write(p []byte) (int, error) {
+	m.h.Write(p)
+	return m.w.Write(p)
+}
+
+var errNonZero = errors.New("non-zero byte")
+
+// zeroWriter accepts only zero bytes: the tar trailer's padding.
+type zeroWriter struct{ ctx context.Context }
+
+func (z zeroWriter) Write(p []byte) (int, error) {
+	if err := z.ctx.Err(); err != nil {
+		return 0, err
+	}
+	for _, c := range p {
+		if c != 0 {
+			return 0, errNonZero
+		}
+	}
+	return len(p), nil
+}

@@ -1,0 +1,471 @@
+package store
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The runbook's boxes.
+const (
+	BoxMetadata = "persistence_metadata"
+	BoxPending  = "pending_ops"
+	BoxIndex    = "pending_index"
+	BoxFailed   = "failed_ops"
+	BoxAudit    = "audit_logs"
+)
+
+// SystemBoxes lists the runbook's boxes in the order Open loads them.
+var SystemBoxes = []string{BoxAudit, BoxMetadata, BoxPending, BoxIndex, BoxFailed}
+
+var boxNameRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+
+// Store is an open store directory. Its methods are safe for concurrent use.
+type Store struct {
+	dir    string
+	opts   Options
+	dlock  *dirLock
+	kr     *keyringFile
+	master []byte
+	idem   []byte // HMAC key that turns idempotency keys into record keys
+
+	mu     sync.Mutex // guards boxes, closed
+	boxes  map[string]*box
+	closed bool
+
+	meta, pending, index, failed, audit *box
+
+	q queueState // guarded by qmu
+	// qmu orders every queue and lock decision: the sequence numbers, the
+	// claims and the fencing check all happen under it.
+	qmu sync.Mutex
+
+	auditMu  sync.Mutex
+	auditSeq uint64
+
+	repairs []Repair
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Repair describes bytes Open did not load, and where their copy is.
+type Repair struct {
+	Box           string `json:"box"`
+	Mode          string `json:"mode"`            // recovery mode that allowed it
+	Kind          string `json:"kind"`            // "torn-tail" or "damage"
+	Offset        int64  `json:"offset"`          // first byte not loaded
+	DroppedBytes  int64  `json:"dropped_bytes"`   // bytes cut from the file
+	DroppedTxns   int    `json:"dropped_txns"`    // whole or partial transactions dropped
+	DroppedRecord int    `json:"dropped_records"` // records in them that were readable
+	Quarantine    string `json:"quarantine"`      // copy of the original file
+	Reason        string `json:"reason"`
+}
+
+// Open opens the store in dir, creating it when dir is empty or missing.
+//
+// Before anything is read or written, Open takes an exclusive lock on the
+// directory and checks the master key against the key-check value; a wrong
+// key returns ErrWrongKey and changes nothing on disk. Every box file is then
+// scanned; see "Integrity" in the package documentation.
+func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
+	if opts.Key == nil {
+		return nil, fmt.Errorf("open %s: no key source; hint: pass Options.Key (KeyFile, KeyEnv, KeyBytes or Passphrase): %w", dir, ErrInvalid)
+	}
+	opts = opts.withDefaults()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	dl, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, opts: opts, dlock: dl, boxes: map[string]*box{}, stop: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.closeBoxes()
+			dl.unlock()
+		}
+	}()
+	if err := s.loadKeys(); err != nil {
+		return nil, err
+	}
+	for _, name := range SystemBoxes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if _, err := s.openBox(name); err != nil {
+			return nil, err
+		}
+	}
+	s.meta, s.pending, s.index, s.failed, s.audit = s.boxes[BoxMetadata], s.boxes[BoxPending], s.boxes[BoxIndex], s.boxes[BoxFailed], s.boxes[BoxAudit]
+	for _, name := range s.dataBoxNames() {
+		if _, err := s.openBox(name); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.loadAuditSeq(); err != nil {
+		return nil, err
+	}
+	if err := s.initMeta(); err != nil {
+		return nil, err
+	}
+	if err := s.loadQueue(); err != nil {
+		return nil, err
+	}
+	for _, r := range s.repairs {
+		if err := s.Audit(ctx, "box_repaired", map[string]any{
+			"box": r.Box, "kind": r.Kind, "mode": r.Mode, "offset": r.Offset, "dropped_bytes": r.DroppedBytes,
+			"dropped_txns": r.DroppedTxns, "dropped_records": r.DroppedRecord, "quarantine": filepath.Base(r.Quarantine), "reason": r.Reason,
+		}); err != nil {
+			return nil, err
+		}
+		opts.Logger.Warn("box repaired on open", "box", r.Box, "kind", r.Kind, "offset", r.Offset, "dropped_bytes", r.DroppedBytes, "quarantine", r.Quarantine)
+	}
+	s.startBackground()
+	return s, nil
+}
+
+// loadKeys reads keyring.json, or creates it for a new store, and checks the
+// master key before anything else is touched.
+func (s *Store) loadKeys() error {
+	kr, err := readKeyring(s.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if dbs, _ := filepath.Glob(filepath.Join(s.dir, "*.db")); len(dbs) > 0 {
+			return fmt.Errorf("open %s: box files exist but %s is missing: %w; hint: restore keyring.json from a backup of the directory", s.dir, keyringName, ErrCorrupt)
+		}
+		id := make([]byte, 8)
+		_, _ = rand.Read(id)
+		kr = &keyringFile{Version: keyringVersion, StoreID: hex.EncodeToString(id), Cipher: cipherName, KDF: newKDFParams(), Boxes: map[string]*wrappedBox{}}
+		master, err := s.opts.Key.masterKey(kr)
+		if err != nil {
+			return err
+		}
+		kr.KeyCheck = keyCheck(master)
+		s.kr, s.master = kr, master
+		s.idem = deriveKey(master, "idempotency")
+		return kr.write(s.dir)
+	case err != nil:
+		return fmt.Errorf("open %s: %w", s.dir, err)
+	}
+	master, err := s.opts.Key.masterKey(kr)
+	if err != nil {
+		return err
+	}
+	if !kr.checkMaster(master) {
+		return fmt.Errorf("open %s: the master key from %s is not this store's key: %w; hint: use the key the store was created with, or restore from a backup made under this key", s.dir, s.opts.Key, ErrWrongKey)
+	}
+	s.kr, s.master = kr, master
+	s.idem = deriveKey(master, "idempotency")
+	return nil
+}
+
+func deriveKey(master []byte, label string) []byte {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte("boxstorm/derive/v1/" + label))
+	return m.Sum(nil)
+}
+
+// dataBoxNames lists the data boxes recorded in the keyring.
+func (s *Store) dataBoxNames() []string {
+	var names []string
+	for name := range s.kr.Boxes {
+		if !slices.Contains(SystemBoxes, name) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// openBox opens a box by name, creating its data key and file if needed,
+// and applies the recovery mode to whatever the scan finds.
+func (s *Store) openBox(name string) (*box, error) {
+	if b, ok := s.boxes[name]; ok {
+		return b, nil
+	}
+	current, keys, created, err := s.kr.boxKeys(s.master, name)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		if err := s.kr.write(s.dir); err != nil {
+			return nil, err
+		}
+	}
+	seal, err := newSealer(name, current, keys)
+	if err != nil {
+		return nil, err
+	}
+	lazy := name == BoxIndex
+	b, res, err := openBox(s.dir, name, seal, s.opts.Sync, lazy)
+	if err != nil && res.damage == nil {
+		return nil, err
+	}
+	if b == nil {
+		if err := s.repair(name, res); err != nil {
+			return nil, err
+		}
+		if b, res, err = openBox(s.dir, name, seal, s.opts.Sync, lazy); err != nil {
+			return nil, err
+		}
+		if res.torn || res.damage != nil {
+			return nil, fmt.Errorf("box %s: still damaged after repair: %w", name, ErrCorrupt)
+		}
+	}
+	s.boxes[name] = b
+	return b, nil
+}
+
+// repair applies the recovery mode to a damaged or torn box file: copy the
+// original aside, then cut the file back to its last whole transaction.
+func (s *Store) repair(name string, res scanResult) error {
+	mode := s.opts.Recovery
+	kind := "torn-tail"
+	reason := "incomplete last transaction (a torn write)"
+	if res.damage != nil {
+		kind, reason = "damage", res.damage.Reason
+	}
+	switch {
+	case mode == Strict:
+		if res.damage != nil {
+			return res.damage
+		}
+		return &CorruptionError{Box: name, Offset: int64(res.goodEnd), Reason: reason + "; the strict recovery mode refuses it; hint: reopen with the tolerate-torn-tail mode"}
+	case res.damage != nil && mode == TolerateTornTail:
+		return res.damage
+	case res.damage != nil && mode == SkipDamaged:
+		return fmt.Errorf("box %s: the skip-damaged recovery mode is not available yet; hint: use point-in-time, or restore from a backup: %w", name, res.damage)
+	}
+	path := filepath.Join(s.dir, name+".db")
+	q := s.quarantineName(name, strings.ReplaceAll(kind, "-", ""))
+	if err := copyFile(path, q); err != nil {
+		return fmt.Errorf("box %s: quarantine copy before repair: %w", name, err)
+	}
+	if err := truncateSync(path, int64(res.goodEnd)); err != nil {
+		return fmt.Errorf("box %s: repair: %w", name, err)
+	}
+	dropped := 1
+	s.repairs = append(s.repairs, Repair{
+		Box: name, Mode: mode.String(), Kind: kind, Offset: int64(res.goodEnd), DroppedBytes: int64(res.size - res.goodEnd),
+		DroppedTxns: dropped, DroppedRecord: res.tornRecords, Quarantine: q, Reason: reason,
+	})
+	return nil
+}
+
+// quarantineName picks <box>_<kind>_YYYYMMDD.bak, adding a time and then a
+// counter when that name is taken.
+func (s *Store) quarantineName(box, kind string) string {
+	now := s.opts.Clock.Now().UTC()
+	base := filepath.Join(s.dir, fmt.Sprintf("%s_%s_%s", box, kind, now.Format("20060102")))
+	if p := base + ".bak"; !exists(p) {
+		return p
+	}
+	base += "_" + now.Format("150405")
+	p := base + ".bak"
+	for i := 2; exists(p); i++ {
+		p = fmt.Sprintf("%s_%d.bak", base, i)
+	}
+	return p
+}
+
+func truncateSync(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("%w: %w", ErrSync, err)
+	}
+	return nil
+}
+
+// Repairs lists what Open cut from damaged box files.
+func (s *Store) Repairs() []Repair { return slices.Clone(s.repairs) }
+
+// Dir returns the store directory.
+func (s *Store) Dir() string { return s.dir }
+
+// StoreID returns the random id the store got when it was created.
+func (s *Store) StoreID() string { return s.kr.StoreID }
+
+// SyncMode returns the durability mode the store runs in.
+func (s *Store) SyncMode() SyncMode { return s.opts.Sync }
+
+// startBackground starts the ticker that writes the pending index behind and
+// fsyncs the boxes of SyncInterval and the lazily synced derived boxes.
+func (s *Store) startBackground() {
+	period := DefaultLazySync
+	if s.opts.Sync == SyncInterval {
+		period = s.opts.SyncInterval
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				s.qmu.Lock()
+				if err := s.flushIndexLocked(); err != nil {
+					s.opts.Logger.Error("pending index write-behind failed", "err", err)
+				}
+				s.qmu.Unlock()
+				if s.opts.Sync == SyncNever {
+					continue
+				}
+				for _, b := range s.boxList() {
+					if s.opts.Sync == SyncInterval || b.lazy {
+						if err := b.sync.syncNow(); err != nil {
+							s.opts.Logger.Error("background fsync failed", "box", b.name, "err", err)
+						}
+					}
+				}
+			}
+		}
+	}()
+}
+
+func (s *Store) boxList() []*box {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*box, 0, len(s.boxes))
+	for _, b := range s.boxes {
+		out = append(out, b)
+	}
+	return out
+}
+
+// Close syncs and closes every box and releases the directory lock.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.stop)
+	s.wg.Wait()
+	s.qmu.Lock()
+	ferr := s.flushIndexLocked()
+	s.qmu.Unlock()
+	err := errors.Join(ferr, s.closeBoxes())
+	if uerr := s.dlock.unlock(); err == nil && uerr != nil {
+		err = uerr
+	}
+	return err
+}
+
+func (s *Store) closeBoxes() error {
+	var errs []error
+	for _, b := range s.boxes {
+		if err := b.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Store) checkOpen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// dataBox returns an open data box, opening or creating it on first use.
+func (s *Store) dataBox(name string) (*box, error) {
+	if !boxNameRE.MatchString(name) {
+		return nil, fmt.Errorf("box name %q: want 1-64 characters of a-z, 0-9 and _: %w", name, ErrInvalid)
+	}
+	if slices.Contains(SystemBoxes, name) {
+		return nil, fmt.Errorf("box %s is reserved for the runbook's records; hint: pick another data box name: %w", name, ErrInvalid)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	return s.openBox(name)
+}
+
+func checkKey(key string) error {
+	if key == "" || len(key) > 1024 || key[0] == 0 {
+		return fmt.Errorf("record key %q: want 1-1024 bytes, not starting with NUL: %w", printableKey(key), ErrInvalid)
+	}
+	return nil
+}
+
+// Put stores value under key in the data box, creating the box on first use.
+// Keys must carry no personal data: they are stored in the clear.
+func (s *Store) Put(ctx context.Context, boxName, key string, value []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	b, err := s.dataBox(boxName)
+	if err != nil {
+		return err
+	}
+	return b.update(func(t *txn) error { return t.put(key, value) })
+}
+
+// Get returns the value under key in the data box, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, boxName, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	b, err := s.dataBox(boxName)
+	if err != nil {
+		return nil, err
+	}
+	v, err := b.get(key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("box %s: key %q: %w", boxName, printableKey(key), ErrNotFound)
+	}
+	return v, err
+}
+
+// Delete removes key from the data box. Deleting a missing key succeeds.
+func (s *Store) Delete(ctx context.Context, boxName, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	b, err := s.dataBox(boxName)
+	if err != nil {
+		return err
+	}
+	return b.update(func(t *txn) error { return t.del(key) })
+}

@@ -1,0 +1,375 @@
+package store
+
+// The transaction log framing. buntdb appends each transaction's records
+// with one write call, in random order, with nothing that marks where a
+// transaction ends; a torn write is then loaded half-applied, and a damaged
+// length prefix makes buntdb truncate everything after it. So every
+// transaction the store commits carries one extra record, the marker, under
+// the reserved key "\x00txn". It holds the transaction's sequence number,
+// its record count (marker included), its size in bytes, and HMAC tags over
+// itself and the transaction's other records. The scanner in this file reads a
+// box file before buntdb does and decides, transaction by transaction,
+// whether the file is whole, has a torn tail, or is damaged.
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"slices"
+	"strconv"
+	"strings"
+	"unsafe"
+)
+
+const (
+	markerKey     = "\x00txn"
+	markerVersion = 1
+	// version, key id, seq, count, byte length, high-water, header MAC, MAC
+	markerHeaderLen = 1 + 4 + 8 + 4 + 8 + 8
+	markerLen       = markerHeaderLen + 8 + 16
+)
+
+// txRecord is one record of a transaction, as written to the file.
+type txRecord struct {
+	del bool
+	key string
+	val string // sealed value; empty for a delete
+}
+
+// marker is the decoded marker of one transaction. The marker is the one
+// record that is not sealed: it holds no data, only framing, and carries
+// two HMAC-SHA256 tags under a key derived from the box's data key: one of
+// its own header, so a marker found among damaged bytes can be trusted, and
+// one of the header and every other record of the transaction.
+type marker struct {
+	keyID  uint32
+	seq    uint64
+	count  uint32 // records in the transaction, marker included
+	length uint64 // bytes of the transaction, marker included
+	high   uint64 // the box owner's high-water mark (the queue's last sequence number)
+}
+
+func (m marker) header() []byte {
+	b := make([]byte, 0, markerLen)
+	b = append(b, markerVersion)
+	b = binary.BigEndian.AppendUint32(b, m.keyID)
+	b = binary.BigEndian.AppendUint64(b, m.seq)
+	b = binary.BigEndian.AppendUint32(b, m.count)
+	b = binary.BigEndian.AppendUint64(b, m.length)
+	return binary.BigEndian.AppendUint64(b, m.high)
+}
+
+// encode returns the marker value: header, header tag, transaction tag.
+func (m marker) encode(mac hash.Hash, box string, recs []txRecord) string {
+	b := m.header()
+	b = append(b, headerTag(mac, box, b)...)
+	b = append(b, txnTag(mac, box, b, recs)...)
+	return string(b)
+}
+
+// parseMarker checks a marker's header tag and decodes it.
+func parseMarker(v string, s *sealer) (marker, hash.Hash, error) {
+	if len(v) != markerLen || v[0] != markerVersion {
+		return marker{}, nil, errors.New("malformed")
+	}
+	b := []byte(v)
+	m := marker{
+		keyID:  binary.BigEndian.Uint32(b[1:5]),
+		seq:    binary.BigEndian.Uint64(b[5:13]),
+		count:  binary.BigEndian.Uint32(b[13:17]),
+		length: binary.BigEndian.Uint64(b[17:25]),
+		high:   binary.BigEndian.Uint64(b[25:33]),
+	}
+	mac := s.newMAC(m.keyID)
+	if mac == nil {
+		return marker{}, nil, fmt.Errorf("names unknown key id %d", m.keyID)
+	}
+	if !hmac.Equal(headerTag(mac, s.box, b[:markerHeaderLen]), b[markerHeaderLen:markerHeaderLen+8]) {
+		return marker{}, nil, errors.New("fails authentication")
+	}
+	if m.count < 1 {
+		return marker{}, nil, errors.New("counts no records")
+	}
+	return m, mac, nil
+}
+
+// verifyMarker checks the transaction tag of a parsed marker against recs.
+func verifyMarker(v string, mac hash.Hash, box string, recs []txRecord) bool {
+	b := []byte(v)
+	return hmac.Equal(txnTag(mac, box, b[:markerHeaderLen+8], recs), b[markerHeaderLen+8:])
+}
+
+func headerTag(mac hash.Hash, box string, header []byte) []byte {
+	mac.Reset()
+	mac.Write([]byte("boxstorm/txn-header/v1\x00" + box + "\x00"))
+	mac.Write(header)
+	return mac.Sum(nil)[:8]
+}
+
+// txnTag authenticates the records of a transaction, marker excluded, in
+// key order, so the file's random record order does not matter.
+func txnTag(mac hash.Hash, box string, prefix []byte, recs []txRecord) []byte {
+	if !slices.IsSortedFunc(recs, cmpRecords) {
+		recs = slices.Clone(recs)
+		slices.SortFunc(recs, cmpRecords)
+	}
+	mac.Reset()
+	mac.Write([]byte("boxstorm/txn/v1\x00" + box + "\x00"))
+	mac.Write(prefix)
+	var n [9]byte
+	for _, r := range recs {
+		n[0] = 's'
+		if r.del {
+			n[0] = 'd'
+		}
+		binary.BigEndian.PutUint32(n[1:5], uint32(len(r.key)))
+		binary.BigEndian.PutUint32(n[5:9], uint32(len(r.val)))
+		mac.Write(n[:])
+		mac.Write(unsafe.Slice(unsafe.StringData(r.key), len(r.key)))
+		mac.Write(unsafe.Slice(unsafe.StringData(r.val), len(r.val)))
+	}
+	return mac.Sum(nil)[:16]
+}
+
+func cmpRecords(a, b txRecord) int { return strings.Compare(a.key, b.key) }
+
+func bulkLen(n int) int { return 1 + len(strconv.Itoa(n)) + 2 + n + 2 }
+
+// recordLen is the size of a record in buntdb's append-only file format.
+func recordLen(r txRecord) int {
+	if r.del {
+		return len("*2\r\n") + bulkLen(3) + bulkLen(len(r.key))
+	}
+	return len("*3\r\n") + bulkLen(3) + bulkLen(len(r.key)) + bulkLen(len(r.val))
+}
+
+// markerRecordLen is the file size of the marker record.
+var markerRecordLen = recordLen(txRecord{key: markerKey, val: strings.Repeat("x", markerLen)})
+
+// newMarker builds the marker for a transaction of recs.
+func newMarker(keyID uint32, seq, high uint64, recs []txRecord) marker {
+	length := markerRecordLen
+	for _, r := range recs {
+		length += recordLen(r)
+	}
+	return marker{keyID: keyID, seq: seq, count: uint32(len(recs) + 1), length: uint64(length), high: high}
+}
+
+// fileRecord is a parsed record with its position in the file.
+type fileRecord struct {
+	txRecord
+	off, end int
+}
+
+var errIncomplete = errors.New("incomplete record")
+
+// parseRecord parses the record at d[off:]. It returns errIncomplete when d
+// ends inside a record whose bytes so far are well formed, and another error
+// (naming the reason) when the bytes cannot be a record. It never panics.
+func parseRecord(d []byte, off int) (fileRecord, error) {
+	pos := off
+	n, err := parseHeader(d, &pos, '*')
+	if err != nil {
+		return fileRecord{}, err
+	}
+	if n != 2 && n != 3 {
+		return fileRecord{}, fmt.Errorf("record has %d elements, want 2 (del) or 3 (set)", n)
+	}
+	parts := make([]string, 0, 3)
+	for i := 0; i < n; i++ {
+		l, err := parseHeader(d, &pos, '$')
+		if err != nil {
+			return fileRecord{}, err
+		}
+		if len(d)-pos < l+2 {
+			// The bytes that are here must still look like the start of the string.
+			return fileRecord{}, errIncomplete
+		}
+		if d[pos+l] != '\r' || d[pos+l+1] != '\n' {
+			return fileRecord{}, fmt.Errorf("string of length %d is not followed by CRLF", l)
+		}
+		parts = append(parts, string(d[pos:pos+l]))
+		pos += l + 2
+	}
+	r := fileRecord{off: off, end: pos}
+	switch {
+	case n == 3 && parts[0] == "set":
+		r.key, r.val = parts[1], parts[2]
+	case n == 2 && parts[0] == "del":
+		r.del, r.key = true, parts[1]
+	default:
+		return fileRecord{}, fmt.Errorf("unexpected command %q with %d elements", printableKey(parts[0]), n)
+	}
+	return r, nil
+}
+
+// parseHeader reads "<c><digits>\r\n" at *pos.
+func parseHeader(d []byte, pos *int, c byte) (int, error) {
+	p := *pos
+	if p >= len(d) {
+		return 0, errIncomplete
+	}
+	if d[p] != c {
+		return 0, fmt.Errorf("byte 0x%02x where %q was expected", d[p], c)
+	}
+	p++
+	start := p
+	for p < len(d) && d[p] >= '0' && d[p] <= '9' {
+		p++
+		if p-start > 10 {
+			return 0, errors.New("length prefix has more than 10 digits")
+		}
+	}
+	if p == len(d) {
+		return 0, errIncomplete
+	}
+	if p == start {
+		return 0, fmt.Errorf("byte 0x%02x where a digit was expected", d[p])
+	}
+	if d[p] != '\r' {
+		return 0, fmt.Errorf("byte 0x%02x where CR was expected", d[p])
+	}
+	if p+1 == len(d) {
+		return 0, errIncomplete
+	}
+	if d[p+1] != '\n' {
+		return 0, fmt.Errorf("byte 0x%02x where LF was expected", d[p+1])
+	}
+	v, err := strconv.Atoi(string(d[start:p]))
+	if err != nil || v > 1<<31 {
+		return 0, fmt.Errorf("length %q out of range", d[start:p])
+	}
+	*pos = p + 2
+	return v, nil
+}
+
+// scanResult is what the scanner found in one box file.
+type scanResult struct {
+	size         int    // file size
+	goodEnd      int    // end offset of the last whole, verified transaction
+	lastSeq      uint64 // sequence number of that transaction, 0 if none
+	high         uint64 // high-water mark of that transaction's marker
+	transactions int    // whole transactions before goodEnd
+	records      int    // records in them, markers excluded
+
+	// torn is set when the bytes after goodEnd are the start of a single
+	// transaction that was never completely written.
+	torn bool
+	// tornRecords counts the complete records in the torn transaction.
+	tornRecords int
+	// damage describes the first damage that is not a torn tail.
+	damage *CorruptionError
+}
+
+// scanBox checks the framing of a box file with the box's keys.
+func scanBox(box string, d []byte, keys *sealer) scanResult {
+	res := scanResult{size: len(d)}
+	var (
+		group      []fileRecord
+		mk         *marker
+		mkVal      string
+		mkMAC      hash.Hash
+		groupStart int
+		pos        int
+	)
+	fail := func(off int, format string, args ...any) scanResult {
+		res.damage = &CorruptionError{Box: box, Offset: int64(off), Reason: fmt.Sprintf(format, args...)}
+		return res
+	}
+	for pos < len(d) {
+		rec, err := parseRecord(d, pos)
+		if errors.Is(err, errIncomplete) {
+			return checkTail(box, d, groupStart, res, keys)
+		}
+		if err != nil {
+			return fail(pos, "%v", err)
+		}
+		group = append(group, rec)
+		pos = rec.end
+		if rec.key == markerKey {
+			if mk != nil {
+				return fail(rec.off, "transaction at offset %d has two markers", groupStart)
+			}
+			m, mac, err := parseMarker(rec.val, keys)
+			if err != nil {
+				return fail(rec.off, "transaction marker: %v", err)
+			}
+			mk, mkVal, mkMAC = &m, rec.val, mac
+		}
+		if mk == nil || len(group) < int(mk.count) {
+			continue
+		}
+		recs := make([]txRecord, 0, len(group)-1)
+		for _, r := range group {
+			if r.key != markerKey {
+				recs = append(recs, r.txRecord)
+			}
+		}
+		switch {
+		case uint64(pos-groupStart) != mk.length:
+			return fail(groupStart, "transaction %d spans %d bytes, its marker says %d", mk.seq, pos-groupStart, mk.length)
+		case !verifyMarker(mkVal, mkMAC, box, recs):
+			return fail(groupStart, "transaction %d does not match its digest (a flipped bit or an altered record)", mk.seq)
+		case res.lastSeq != 0 && mk.seq != res.lastSeq+1:
+			return fail(groupStart, "transaction %d follows transaction %d: transactions are missing", mk.seq, res.lastSeq)
+		}
+		res.lastSeq = mk.seq
+		res.high = mk.high
+		res.transactions++
+		res.records += len(recs)
+		res.goodEnd = pos
+		group, mk, groupStart = group[:0], nil, pos
+	}
+	if len(group) > 0 {
+		return checkTail(box, d, groupStart, res, keys)
+	}
+	return res
+}
+
+// checkTail decides whether the bytes from start to the end of d are a torn
+// write of one transaction. They are not when they hold a marker that
+// belongs to a later transaction, or a marker whose transaction fits in
+// them: then whole, acknowledged transactions sit behind the damage.
+func checkTail(box string, d []byte, start int, res scanResult, keys *sealer) scanResult {
+	tail := d[start:]
+	pattern := []byte("*3\r\n$3\r\nset\r\n$4\r\n" + markerKey + "\r\n")
+	for i := 0; ; {
+		j := bytes.Index(tail[i:], pattern)
+		if j < 0 {
+			break
+		}
+		at := start + i + j
+		i += j + 1
+		rec, err := parseRecord(d, at)
+		if err != nil {
+			continue
+		}
+		m, _, err := parseMarker(rec.val, keys)
+		if err != nil {
+			continue
+		}
+		if res.lastSeq != 0 && m.seq != res.lastSeq+1 {
+			res.damage = &CorruptionError{Box: box, Offset: int64(start), Reason: fmt.Sprintf("unreadable bytes are followed by transaction %d: acknowledged data sits behind the damage", m.seq)}
+			return res
+		}
+		if m.length <= uint64(len(tail)) {
+			res.damage = &CorruptionError{Box: box, Offset: int64(start), Reason: fmt.Sprintf("transaction %d is all present but unreadable (a changed length or a damaged record)", m.seq)}
+			return res
+		}
+	}
+	res.torn = true
+	for pos := start; pos < len(d); {
+		rec, err := parseRecord(d, pos)
+		if err != nil {
+			break
+		}
+		if rec.key != markerKey {
+			res.tornRecords++
+		}
+		pos = rec.end
+	}
+	return res
+}
