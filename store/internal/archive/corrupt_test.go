@@ -106,15 +106,18 @@ func TestExtract_FlippedByte(t *testing.T) {
 
 	t.Run("small archive", func(t *testing.T) {
 		data, _ := mustWrite(t, key.Recipient(), testMeta(1), archive.Box{Name: "x", Records: recordsOf([]rec{{"k", "v"}})})
-		// Every byte of the header, the nonce and the chunk's tag; a sample
-		// of the rest, where every byte is alike to age.
+		// Four bits of every byte of the header and nonce (a sweep of all
+		// eight found nothing more); one bit of every byte of the chunk's tag
+		// and of a sample of the rest, where every byte is alike to age.
 		start := payloadStart(t, data)
 		for pos := range data {
-			if pos >= start && pos < len(data)-16 && rng.IntN(10) != 0 {
-				continue
-			}
-			for _, bit := range []byte{0x01, 0x80} {
-				check(t, data, pos, bit)
+			switch {
+			case pos < start:
+				for _, bit := range []byte{0x01, 0x02, 0x10, 0x80} {
+					check(t, data, pos, bit)
+				}
+			case pos >= len(data)-16 || rng.IntN(10) == 0:
+				check(t, data, pos, 0x01)
 			}
 		}
 	})

@@ -51,6 +51,9 @@ const ageIntro = "age-encryption.org/v1\n"
 // removes what it wrote, but the caller should still discard dir. It does not
 // fsync: the files are a staging copy to load from with ReadBox.
 func Extract(ctx context.Context, src io.Reader, identity age.Identity, dir string, expect Expect) (_ Meta, err error) {
+	if identity == nil {
+		return Meta{}, errors.New("extract: no identity")
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return Meta{}, fmt.Errorf("opening extract directory: %w", err)
@@ -397,10 +400,8 @@ func classifyEntry(hdr *tar.Header) (entryKind, string, error) {
 	switch {
 	case name == "":
 		return 0, "", unsafe("empty name")
-	case strings.HasPrefix(name, "/") || strings.HasPrefix(name, `\`) || strings.Contains(name, ":"):
+	case strings.HasPrefix(name, "/"):
 		return 0, "", unsafe("absolute path")
-	case strings.Contains(name, `\`):
-		return 0, "", unsafe("backslash in name")
 	}
 	for _, el := range strings.Split(name, "/") {
 		if el == ".." {

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -54,11 +55,15 @@ func genRecords(rng *rand.Rand, n, maxVal int) []rec {
 	return recs
 }
 
-// newRand returns a seeded generator and logs the seed, so a failure can be
-// replayed by fixing it here.
+var seedFlag = flag.Uint64("seed", 0, "replay the randomized tests with this seed")
+
+// newRand returns a seeded generator and logs the seed; -seed replays it.
 func newRand(t testing.TB) *rand.Rand {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (replay with -seed %[1]d)", seed)
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 

@@ -23,11 +23,17 @@ import (
 // Write calls it twice: once to count and hash the dump for
 // backup_meta.json, which comes first in the archive, and once to write it.
 // Both runs must yield the same sequence; Write checks that they do and fails
-// with ErrInvalidInput otherwise. A buntdb transaction's Ascend fits as is:
+// with ErrInvalidInput otherwise. Calling Write inside the boxes' read
+// transactions gives both that and a consistent snapshot, and a buntdb
+// transaction's Ascend fits as is:
 //
-//	func(yield func(k, v string) bool) error {
-//		return db.View(func(tx *buntdb.Tx) error { return tx.Ascend("", yield) })
-//	}
+//	err := db.View(func(tx *buntdb.Tx) error {
+//		_, err := archive.Write(ctx, f, key.Recipient(), meta, []archive.Box{{
+//			Name:    "pending_ops",
+//			Records: func(yield func(k, v string) bool) error { return tx.Ascend("", yield) },
+//		}})
+//		return err
+//	})
 //
 // Keys must be non-empty printable ASCII (0x20 to 0x7e). Values are opaque.
 // yield does not retain key or value after it returns.
@@ -52,6 +58,9 @@ const ctxCheckEvery = 1024
 // If Write fails, whatever it wrote to dst lacks age's final chunk, so
 // Extract rejects it with ErrTruncated; the caller should still delete it.
 func Write(ctx context.Context, dst io.Writer, recipient age.Recipient, meta Meta, boxes []Box) (Meta, error) {
+	if recipient == nil {
+		return Meta{}, invalidInput("no recipient")
+	}
 	if meta.CreatedAt.IsZero() {
 		return Meta{}, invalidInput("meta.CreatedAt is not set")
 	}
