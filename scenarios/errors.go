@@ -1,0 +1,64 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. An *Error wraps one of them where it applies, so
+// callers can test with errors.Is.
+var (
+	// ErrNotFound is returned by Lookup for a name that no built-in
+	// scenario has.
+	ErrNotFound = errors.New("no such built-in scenario")
+
+	// ErrUnsupportedVersion means the file's version is not
+	// CurrentVersion: it was written for another release of boxstorm.
+	ErrUnsupportedVersion = errors.New("unsupported scenario format version")
+
+	// ErrTooLarge means the file is larger than MaxSize.
+	ErrTooLarge = errors.New("scenario file too large")
+)
+
+// Error is a problem with a scenario file. Every error Load and LoadFile
+// return is an *Error.
+type Error struct {
+	// File is the file name as given to Load or LoadFile.
+	File string
+	// Line is the 1-based line of the offending field, or 0 when the
+	// problem is not tied to a line.
+	Line int
+	// Field is the path of the offending field, such as "workload.ops",
+	// "faults[2].at" or "thresholds.enqueue.p99"; sequence indexes count
+	// from 0. It is empty when the problem is with the file as a whole.
+	Field string
+	// Msg says what is wrong.
+	Msg string
+	// Hint says how to fix it, or is empty.
+	Hint string
+	// Err is the underlying cause, or nil.
+	Err error
+}
+
+// Error formats e as "file:line: field name: problem; hint".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		fmt.Fprintf(&b, "field %s: ", e.Field)
+	}
+	b.WriteString(e.Msg)
+	if e.Hint != "" {
+		b.WriteString("; ")
+		b.WriteString(e.Hint)
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying cause.
+func (e *Error) Unwrap() error { return e.Err }
