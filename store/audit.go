@@ -70,9 +70,14 @@ func (s *Store) Audit(ctx context.Context, event string, details map[string]any)
 
 // AuditLog returns every audit entry in order.
 func (s *Store) AuditLog(ctx context.Context) ([]AuditEntry, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
+	defer s.exit()
+	return s.auditLog(ctx)
+}
+
+func (s *Store) auditLog(ctx context.Context) ([]AuditEntry, error) {
 	var out []AuditEntry
 	var ferr error
 	err := s.audit.view(func(tx *buntdb.Tx) error {

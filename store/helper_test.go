@@ -28,6 +28,14 @@ func helperMain(mode string) int {
 	case "open":
 		fmt.Println("opened")
 		return 0
+	case "rotate":
+		// BOXSTORM_FAILPOINT kills this process somewhere inside.
+		if _, err := s.RotateKey(ctx, store.KeyBytes(testutil.OtherKey)); err != nil {
+			fmt.Println("rotate:", err)
+			return 1
+		}
+		fmt.Println("rotated")
+		return 0
 	case "enqueue-loop":
 		// Print each op only after Enqueue returned: the parent checks that
 		// every printed op survives a SIGKILL.

@@ -68,9 +68,10 @@ func (s *Store) loadQueue() error {
 // Ops whose enqueue time is malformed keep their place, which their
 // sequence number decides.
 func (s *Store) RebuildIndex(ctx context.Context) (IndexReport, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return IndexReport{}, err
 	}
+	defer s.exit()
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	if err := s.flushIndexLocked(); err != nil {
@@ -97,9 +98,10 @@ func (s *Store) RebuildIndex(ctx context.Context) (IndexReport, error) {
 
 // CheckIndex reports what RebuildIndex would fix, changing nothing.
 func (s *Store) CheckIndex(ctx context.Context) (IndexReport, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return IndexReport{}, err
 	}
+	defer s.exit()
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	if err := s.flushIndexLocked(); err != nil {

@@ -214,13 +214,20 @@ func (p kdfParams) derive(pass string) ([]byte, error) {
 
 // keyringFile is keyring.json: the key-check value and the wrapped data keys.
 type keyringFile struct {
-	Version  int                    `json:"version"`
-	StoreID  string                 `json:"store_id"`
-	Cipher   string                 `json:"cipher"`
-	KDF      kdfParams              `json:"kdf"`
-	KeyCheck string                 `json:"key_check"`
+	Version  int       `json:"version"`
+	StoreID  string    `json:"store_id"`
+	Cipher   string    `json:"cipher"`
+	KDF      kdfParams `json:"kdf"`
+	KeyCheck string    `json:"key_check"`
+	// HashKey keys the hashes that stand for idempotency keys and privacy
+	// subjects. It is wrapped under the master key and survives rotations,
+	// so those hashes never change.
+	HashKey  string                 `json:"hash_key"`
 	Boxes    map[string]*wrappedBox `json:"boxes"`
+	Rotation *rotationState         `json:"rotation,omitempty"`
 }
+
+const hashKeyBox = "#hash" // the name HashKey is wrapped under
 
 type wrappedBox struct {
 	Current uint32            `json:"current"`

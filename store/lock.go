@@ -63,9 +63,10 @@ func (s *Store) lockInfoLocked(c Clock) LockInfo {
 
 // LockStatus reports the processing lock as seen by clock (nil: the store's).
 func (s *Store) LockStatus(clock Clock) (LockInfo, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return LockInfo{}, err
 	}
+	defer s.exit()
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	return s.lockInfoLocked(clock), nil
@@ -95,9 +96,10 @@ func (s *Store) writeLockLocked(l lockRecord) error {
 // heartbeat by the asker's clock. Taking over a stale lock writes the audit
 // entry stale_lock_recovered. Claims made under older tokens are void.
 func (s *Store) AcquireLock(ctx context.Context, req LockRequest) (Lease, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return Lease{}, err
 	}
+	defer s.exit()
 	if err := ctx.Err(); err != nil {
 		return Lease{}, err
 	}
@@ -138,9 +140,10 @@ func (s *Store) checkTokenLocked(token uint64) error {
 
 // Heartbeat renews the lease of token, by the processor's clock.
 func (s *Store) Heartbeat(ctx context.Context, token uint64, clock Clock) error {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -157,9 +160,10 @@ func (s *Store) Heartbeat(ctx context.Context, token uint64, clock Clock) error 
 
 // ReleaseLock gives the lock back. Its claims become claimable again.
 func (s *Store) ReleaseLock(ctx context.Context, token uint64) error {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	if err := s.checkTokenLocked(token); err != nil {
@@ -174,9 +178,10 @@ func (s *Store) ReleaseLock(ctx context.Context, token uint64) error {
 // ForceReleaseLock releases the lock whoever holds it, for the runbook's
 // "persistent lock never releases" incident, and writes lock_force_released.
 func (s *Store) ForceReleaseLock(ctx context.Context, reason string) error {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	prev := s.q.lock

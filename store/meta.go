@@ -38,12 +38,14 @@ func (s *Store) readJSON(b *box, key string, v any) error {
 }
 
 func putJSON(t *txn, key string, v any) error {
-	b, err := json.Marshal(v)
+	b, err := jsonBytes(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)
 	}
 	return t.put(key, b)
 }
+
+func jsonBytes(v any) ([]byte, error) { return json.Marshal(v) }
 
 func (s *Store) initMeta() error {
 	var rec schemaRecord
@@ -87,9 +89,10 @@ const MigrationAlert = 10 * time.Second
 // Stats reports pending_ops.count, failed_ops.count, the lock holder, the
 // schema version and the last migration's duration, with the runbook's alerts.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return Stats{}, err
 	}
+	defer s.exit()
 	if err := ctx.Err(); err != nil {
 		return Stats{}, err
 	}

@@ -136,9 +136,10 @@ func (s *Store) maybeFlushIndexLocked() error {
 
 // FlushIndex writes the pending index changes collected so far.
 func (s *Store) FlushIndex() error {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	return s.flushIndexLocked()
@@ -171,9 +172,10 @@ type EnqueueOptions struct {
 // durable as the sync mode promises. With an idempotency key that was used
 // before, it returns the first op (Duplicate set) and adds nothing.
 func (s *Store) Enqueue(ctx context.Context, payload []byte, o EnqueueOptions) (Op, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return Op{}, err
 	}
+	defer s.exit()
 	if err := ctx.Err(); err != nil {
 		return Op{}, err
 	}
@@ -199,9 +201,16 @@ func (s *Store) Enqueue(ctx context.Context, payload []byte, o EnqueueOptions) (
 		}
 	}
 	op := Op{ID: newOpID(), Seq: s.q.seq + 1, EnqueuedAt: s.opts.Clock.Now().UTC(), IdempotencyKey: o.IdempotencyKey, Subject: o.Subject, Payload: payload, State: OpPending}
+	stored := op
+	if op.Subject != "" {
+		if err := s.sealSubject(&stored); err != nil {
+			s.qmu.Unlock()
+			return Op{}, fmt.Errorf("enqueue: %w", err)
+		}
+	}
 	wait, err := s.pending.commit(func(t *txn) error {
 		t.high = op.Seq // the marker keeps the last sequence number after the op is gone
-		if err := t.put(opPrefix+op.ID, encodeOp(&op)); err != nil {
+		if err := t.put(opPrefix+op.ID, encodeOp(&stored)); err != nil {
 			return err
 		}
 		if ik != "" {
@@ -252,7 +261,18 @@ func (s *Store) lookupIdemLocked(ik string) (Op, error) {
 	return op, err
 }
 
+// readOp reads an op with its payload in the clear.
 func (s *Store) readOp(b *box, id string) (Op, error) {
+	op, err := s.readOpRaw(b, id)
+	if err == nil && op.Subject != "" {
+		err = s.openSubject(&op)
+	}
+	return op, err
+}
+
+// readOpRaw reads an op as stored: a subject's payload stays sealed under
+// the subject key, ready to be written back.
+func (s *Store) readOpRaw(b *box, id string) (Op, error) {
 	raw, err := b.get(opPrefix + id)
 	if err != nil {
 		return Op{}, err
@@ -273,9 +293,10 @@ func (s *Store) readOp(b *box, id string) (Op, error) {
 // are void and the op is delivered again (at-least-once). ErrEmpty means
 // nothing is claimable.
 func (s *Store) Claim(ctx context.Context, token uint64) (Op, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return Op{}, err
 	}
+	defer s.exit()
 	if err := ctx.Err(); err != nil {
 		return Op{}, err
 	}
@@ -316,9 +337,10 @@ func (s *Store) claimedLocked(token uint64, id string) (*qentry, error) {
 // Ack completes a claimed op: it leaves the queue, and its idempotency key
 // is marked done so a handler can act effectively once.
 func (s *Store) Ack(ctx context.Context, token uint64, id string) error {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -371,9 +393,10 @@ func (s *Store) Backoff(attempts int) time.Duration {
 // Fail moves a claimed op to failed_ops with its attempt count, the error
 // and the time of its next retry.
 func (s *Store) Fail(ctx context.Context, token uint64, id, reason string) (Op, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return Op{}, err
 	}
+	defer s.exit()
 	if err := ctx.Err(); err != nil {
 		return Op{}, err
 	}
@@ -383,7 +406,7 @@ func (s *Store) Fail(ctx context.Context, token uint64, id, reason string) (Op, 
 		s.qmu.Unlock()
 		return Op{}, fmt.Errorf("fail: %w", err)
 	}
-	op, err := s.readOp(s.pending, id)
+	op, err := s.readOpRaw(s.pending, id)
 	if err != nil {
 		s.qmu.Unlock()
 		return Op{}, fmt.Errorf("fail: %w", err)
@@ -418,21 +441,22 @@ func (s *Store) Fail(ctx context.Context, token uint64, id, reason string) (Op, 
 	if ierr != nil {
 		return Op{}, fmt.Errorf("fail: %w", ierr)
 	}
-	return op, nil
+	return s.clearPayload(op)
 }
 
 // Retry re-enqueues a failed op at the tail of the queue. It keeps the op's
 // id, idempotency key and attempt count.
 func (s *Store) Retry(ctx context.Context, id string) (Op, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return Op{}, err
 	}
+	defer s.exit()
 	if err := ctx.Err(); err != nil {
 		return Op{}, err
 	}
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
-	op, err := s.readOp(s.failed, id)
+	op, err := s.readOpRaw(s.failed, id)
 	if err != nil {
 		return Op{}, fmt.Errorf("retry op %s: %w", id, err)
 	}
@@ -456,23 +480,25 @@ func (s *Store) Retry(ctx context.Context, id string) (Op, error) {
 		return Op{}, fmt.Errorf("retry op %s: %w", id, err)
 	}
 	s.q.failed--
-	return op, nil
+	return s.clearPayload(op)
 }
 
 // FailedOps lists failed_ops in FIFO order of their original sequence.
 func (s *Store) FailedOps(ctx context.Context) ([]Op, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
-	return s.listOps(ctx, s.failed)
+	defer s.exit()
+	return s.openAll(s.listOps(ctx, s.failed))
 }
 
 // PendingOps lists pending_ops in FIFO order.
 func (s *Store) PendingOps(ctx context.Context) ([]Op, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
-	return s.listOps(ctx, s.pending)
+	defer s.exit()
+	return s.openAll(s.listOps(ctx, s.pending))
 }
 
 func (s *Store) listOps(ctx context.Context, b *box) ([]Op, error) {
@@ -509,4 +535,28 @@ func (s *Store) listOps(ctx context.Context, b *box) ([]Op, error) {
 	}
 	sortOps(ops)
 	return ops, err
+}
+
+// clearPayload decrypts a subject-sealed payload.
+func (s *Store) clearPayload(op Op) (Op, error) {
+	if op.Subject == "" {
+		return op, nil
+	}
+	err := s.openSubject(&op)
+	return op, err
+}
+
+// openAll decrypts the subject-sealed payloads of a listing.
+func (s *Store) openAll(ops []Op, err error) ([]Op, error) {
+	if err != nil {
+		return ops, err
+	}
+	for i := range ops {
+		if ops[i].Subject != "" {
+			if err := s.openSubject(&ops[i]); err != nil {
+				return ops, err
+			}
+		}
+	}
+	return ops, nil
 }

@@ -29,7 +29,7 @@ const (
 )
 
 // SystemBoxes lists the runbook's boxes in the order Open loads them.
-var SystemBoxes = []string{BoxAudit, BoxMetadata, BoxPending, BoxIndex, BoxFailed}
+var SystemBoxes = []string{BoxAudit, BoxMetadata, BoxPending, BoxIndex, BoxFailed, BoxSubjectKeys}
 
 var boxNameRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 
@@ -41,8 +41,10 @@ type Store struct {
 	kr     *keyringFile
 	master []byte
 	idem   []byte // HMAC key that turns idempotency keys into record keys
+	subj   []byte // HMAC key that turns privacy subjects into hashes
 
-	mu     sync.Mutex // guards boxes, closed
+	swap   sync.RWMutex // read-held by every call, write-held while box files are swapped
+	mu     sync.Mutex   // guards boxes, closed
 	boxes  map[string]*box
 	closed bool
 
@@ -103,6 +105,10 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 	if err := s.loadKeys(); err != nil {
 		return nil, err
 	}
+	// A procedure that crashed while swapping box files in is finished first.
+	if err := finishSwap(dir); err != nil {
+		return nil, err
+	}
 	for _, name := range SystemBoxes {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -156,8 +162,11 @@ func (s *Store) loadKeys() error {
 			return err
 		}
 		kr.KeyCheck = keyCheck(master)
+		kr.HashKey = wrapKey(master, hashKeyBox, 0, NewKey())
 		s.kr, s.master = kr, master
-		s.idem = deriveKey(master, "idempotency")
+		if err := s.loadHashKey(); err != nil {
+			return err
+		}
 		return kr.write(s.dir)
 	case err != nil:
 		return fmt.Errorf("open %s: %w", s.dir, err)
@@ -170,7 +179,18 @@ func (s *Store) loadKeys() error {
 		return fmt.Errorf("open %s: the master key from %s is not this store's key: %w; hint: use the key the store was created with, or restore from a backup made under this key", s.dir, s.opts.Key, ErrWrongKey)
 	}
 	s.kr, s.master = kr, master
-	s.idem = deriveKey(master, "idempotency")
+	return s.loadHashKey()
+}
+
+// loadHashKey unwraps the keyring's hash key and derives the idempotency
+// and subject keys from it.
+func (s *Store) loadHashKey() error {
+	hk, err := unwrapKey(s.master, hashKeyBox, 0, s.kr.HashKey)
+	if err != nil {
+		return err
+	}
+	s.idem = deriveKey(hk, "idempotency")
+	s.subj = deriveKey(hk, "subject")
 	return nil
 }
 
@@ -327,21 +347,24 @@ func (s *Store) startBackground() {
 			case <-s.stop:
 				return
 			case <-t.C:
+				if s.enter() != nil {
+					return
+				}
 				s.qmu.Lock()
 				if err := s.flushIndexLocked(); err != nil {
 					s.opts.Logger.Error("pending index write-behind failed", "err", err)
 				}
 				s.qmu.Unlock()
-				if s.opts.Sync == SyncNever {
-					continue
-				}
-				for _, b := range s.boxList() {
-					if s.opts.Sync == SyncInterval || b.lazy {
-						if err := b.sync.syncNow(); err != nil {
-							s.opts.Logger.Error("background fsync failed", "box", b.name, "err", err)
+				if s.opts.Sync != SyncNever {
+					for _, b := range s.boxList() {
+						if s.opts.Sync == SyncInterval || b.lazy {
+							if err := b.sync.syncNow(); err != nil {
+								s.opts.Logger.Error("background fsync failed", "box", b.name, "err", err)
+							}
 						}
 					}
 				}
+				s.exit()
 			}
 		}
 	}()
@@ -359,13 +382,13 @@ func (s *Store) boxList() []*box {
 
 // Close syncs and closes every box and releases the directory lock.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
+	if err := s.exclusive(); err != nil {
+		return err
 	}
+	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.swap.Unlock()
 	close(s.stop)
 	s.wg.Wait()
 	s.qmu.Lock()
@@ -388,10 +411,32 @@ func (s *Store) closeBoxes() error {
 	return errors.Join(errs...)
 }
 
-func (s *Store) checkOpen() error {
+// enter admits a call: many at once, none while a procedure that swaps
+// box files (Restore, RotateKey, Erase, ...) or Close holds the store.
+// Every successful enter is paired with exit.
+func (s *Store) enter() error {
+	s.swap.RLock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		s.swap.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) exit() { s.swap.RUnlock() }
+
+// exclusive admits a procedure that swaps box files; it waits for every
+// call in flight. Pair it with s.swap.Unlock.
+func (s *Store) exclusive() error {
+	s.swap.Lock()
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		s.swap.Unlock()
 		return ErrClosed
 	}
 	return nil
@@ -407,15 +452,18 @@ func (s *Store) dataBox(name string) (*box, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, ErrClosed
-	}
 	return s.openBox(name)
 }
 
+// checkKey admits record keys of 1-1024 printable ASCII bytes. Keys are
+// stored in the clear, so they are identifiers, never personal data.
 func checkKey(key string) error {
-	if key == "" || len(key) > 1024 || key[0] == 0 {
-		return fmt.Errorf("record key %q: want 1-1024 bytes, not starting with NUL: %w", printableKey(key), ErrInvalid)
+	ok := key != "" && len(key) <= 1024
+	for i := 0; ok && i < len(key); i++ {
+		ok = key[i] >= 0x20 && key[i] <= 0x7e
+	}
+	if !ok {
+		return fmt.Errorf("record key %q: want 1-1024 printable ASCII characters; hint: keys are stored in the clear, use an id, not personal data: %w", printableKey(key), ErrInvalid)
 	}
 	return nil
 }
@@ -423,6 +471,10 @@ func checkKey(key string) error {
 // Put stores value under key in the data box, creating the box on first use.
 // Keys must carry no personal data: they are stored in the clear.
 func (s *Store) Put(ctx context.Context, boxName, key string, value []byte) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.exit()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -438,6 +490,10 @@ func (s *Store) Put(ctx context.Context, boxName, key string, value []byte) erro
 
 // Get returns the value under key in the data box, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, boxName, key string) ([]byte, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.exit()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -457,6 +513,10 @@ func (s *Store) Get(ctx context.Context, boxName, key string) ([]byte, error) {
 
 // Delete removes key from the data box. Deleting a missing key succeeds.
 func (s *Store) Delete(ctx context.Context, boxName, key string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.exit()
 	if err := ctx.Err(); err != nil {
 		return err
 	}

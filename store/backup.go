@@ -1,0 +1,346 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/boxstorm/boxstorm/store/internal/archive"
+	"github.com/tidwall/buntdb"
+)
+
+// ToolVersion is recorded in backups and reports.
+var ToolVersion = "boxstorm/dev"
+
+// Backup errors. Restore reports every problem with a backup file through
+// one of them (match with errors.Is); each message ends with a hint.
+var (
+	ErrBackupTruncated   = archive.ErrTruncated
+	ErrBackupTampered    = archive.ErrTampered
+	ErrBackupWrongKey    = archive.ErrWrongKey
+	ErrSchemaMismatch    = archive.ErrSchemaMismatch
+	ErrBackupCount       = archive.ErrCountMismatch
+	ErrBackupHash        = archive.ErrHashMismatch
+	ErrBackupUnsafeEntry = archive.ErrUnsafeEntry
+	ErrBackupFormat      = archive.ErrUnsupportedFormat
+)
+
+// BackupInfo describes a backup: the content of its backup_meta.json.
+type BackupInfo struct {
+	FormatVersion int             `json:"format_version"`
+	SchemaVersion int             `json:"schema_version"`
+	CreatedAt     time.Time       `json:"created_at"`
+	StoreID       string          `json:"store_id"`
+	ToolVersion   string          `json:"tool_version"`
+	Boxes         []BackupBoxInfo `json:"boxes"`
+}
+
+// BackupBoxInfo is one box of a backup.
+type BackupBoxInfo struct {
+	Name    string `json:"name"`
+	Records int64  `json:"records"`
+	Bytes   int64  `json:"bytes"`
+	SHA256  string `json:"sha256"`
+}
+
+func infoFromMeta(m archive.Meta) BackupInfo {
+	info := BackupInfo{FormatVersion: m.FormatVersion, SchemaVersion: m.SchemaVersion, CreatedAt: m.CreatedAt, StoreID: m.StoreID, ToolVersion: m.ToolVersion}
+	for _, b := range m.Boxes {
+		info.Boxes = append(info.Boxes, BackupBoxInfo(b))
+	}
+	return info
+}
+
+// backupKey derives the age identity of this store's backups from the master key.
+func backupKey(master []byte) (*archive.Key, error) {
+	return archive.NewKey(deriveKey(master, "backup"))
+}
+
+type kv struct{ k, v string }
+
+// snapshot copies every record reference of every box (buntdb strings are
+// immutable, so this is cheap) while the store is held exclusively.
+func (s *Store) snapshot() (map[string][]kv, error) {
+	if err := s.exclusive(); err != nil {
+		return nil, err
+	}
+	defer s.swap.Unlock()
+	s.qmu.Lock()
+	err := s.flushIndexLocked()
+	s.qmu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	snap := map[string][]kv{}
+	for _, b := range s.boxList() {
+		var recs []kv
+		if err := b.view(func(tx *buntdb.Tx) error {
+			return tx.Ascend("", func(k, v string) bool {
+				if k != markerKey {
+					recs = append(recs, kv{k, v})
+				}
+				return true
+			})
+		}); err != nil {
+			return nil, err
+		}
+		snap[b.name] = recs
+	}
+	return snap, nil
+}
+
+// Backup writes an encrypted backup of every box to w: an age-encrypted tar
+// with backup_meta.json first, then one JSON-lines dump per box sorted by
+// key (docs/backup-format.md). Writers are paused only while the store takes
+// a snapshot of its record references; encryption happens after.
+func (s *Store) Backup(ctx context.Context, w io.Writer) (BackupInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return BackupInfo{}, err
+	}
+	snap, err := s.snapshot()
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("backup: %w", err)
+	}
+	return s.writeBackup(ctx, w, snap)
+}
+
+func (s *Store) writeBackup(ctx context.Context, w io.Writer, snap map[string][]kv) (BackupInfo, error) {
+	rec, err := s.schema()
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("backup: %w", err)
+	}
+	key, err := backupKey(s.master)
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("backup: %w", err)
+	}
+	var boxes []archive.Box
+	for name, recs := range snap {
+		seal := s.boxes[name].seal
+		boxes = append(boxes, archive.Box{Name: name, Records: func(yield func(k, v string) bool) error {
+			for _, r := range recs {
+				pt, err := seal.open(r.k, []byte(r.v))
+				if err != nil {
+					return err
+				}
+				if !yield(r.k, string(pt)) {
+					return nil
+				}
+			}
+			return nil
+		}})
+	}
+	meta := archive.Meta{SchemaVersion: rec.Version, CreatedAt: s.opts.Clock.Now().UTC(), StoreID: s.kr.StoreID, ToolVersion: ToolVersion}
+	m, err := archive.Write(ctx, w, key.Recipient(), meta, boxes)
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("backup: %w", err)
+	}
+	return infoFromMeta(m), nil
+}
+
+// BackupFile writes a backup to path (mode 0600) through a temporary file,
+// fsync and rename, so path holds a whole backup or nothing.
+func (s *Store) BackupFile(ctx context.Context, path string) (BackupInfo, error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("backup: %w", err)
+	}
+	info, err := s.Backup(ctx, f)
+	if err == nil {
+		if serr := f.Sync(); serr != nil {
+			err = fmt.Errorf("backup: %w: %w", ErrSync, serr)
+		}
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return BackupInfo{}, err
+	}
+	return info, nil
+}
+
+// RestoreOptions configure Restore.
+type RestoreOptions struct {
+	// ExpectedSchema, when not zero, is the schema version the backup must
+	// carry; otherwise Restore fails with ErrSchemaMismatch and changes nothing.
+	ExpectedSchema int
+	// BackupKey is the master key the backup was made under, when it is not
+	// the store's current one (after a key rotation).
+	BackupKey KeySource
+}
+
+// RestoreInfo reports a restore.
+type RestoreInfo struct {
+	Backup  BackupInfo     `json:"backup"`
+	Records map[string]int `json:"records"` // records loaded per box
+	Erased  int            `json:"erased"`  // records dropped by the erasure ledger
+}
+
+// Restore replaces the store's content with a backup. It decrypts and
+// verifies the whole backup, then builds every box file, in a temporary
+// directory; only when all of that succeeded does it swap the files in by
+// rename and directory fsync, under a journal that Open completes after a
+// crash. On any failure the live store is unchanged. The erasure ledger is
+// applied to the backup's records, so a restore never brings erased data
+// back; fencing tokens never go back either.
+func (s *Store) Restore(ctx context.Context, r io.Reader, o RestoreOptions) (RestoreInfo, error) {
+	if err := s.enter(); err != nil {
+		return RestoreInfo{}, err
+	}
+	staging, info, err := s.stageRestore(ctx, r, o)
+	s.exit()
+	if staging != "" {
+		defer os.RemoveAll(staging)
+	}
+	if err != nil {
+		return info, fmt.Errorf("restore: %w", err)
+	}
+	if err := s.exclusive(); err != nil {
+		return info, err
+	}
+	defer s.swap.Unlock()
+	token := s.q.lock.Token
+	var staged []stagedBox
+	for name := range info.Records {
+		staged = append(staged, stagedBox{name: name, path: filepath.Join(staging, name+".db")})
+	}
+	slices.SortFunc(staged, func(a, b stagedBox) int { return compareStrings(a.name, b.name) })
+	if err := s.swapBoxes(staged); err != nil {
+		return info, fmt.Errorf("restore: %w", err)
+	}
+	if err := s.keepTokenLocked(token); err != nil {
+		return info, fmt.Errorf("restore: %w", err)
+	}
+	if err := s.Audit(ctx, "backup_restored", map[string]any{"created_at": info.Backup.CreatedAt, "schema_version": info.Backup.SchemaVersion, "erased_records_dropped": info.Erased}); err != nil {
+		return info, err
+	}
+	return info, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// keepTokenLocked makes sure the lock token is at least token after a swap
+// brought back an older lock record; the restored lock is released.
+func (s *Store) keepTokenLocked(token uint64) error {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if s.q.lock.Token >= token && !s.q.lock.Held {
+		return nil
+	}
+	l := s.q.lock
+	l.Token, l.Held = max(l.Token, token), false
+	return s.writeLockLocked(l)
+}
+
+// stageRestore extracts, verifies and builds the new box files. It returns
+// the staging directory (to remove) even on error.
+func (s *Store) stageRestore(ctx context.Context, r io.Reader, o RestoreOptions) (string, RestoreInfo, error) {
+	var info RestoreInfo
+	master := s.master
+	if o.BackupKey != nil {
+		var err error
+		if master, err = o.BackupKey.masterKey(s.kr); err != nil {
+			return "", info, err
+		}
+	}
+	key, err := backupKey(master)
+	if err != nil {
+		return "", info, err
+	}
+	staging, err := os.MkdirTemp(s.dir, ".restore-")
+	if err != nil {
+		return "", info, err
+	}
+	extract := filepath.Join(staging, "extract")
+	if err := os.Mkdir(extract, 0o700); err != nil {
+		return staging, info, err
+	}
+	meta, err := archive.Extract(ctx, r, key.Identity(), extract, archive.Expect{SchemaVersion: o.ExpectedSchema})
+	if err != nil {
+		return staging, info, err
+	}
+	info.Backup = infoFromMeta(meta)
+	info.Records = map[string]int{}
+	ledger, err := s.readLedger()
+	if err != nil {
+		return staging, info, err
+	}
+	inBackup := map[string]bool{}
+	for _, bm := range meta.Boxes {
+		inBackup[bm.Name] = true
+	}
+	// Every live box is rebuilt: from the backup, or empty if the backup
+	// does not have it.
+	names := map[string]bool{}
+	s.mu.Lock()
+	for n := range s.boxes {
+		names[n] = true
+	}
+	s.mu.Unlock()
+	for n := range inBackup {
+		names[n] = true
+	}
+	for name := range names {
+		if err := ctx.Err(); err != nil {
+			return staging, info, err
+		}
+		s.mu.Lock()
+		b, err := s.openBox(name) // creates keys for boxes new to this store
+		s.mu.Unlock()
+		if err != nil {
+			return staging, info, err
+		}
+		high := uint64(0)
+		if name == BoxPending {
+			s.qmu.Lock()
+			high = s.q.seq // sequence numbers never go back
+			s.qmu.Unlock()
+		}
+		bw, err := newBoxWriter(filepath.Join(staging, name+".db"), name, b.seal, high)
+		if err != nil {
+			return staging, info, err
+		}
+		n, dropped := 0, 0
+		if inBackup[name] {
+			err = archive.ReadBox(ctx, extract, name, func(k, v string) error {
+				if ledger.drops(s, name, k, []byte(v)) {
+					dropped++
+					return nil
+				}
+				n++
+				return bw.add(k, []byte(v))
+			})
+		}
+		if err == nil {
+			err = bw.finish()
+		} else {
+			bw.abort()
+		}
+		if err != nil {
+			return staging, info, fmt.Errorf("box %s: %w", name, err)
+		}
+		info.Records[name] = n
+		info.Erased += dropped
+	}
+	return staging, info, nil
+}

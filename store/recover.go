@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// RecoverReport describes a run of the runbook's "Handling Corrupted Box".
+type RecoverReport struct {
+	Damaged     []string `json:"damaged"`     // boxes found damaged
+	Quarantined []string `json:"quarantined"` // where their files went
+	Restored    bool     `json:"restored"`    // restored from the backup
+	Rebuilt     bool     `json:"rebuilt"`     // only derived data was damaged: rebuilt instead
+	Migrated    []string `json:"migrated,omitempty"`
+	Schema      int      `json:"schema_version"`
+}
+
+// RecoverCorrupted carries out the runbook's procedure for a store that
+// fails to open because a box is damaged:
+//
+//  1. detect the damage (the key is checked first, as in Open);
+//  2. move each damaged file aside as <box>_corrupted_YYYYMMDD.bak;
+//  3. restore from the backup at backupPath (if only pending_index was
+//     damaged, rebuild it from pending_ops instead: it is derived data);
+//  4. re-run the migrations;
+//  5. write the audit entry corruption_recovery.
+//
+// A store with no damage is left alone. It returns the open store.
+func RecoverCorrupted(ctx context.Context, dir, backupPath string, opts Options) (*Store, RecoverReport, error) {
+	var rep RecoverReport
+	s, err := Open(ctx, dir, opts)
+	if err == nil {
+		rec, _ := s.schema()
+		rep.Schema = rec.Version
+		return s, rep, nil
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		return nil, rep, err
+	}
+	damaged, err := findDamaged(dir, opts)
+	if err != nil {
+		return nil, rep, err
+	}
+	if len(damaged) == 0 {
+		return nil, rep, fmt.Errorf("recover %s: open fails but no box file is damaged: %w", dir, err)
+	}
+	q := &Store{dir: dir, opts: opts.withDefaults()}
+	for _, name := range damaged {
+		dst := q.quarantineName(name, "corrupted")
+		if err := os.Rename(filepath.Join(dir, name+".db"), dst); err != nil {
+			return nil, rep, fmt.Errorf("recover: quarantine %s: %w", name, err)
+		}
+		rep.Damaged, rep.Quarantined = append(rep.Damaged, name), append(rep.Quarantined, dst)
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, rep, err
+	}
+	s, err = Open(ctx, dir, opts)
+	if err != nil {
+		return nil, rep, fmt.Errorf("recover: reopen after quarantine: %w", err)
+	}
+	if slices.Equal(damaged, []string{BoxIndex}) {
+		if _, err := s.RebuildIndex(ctx); err != nil {
+			s.Close()
+			return nil, rep, err
+		}
+		rep.Rebuilt = true
+	} else {
+		if backupPath == "" {
+			s.Close()
+			return nil, rep, fmt.Errorf("recover: boxes %v are damaged and no backup was given; hint: pass the latest good backup: %w", damaged, ErrInvalid)
+		}
+		f, err := os.Open(backupPath)
+		if err != nil {
+			s.Close()
+			return nil, rep, fmt.Errorf("recover: %w", err)
+		}
+		_, err = s.Restore(ctx, f, RestoreOptions{})
+		f.Close()
+		if err != nil {
+			s.Close()
+			return nil, rep, fmt.Errorf("recover: %w", err)
+		}
+		rep.Restored = true
+	}
+	mig, err := s.Migrate(ctx)
+	if err != nil {
+		s.Close()
+		return nil, rep, fmt.Errorf("recover: %w", err)
+	}
+	for _, a := range mig.Applied {
+		rep.Migrated = append(rep.Migrated, a.Name)
+	}
+	rep.Schema = mig.To
+	names := make([]string, len(rep.Quarantined))
+	for i, p := range rep.Quarantined {
+		names[i] = filepath.Base(p)
+	}
+	if err := s.Audit(ctx, "corruption_recovery", map[string]any{"boxes": rep.Damaged, "quarantined": names, "restored": rep.Restored, "rebuilt": rep.Rebuilt, "schema_version": rep.Schema}); err != nil {
+		s.Close()
+		return nil, rep, err
+	}
+	return s, rep, nil
+}
+
+// findDamaged scans every box file with the store's keys and lists the
+// damaged ones (torn tails only in the strict recovery mode: otherwise Open
+// repairs them).
+func findDamaged(dir string, opts Options) ([]string, error) {
+	probe := &Store{dir: dir, opts: opts.withDefaults()}
+	dl, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer dl.unlock()
+	if err := probe.loadKeys(); err != nil {
+		return nil, err
+	}
+	var damaged []string
+	names := append(append([]string{}, SystemBoxes...), probe.dataBoxNames()...)
+	for _, name := range names {
+		current, keys, _, err := probe.kr.boxKeys(probe.master, name)
+		if err != nil {
+			return nil, err
+		}
+		seal, err := newSealer(name, current, keys)
+		if err != nil {
+			return nil, err
+		}
+		data, err := os.ReadFile(filepath.Join(dir, name+".db"))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if res := scanBox(name, data, seal); res.damage != nil || (res.torn && opts.Recovery == Strict) {
+			damaged = append(damaged, name)
+		}
+	}
+	return damaged, nil
+}

@@ -1,0 +1,267 @@
+package store
+
+// Rewriting box files. Restore, key rotation, erasure and migrations build
+// a complete new box file next to the live one, check it by opening it like
+// any other box, and only then swap it in by rename and directory fsync.
+// Until the rename a crash leaves the live file as it was.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/buntdb"
+)
+
+// rewriteBatch is how many records each transaction of a rewritten file holds.
+const rewriteBatch = 1024
+
+// plainRecord is one record to write into a rebuilt box file.
+type plainRecord struct {
+	key   string
+	value []byte // plaintext
+}
+
+// boxWriter writes a framed box file directly, without buntdb: records are
+// sealed and grouped into transactions of rewriteBatch, each with a marker.
+type boxWriter struct {
+	f     *os.File
+	w     *bufio.Writer
+	name  string
+	seal  *sealer
+	seq   uint64
+	high  uint64
+	batch []txRecord
+	n     int
+}
+
+func newBoxWriter(path, name string, seal *sealer, high uint64) (*boxWriter, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("box %s: create %s: %w", name, path, err)
+	}
+	return &boxWriter{f: f, w: bufio.NewWriterSize(f, 1<<20), name: name, seal: seal, high: high}, nil
+}
+
+func (bw *boxWriter) add(key string, plaintext []byte) error {
+	bw.batch = append(bw.batch, txRecord{key: key, val: string(bw.seal.seal(key, plaintext))})
+	bw.n++
+	if len(bw.batch) >= rewriteBatch {
+		return bw.flushBatch()
+	}
+	return nil
+}
+
+// addSealed copies an already sealed value (under one of the box's keys).
+func (bw *boxWriter) addSealed(key, sealed string) error {
+	bw.batch = append(bw.batch, txRecord{key: key, val: sealed})
+	bw.n++
+	if len(bw.batch) >= rewriteBatch {
+		return bw.flushBatch()
+	}
+	return nil
+}
+
+func appendRecord(buf []byte, r txRecord) []byte {
+	bulk := func(b []byte, s string) []byte {
+		b = append(b, '$')
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, '\r', '\n')
+		b = append(b, s...)
+		return append(b, '\r', '\n')
+	}
+	if r.del {
+		return bulk(bulk(append(buf, "*2\r\n"...), "del"), r.key)
+	}
+	return bulk(bulk(bulk(append(buf, "*3\r\n"...), "set"), r.key), r.val)
+}
+
+func (bw *boxWriter) flushBatch() error {
+	if len(bw.batch) == 0 {
+		return nil
+	}
+	bw.seq++
+	m := newMarker(bw.seal.current, bw.seq, bw.high, bw.batch)
+	mac := bw.seal.newMAC(bw.seal.current)
+	var buf []byte
+	for _, r := range bw.batch {
+		buf = appendRecord(buf, r)
+	}
+	buf = appendRecord(buf, txRecord{key: markerKey, val: m.encode(mac, bw.name, bw.batch)})
+	bw.batch = bw.batch[:0]
+	if _, err := bw.w.Write(buf); err != nil {
+		return fmt.Errorf("box %s: write: %w", bw.name, err)
+	}
+	return nil
+}
+
+// finish writes what is left, fsyncs and closes the file.
+func (bw *boxWriter) finish() error {
+	err := bw.flushBatch()
+	if err == nil {
+		err = bw.w.Flush()
+	}
+	if err == nil {
+		if serr := bw.f.Sync(); serr != nil {
+			err = fmt.Errorf("box %s: %w: %w", bw.name, ErrSync, serr)
+		}
+	}
+	if cerr := bw.f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return err
+}
+
+func (bw *boxWriter) abort() {
+	bw.f.Close()
+	os.Remove(bw.f.Name())
+}
+
+// eachRecord calls fn with every record of a box but the marker, in key
+// order, with the plaintext.
+func (b *box) eachRecord(ctx context.Context, fn func(key string, plaintext []byte) error) error {
+	var ferr error
+	err := b.view(func(tx *buntdb.Tx) error {
+		return tx.Ascend("", func(k, v string) bool {
+			if k == markerKey {
+				return true
+			}
+			if ferr = ctx.Err(); ferr != nil {
+				return false
+			}
+			pt, err := b.seal.open(k, []byte(v))
+			if err != nil {
+				ferr = err
+				return false
+			}
+			ferr = fn(k, pt)
+			return ferr == nil
+		})
+	})
+	return errors.Join(err, ferr)
+}
+
+// stagedBox is a complete new box file waiting to replace a live one.
+type stagedBox struct {
+	name string
+	path string
+}
+
+// swapJournal lists staged box files being renamed into place. It is
+// written before the first rename and removed after the last, so a crash in
+// between is finished by the next Open: a swap of several boxes is atomic.
+type swapJournal struct {
+	Version int         `json:"version"`
+	Boxes   []swapEntry `json:"boxes"`
+}
+
+type swapEntry struct {
+	Name   string `json:"name"`
+	Staged string `json:"staged"` // path relative to the store directory
+}
+
+const journalName = "swap-journal.json"
+
+// swapBoxes replaces live box files with staged ones (complete, fsynced
+// files inside the store directory) and reopens them. The caller holds
+// s.swap exclusively.
+func (s *Store) swapBoxes(staged []stagedBox) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if err := s.flushIndexLocked(); err != nil {
+		return err
+	}
+	j := swapJournal{Version: 1}
+	for _, st := range staged {
+		rel, err := filepath.Rel(s.dir, st.path)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return fmt.Errorf("swap box %s: staged file %s is outside the store directory", st.name, st.path)
+		}
+		j.Boxes = append(j.Boxes, swapEntry{Name: st.name, Staged: rel})
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(s.dir, journalName), b, 0o600); err != nil {
+		return fmt.Errorf("swap journal: %w", err)
+	}
+	for _, st := range staged {
+		if b, ok := s.boxes[st.name]; ok {
+			if err := b.close(); err != nil {
+				return err
+			}
+			delete(s.boxes, st.name)
+		}
+	}
+	failpoint("swap/after-journal")
+	if err := finishSwap(s.dir); err != nil {
+		return err
+	}
+	return s.reopenLocked()
+}
+
+// finishSwap carries out a swap journal: it renames every staged file that
+// is still there, fsyncs the directory and removes the journal. Renames
+// are idempotent: a staged file already renamed is simply gone.
+func finishSwap(dir string) error {
+	path := filepath.Join(dir, journalName)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("swap journal: %w", err)
+	}
+	var j swapJournal
+	if err := json.Unmarshal(b, &j); err != nil || j.Version != 1 {
+		return fmt.Errorf("swap journal %s is unreadable: %w; hint: it was written atomically, so this is damage: restore the directory from a backup", path, ErrCorrupt)
+	}
+	for _, e := range j.Boxes {
+		if !boxNameRE.MatchString(e.Name) || strings.Contains(e.Staged, "..") || filepath.IsAbs(e.Staged) {
+			return fmt.Errorf("swap journal names %q -> %q: %w", e.Name, e.Staged, ErrCorrupt)
+		}
+		src := filepath.Join(dir, e.Staged)
+		if !exists(src) {
+			continue
+		}
+		if err := os.Rename(src, filepath.Join(dir, e.Name+".db")); err != nil {
+			return fmt.Errorf("swap box %s: %w", e.Name, err)
+		}
+		failpoint("swap/between-renames")
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("swap journal: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// reopenLocked opens every box that is not open and reloads the in-memory
+// state from them.
+func (s *Store) reopenLocked() error {
+	names := append([]string{}, SystemBoxes...)
+	names = append(names, s.dataBoxNames()...)
+	for _, name := range names {
+		if _, err := s.openBox(name); err != nil {
+			return err
+		}
+	}
+	s.meta, s.pending, s.index, s.failed, s.audit = s.boxes[BoxMetadata], s.boxes[BoxPending], s.boxes[BoxIndex], s.boxes[BoxFailed], s.boxes[BoxAudit]
+	s.auditSeq = 0
+	if err := s.loadAuditSeq(); err != nil {
+		return err
+	}
+	s.q = queueState{} // a swap voids every claim: the ops may be different ones
+	return s.loadQueue()
+}
