@@ -99,8 +99,10 @@
 // What Open does then depends on [Options.Recovery], after RocksDB's WAL
 // recovery modes: [TolerateTornTail] (the default) repairs torn tails and
 // refuses damage; [Strict] refuses both; [PointInTime] keeps the whole
-// transactions before the first damage; [SkipDamaged] is reserved for
-// dropping only the damaged transactions. Open never destroys bytes
+// transactions before the first damage; [SkipDamaged] drops only the damaged
+// regions, resumes at the next transaction that verifies, and rewrites the
+// file from the whole transactions it kept (a dropped transaction may have
+// been a delete, so the result is not a point in time). Open never destroys bytes
 // silently: before it cuts a file it copies the original to
 // <box>_torntail_YYYYMMDD.bak or <box>_damage_YYYYMMDD.bak (a time is added
 // when the name is taken), and writes the audit entry box_repaired saying

@@ -180,6 +180,30 @@ func TestOpen_DamageIsReportedNotLoaded(t *testing.T) {
 			if reps := s.Repairs(); len(reps) != 1 || reps[0].Kind != "damage" {
 				t.Errorf("repairs = %+v", reps)
 			}
+			s.Close()
+
+			// skip-damaged keeps every whole transaction, after the damage too,
+			// and never a value that was not written.
+			if err := os.WriteFile(path, c.damage(t, data, ends), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err = store.Open(ctx, dir, testutil.Options(func(o *store.Options) { o.Recovery = store.SkipDamaged }))
+			if err != nil {
+				t.Fatalf("skip-damaged open: %v", err)
+			}
+			defer s.Close()
+			kept := pendingPayloads(t, s)
+			for _, p := range kept {
+				if !strings.HasPrefix(p, "payload-") {
+					t.Errorf("skip-damaged loaded %q, never written", p)
+				}
+			}
+			if len(kept) < 3 {
+				t.Errorf("skip-damaged kept only %v of 5 ops", kept)
+			}
+			if vr, err := s.Verify(ctx); err != nil || !vr.OK() {
+				t.Errorf("verify after skip-damaged: %v\n%s", err, vr)
+			}
 		})
 	}
 }

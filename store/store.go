@@ -268,13 +268,14 @@ func (s *Store) repair(name string, res scanResult) error {
 		return &CorruptionError{Box: name, Offset: int64(res.goodEnd), Reason: reason + "; the strict recovery mode refuses it; hint: reopen with the tolerate-torn-tail mode"}
 	case res.damage != nil && mode == TolerateTornTail:
 		return res.damage
-	case res.damage != nil && mode == SkipDamaged:
-		return fmt.Errorf("box %s: the skip-damaged recovery mode is not available yet; hint: use point-in-time, or restore from a backup: %w", name, res.damage)
 	}
 	path := filepath.Join(s.dir, name+".db")
 	q := s.quarantineName(name, strings.ReplaceAll(kind, "-", ""))
 	if err := copyFile(path, q); err != nil {
 		return fmt.Errorf("box %s: quarantine copy before repair: %w", name, err)
+	}
+	if res.damage != nil && mode == SkipDamaged {
+		return s.skipDamaged(name, path, q, res)
 	}
 	if err := truncateSync(path, int64(res.goodEnd)); err != nil {
 		return fmt.Errorf("box %s: repair: %w", name, err)
@@ -283,6 +284,59 @@ func (s *Store) repair(name string, res scanResult) error {
 	s.repairs = append(s.repairs, Repair{
 		Box: name, Mode: mode.String(), Kind: kind, Offset: int64(res.goodEnd), DroppedBytes: int64(res.size - res.goodEnd),
 		DroppedTxns: dropped, DroppedRecord: res.tornRecords, Quarantine: q, Reason: reason,
+	})
+	return nil
+}
+
+// skipDamaged rewrites a damaged box file from the whole transactions it
+// still holds, replayed in order; the damaged regions between them are
+// dropped. The original is already in quarantine q.
+func (s *Store) skipDamaged(name, path, q string, res scanResult) error {
+	data, err := os.ReadFile(q)
+	if err != nil {
+		return err
+	}
+	current, keys, _, err := s.kr.boxKeys(s.master, name)
+	if err != nil {
+		return err
+	}
+	seal, err := newSealer(name, current, keys)
+	if err != nil {
+		return err
+	}
+	sv := salvage(name, data, seal)
+	tmp := path + ".salvage"
+	bw, err := newBoxWriter(tmp, name, seal, sv.high)
+	if err != nil {
+		return err
+	}
+	keysSorted := make([]string, 0, len(sv.state))
+	for k := range sv.state {
+		keysSorted = append(keysSorted, k)
+	}
+	sort.Strings(keysSorted)
+	for _, k := range keysSorted {
+		if k == markerKey {
+			continue
+		}
+		if err := bw.addSealed(k, sv.state[k]); err != nil {
+			bw.abort()
+			return err
+		}
+	}
+	if err := bw.finish(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if err := syncDir(s.dir); err != nil {
+		return err
+	}
+	s.repairs = append(s.repairs, Repair{
+		Box: name, Mode: SkipDamaged.String(), Kind: "damage", Offset: res.damage.Offset, DroppedBytes: int64(sv.droppedBytes),
+		DroppedTxns: sv.regions, Quarantine: q, Reason: res.damage.Reason + fmt.Sprintf("; kept %d whole transactions, skipped %d damaged regions", sv.kept, sv.regions),
 	})
 	return nil
 }

@@ -335,19 +335,20 @@ func scanBox(box string, d []byte, keys *sealer) scanResult {
 // them: then whole, acknowledged transactions sit behind the damage.
 func checkTail(box string, d []byte, start int, res scanResult, keys *sealer) scanResult {
 	tail := d[start:]
-	pattern := []byte("*3\r\n$3\r\nset\r\n$4\r\n" + markerKey + "\r\n")
+	// Look for marker values by their key and length alone, so a marker
+	// whose record header was damaged is still found.
+	pattern := []byte("$4\r\n" + markerKey + "\r\n$" + strconv.Itoa(markerLen) + "\r\n")
 	for i := 0; ; {
 		j := bytes.Index(tail[i:], pattern)
 		if j < 0 {
 			break
 		}
-		at := start + i + j
+		at := i + j + len(pattern)
 		i += j + 1
-		rec, err := parseRecord(d, at)
-		if err != nil {
+		if at+markerLen+2 > len(tail) || tail[at+markerLen] != '\r' || tail[at+markerLen+1] != '\n' {
 			continue
 		}
-		m, _, err := parseMarker(rec.val, keys)
+		m, _, err := parseMarker(string(tail[at:at+markerLen]), keys)
 		if err != nil {
 			continue
 		}
@@ -372,4 +373,92 @@ func checkTail(box string, d []byte, start int, res scanResult, keys *sealer) sc
 		pos = rec.end
 	}
 	return res
+}
+
+// salvaged is what the skip-damaged recovery keeps of a damaged file.
+type salvaged struct {
+	state        map[string]string // key -> sealed value after replaying the whole transactions
+	high         uint64
+	kept         int // whole transactions kept
+	droppedBytes int // bytes in the damaged regions
+	regions      int // damaged regions skipped
+}
+
+// salvage replays every whole, verified transaction of d in file order and
+// skips the damaged regions between them. After damage it resumes at the
+// next offset where a whole transaction verifies.
+func salvage(box string, d []byte, keys *sealer) salvaged {
+	out := salvaged{state: map[string]string{}}
+	for pos := 0; pos < len(d); {
+		recs, end, m, ok := tryGroup(box, d, pos, keys)
+		if ok {
+			for _, r := range recs {
+				if r.del {
+					delete(out.state, r.key)
+				} else {
+					out.state[r.key] = r.val
+				}
+			}
+			out.high = max(out.high, m.high)
+			out.kept++
+			pos = end
+			continue
+		}
+		// Damage: find the next record start where a whole transaction verifies.
+		next := len(d)
+		for p := pos + 1; p < len(d); p++ {
+			if d[p] != '*' || (d[p-1] != '\n') {
+				continue
+			}
+			if _, _, _, ok := tryGroup(box, d, p, keys); ok {
+				next = p
+				break
+			}
+		}
+		out.droppedBytes += next - pos
+		out.regions++
+		pos = next
+	}
+	return out
+}
+
+// tryGroup parses one transaction starting at pos and verifies it.
+func tryGroup(box string, d []byte, pos int, keys *sealer) ([]txRecord, int, marker, bool) {
+	var (
+		recs  []txRecord
+		mk    *marker
+		mkVal string
+		mkMAC hash.Hash
+		n     int
+	)
+	for pos < len(d) {
+		rec, err := parseRecord(d, pos)
+		if err != nil {
+			return nil, 0, marker{}, false
+		}
+		pos = rec.end
+		n++
+		if rec.key == markerKey {
+			if mk != nil {
+				return nil, 0, marker{}, false
+			}
+			m, mac, err := parseMarker(rec.val, keys)
+			if err != nil {
+				return nil, 0, marker{}, false
+			}
+			mk, mkVal, mkMAC = &m, rec.val, mac
+		} else {
+			recs = append(recs, rec.txRecord)
+		}
+		if mk != nil && n == int(mk.count) {
+			if !verifyMarker(mkVal, mkMAC, box, recs) {
+				return nil, 0, marker{}, false
+			}
+			return recs, pos, *mk, true
+		}
+		if mk != nil && n > int(mk.count) {
+			return nil, 0, marker{}, false
+		}
+	}
+	return nil, 0, marker{}, false
 }
