@@ -236,6 +236,49 @@ func (s *Store) Enqueue(ctx context.Context, payload []byte, o EnqueueOptions) (
 	return op, nil
 }
 
+// EnqueueBatch appends several ops in one transaction: all of them or none
+// are enqueued, in the order given. It takes no idempotency keys or
+// subjects; it is meant for bulk loads.
+func (s *Store) EnqueueBatch(ctx context.Context, payloads [][]byte) ([]Op, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.exit()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.qmu.Lock()
+	now := s.opts.Clock.Now().UTC()
+	ops := make([]Op, len(payloads))
+	for i, p := range payloads {
+		ops[i] = Op{ID: newOpID(), Seq: s.q.seq + 1 + uint64(i), EnqueuedAt: now, Payload: p, State: OpPending}
+	}
+	wait, err := s.pending.commit(func(t *txn) error {
+		for i := range ops {
+			if err := t.put(opPrefix+ops[i].ID, encodeOp(&ops[i])); err != nil {
+				return err
+			}
+		}
+		t.high = s.q.seq + uint64(len(ops))
+		return nil
+	})
+	if err != nil {
+		s.qmu.Unlock()
+		return nil, fmt.Errorf("enqueue batch: %w", err)
+	}
+	for i := range ops {
+		s.q.push(&ops[i])
+	}
+	s.q.seq += uint64(len(ops))
+	s.q.pending += len(ops)
+	ierr := s.maybeFlushIndexLocked()
+	s.qmu.Unlock()
+	if err := wait(); err != nil {
+		return nil, fmt.Errorf("enqueue batch: %w", err)
+	}
+	return ops, ierr
+}
+
 // lookupIdemLocked finds the op an idempotency record names, wherever it is.
 func (s *Store) lookupIdemLocked(ik string) (Op, error) {
 	raw, err := s.pending.get(ik)

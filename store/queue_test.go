@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,6 +92,36 @@ func TestQueue_FIFOWithConcurrentProducers(t *testing.T) {
 	}
 	if _, err := s.Claim(ctx, lease.Token); !errors.Is(err, store.ErrEmpty) {
 		t.Errorf("claim on an empty queue: err = %v, want ErrEmpty", err)
+	}
+}
+
+func TestQueue_EnqueueBatchAndPutBatch(t *testing.T) {
+	dir := t.TempDir()
+	s := testutil.MustOpen(t, dir)
+	ctx := context.Background()
+	if _, err := s.Enqueue(ctx, []byte("first"), store.EnqueueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ops, err := s.EnqueueBatch(ctx, [][]byte{[]byte("a"), []byte("b"), []byte("c")})
+	if err != nil || len(ops) != 3 || ops[0].Seq != 2 || ops[2].Seq != 4 {
+		t.Fatalf("EnqueueBatch = %+v, %v", ops, err)
+	}
+	if err := s.PutBatch(ctx, "kv", map[string][]byte{"x": []byte("1"), "y": []byte("2")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBatch(ctx, "kv", map[string][]byte{"ok": nil, "bad\x01": nil}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("PutBatch with a bad key: err = %v", err)
+	}
+	s.Close()
+	s = testutil.MustOpen(t, dir)
+	if got := pendingPayloads(t, s); strings.Join(got, ",") != "first,a,b,c" {
+		t.Errorf("after reopen: %v", got)
+	}
+	if v, err := s.Get(ctx, "kv", "y"); err != nil || string(v) != "2" {
+		t.Errorf("kv/y = %q, %v", v, err)
+	}
+	if _, err := s.Get(ctx, "kv", "ok"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a failed PutBatch wrote a record: %v", err)
 	}
 }
 

@@ -27,9 +27,14 @@ func BenchmarkProcedures(b *testing.B) {
 	dir := b.TempDir()
 	start := time.Now()
 	s := testutil.MustOpen(b, dir, func(o *store.Options) { o.Sync = store.SyncNever })
-	for range *scaleN {
-		if _, err := s.Enqueue(ctx, benchValue, store.EnqueueOptions{}); err != nil {
-			b.Fatal(err)
+	batch := make([][]byte, 0, 4096)
+	for i := range *scaleN {
+		batch = append(batch, benchValue)
+		if len(batch) == cap(batch) || i == *scaleN-1 {
+			if _, err := s.EnqueueBatch(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
 		}
 	}
 	if err := s.Close(); err != nil {

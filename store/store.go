@@ -542,6 +542,35 @@ func (s *Store) Put(ctx context.Context, boxName, key string, value []byte) erro
 	return b.update(func(t *txn) error { return t.put(key, value) })
 }
 
+// PutBatch stores several records in the data box in one transaction: all
+// or none of them are written.
+func (s *Store) PutBatch(ctx context.Context, boxName string, records map[string][]byte) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.exit()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for k := range records {
+		if err := checkKey(k); err != nil {
+			return err
+		}
+	}
+	b, err := s.dataBox(boxName)
+	if err != nil {
+		return err
+	}
+	return b.update(func(t *txn) error {
+		for k, v := range records {
+			if err := t.put(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Get returns the value under key in the data box, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, boxName, key string) ([]byte, error) {
 	if err := s.enter(); err != nil {
