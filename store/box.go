@@ -26,26 +26,32 @@ type box struct {
 	txnSeq uint64     // last transaction sequence number; guarded by wmu
 	high   uint64     // high-water mark carried by every marker; guarded by wmu
 	mac    hash.Hash  // marker MAC under the current key; guarded by wmu
+
+	ackFailedWrites bool // the disk-full-safety canary
 	broken error      // sticky write failure; guarded by wmu
 }
 
 // openBox scans, repairs if allowed, and loads <dir>/<name>.db.
-func openBox(dir, name string, seal *sealer, mode SyncMode, lazy bool) (*box, scanResult, error) {
+//
+// With trust set (a canary only), the file goes to buntdb unscanned.
+func openBox(dir, name string, seal *sealer, mode SyncMode, lazy, trust bool) (*box, scanResult, error) {
 	path := filepath.Join(dir, name+".db")
 	var res scanResult
-	data, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, res, fmt.Errorf("box %s: %w", name, err)
+	if !trust {
+		data, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, res, fmt.Errorf("box %s: %w", name, err)
+		}
+		res = scanBox(name, data, seal)
+		if res.damage != nil {
+			return nil, res, res.damage
+		}
+		if res.torn {
+			// buntdb would cut the tail itself, without a copy: the caller repairs first.
+			return nil, res, nil
+		}
 	}
-	res = scanBox(name, data, seal)
-	if res.damage != nil {
-		return nil, res, res.damage
-	}
-	if res.torn {
-		// buntdb would cut the tail itself, without a copy: the caller repairs first.
-		return nil, res, nil
-	}
-	db, err := buntdb.Open(path)
+	db, err := buntdbOpen(path)
 	if err != nil {
 		return nil, res, fmt.Errorf("box %s: buntdb open: %w", name, err)
 	}
@@ -69,6 +75,17 @@ func openBox(dir, name string, seal *sealer, mode SyncMode, lazy bool) (*box, sc
 	}
 	b := &box{name: name, path: path, db: db, seal: seal, sync: newSyncer(f), mode: mode, lazy: lazy, txnSeq: res.lastSeq, high: res.high, mac: seal.newMAC(seal.current)}
 	return b, res, nil
+}
+
+// buntdbOpen opens a buntdb file; buntdb panics on some damaged records,
+// which only an unscanned (canary) open can reach.
+func buntdbOpen(path string) (db *buntdb.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("buntdb panicked loading %s: %v: %w", filepath.Base(path), r, ErrCorrupt)
+		}
+	}()
+	return buntdb.Open(path)
 }
 
 func (b *box) close() error {
@@ -178,6 +195,11 @@ func (b *box) commit(fn func(*txn) error) (wait func() error, err error) {
 		wrote = true
 		return nil
 	})
+	if wrote && err != nil && b.ackFailedWrites {
+		// Known-bad (canary): the failed write is acknowledged.
+		b.wmu.Unlock()
+		return noWait, nil
+	}
 	if wrote && err != nil {
 		// buntdb rolled back and cut its partial write; what reached the
 		// disk is uncertain, so this box takes no more writes.

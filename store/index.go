@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +52,9 @@ func (s *Store) loadQueue() error {
 	s.q.reset()
 	if err := s.loadLock(); err != nil {
 		return err
+	}
+	if s.canary(CanaryIndexRebuild) {
+		return s.fifoFromIndex()
 	}
 	rep, err := s.checkIndex(context.Background(), true)
 	if err != nil {
@@ -265,4 +269,28 @@ func (s *Store) rebuildFIFOLocked(pending []Op) {
 		s.q.order = append(s.q.order, e)
 		s.q.live[op.ID] = e
 	}
+}
+
+// fifoFromIndex is the index-rebuild canary's Open: it trusts pending_index
+// as it is, so ops missing from it are never claimed.
+func (s *Store) fifoFromIndex() error {
+	var ops []Op
+	err := s.index.view(func(tx *buntdb.Tx) error {
+		return tx.Ascend("", func(k, _ string) bool {
+			i := strings.IndexByte(k, '/')
+			if k == markerKey || i < 0 {
+				return true
+			}
+			seq, err := strconv.ParseUint(k[:i], 16, 64)
+			if err == nil {
+				ops = append(ops, Op{ID: k[i+1:], Seq: seq})
+				s.q.seq = max(s.q.seq, seq)
+			}
+			return true
+		})
+	})
+	s.rebuildFIFOLocked(ops)
+	s.q.pending = len(ops)
+	s.q.seq = max(s.q.seq, s.pending.high)
+	return err
 }

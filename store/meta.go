@@ -107,7 +107,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		MigrationTime: rec.LastMigrationIn, SyncMode: s.opts.Sync.String(),
 	}
 	s.qmu.Unlock()
-	if st.FailedOps > s.opts.FailedOpsAlert {
+	if st.FailedOps > s.opts.FailedOpsAlert && !s.canary(CanaryFailedOpsAlert) {
 		st.Alerts = append(st.Alerts, fmt.Sprintf("failed_ops.count %d is above the threshold %d", st.FailedOps, s.opts.FailedOpsAlert))
 	}
 	if st.MigrationTime > MigrationAlert {

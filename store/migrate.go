@@ -221,7 +221,18 @@ func (s *Store) applyMigration(ctx context.Context, m Migration) (AppliedMigrati
 	if err != nil {
 		return AppliedMigration{}, err
 	}
-	staged := []stagedBox{{name: BoxMetadata, path: metaPath}}
+	if s.canary(CanaryMigrationAtomicity) {
+		// Known-bad: the new version goes live before the migrated boxes.
+		if err := s.swapBoxes([]stagedBox{{name: BoxMetadata, path: metaPath}}); err != nil {
+			return AppliedMigration{}, err
+		}
+		failpoint("migrate/between-steps")
+		metaPath = ""
+	}
+	staged := []stagedBox{}
+	if metaPath != "" {
+		staged = append(staged, stagedBox{name: BoxMetadata, path: metaPath})
+	}
 	for _, st := range tx.staged {
 		staged = append(staged, st)
 	}

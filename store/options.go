@@ -133,6 +133,9 @@ type Options struct {
 	RetryBase, RetryMax time.Duration
 	// Logger receives operational messages; slog.Default() when nil.
 	Logger *slog.Logger
+	// Canary switches one protection off to make the chaos suite's
+	// known-bad target (see Canaries). Never set it outside tests.
+	Canary string
 }
 
 func (o Options) withDefaults() Options {

@@ -395,3 +395,29 @@ func TestRebuildIndex_ReportsAndRepairs(t *testing.T) {
 		t.Fatalf("rebuild = %+v, %v", rep, err)
 	}
 }
+
+func TestRecoverCorrupted_BadBackupMovesNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := testutil.MustOpen(t, dir)
+	fill(t, s, 5)
+	s.Close()
+	path := filepath.Join(dir, store.BoxPending+".db")
+	data, _ := os.ReadFile(path)
+	data[len(data)/3] ^= 0x20
+	os.WriteFile(path, data, 0o600)
+	before := testutil.HashDir(t, dir)
+	bad := filepath.Join(t.TempDir(), "bad.tar.age")
+	os.WriteFile(bad, []byte("not a backup"), 0o600)
+	for _, backup := range []string{"", bad, filepath.Join(t.TempDir(), "missing")} {
+		if _, _, err := store.RecoverCorrupted(ctx, dir, backup, testutil.Options()); err == nil {
+			t.Fatalf("recover with backup %q succeeded", backup)
+		}
+	}
+	after := testutil.HashDir(t, dir)
+	for name, h := range before {
+		if name != "LOCK" && after[name] != h {
+			t.Errorf("%s changed although the backup was unusable", name)
+		}
+	}
+}

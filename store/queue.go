@@ -172,6 +172,19 @@ type EnqueueOptions struct {
 // durable as the sync mode promises. With an idempotency key that was used
 // before, it returns the first op (Duplicate set) and adds nothing.
 func (s *Store) Enqueue(ctx context.Context, payload []byte, o EnqueueOptions) (Op, error) {
+	if s.canary(CanaryDurability) {
+		// Known-bad: acknowledge now, write later.
+		id := newOpID()
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			_, _ = s.enqueue(context.Background(), payload, o, id)
+		}()
+		return Op{ID: id, EnqueuedAt: s.opts.Clock.Now().UTC(), IdempotencyKey: o.IdempotencyKey, Subject: o.Subject, Payload: payload, State: OpPending}, nil
+	}
+	return s.enqueue(ctx, payload, o, newOpID())
+}
+
+func (s *Store) enqueue(ctx context.Context, payload []byte, o EnqueueOptions, id string) (Op, error) {
 	if err := s.enter(); err != nil {
 		return Op{}, err
 	}
@@ -180,7 +193,7 @@ func (s *Store) Enqueue(ctx context.Context, payload []byte, o EnqueueOptions) (
 		return Op{}, err
 	}
 	var ik string
-	if o.IdempotencyKey != "" {
+	if o.IdempotencyKey != "" && !s.canary(CanaryIdempotency) {
 		ik = s.idemKey(o.IdempotencyKey)
 	}
 	s.qmu.Lock()
@@ -200,7 +213,7 @@ func (s *Store) Enqueue(ctx context.Context, payload []byte, o EnqueueOptions) (
 			return Op{}, err
 		}
 	}
-	op := Op{ID: newOpID(), Seq: s.q.seq + 1, EnqueuedAt: s.opts.Clock.Now().UTC(), IdempotencyKey: o.IdempotencyKey, Subject: o.Subject, Payload: payload, State: OpPending}
+	op := Op{ID: id, Seq: s.q.seq + 1, EnqueuedAt: s.opts.Clock.Now().UTC(), IdempotencyKey: o.IdempotencyKey, Subject: o.Subject, Payload: payload, State: OpPending}
 	stored := op
 	if op.Subject != "" {
 		if err := s.sealSubject(&stored); err != nil {
@@ -350,6 +363,9 @@ func (s *Store) Claim(ctx context.Context, token uint64) (Op, error) {
 	}
 	for i := s.q.head; i < len(s.q.order); i++ {
 		e := s.q.order[i]
+		if s.canary(CanaryFIFOOrder) {
+			e = s.q.order[len(s.q.order)-1-(i-s.q.head)] // known-bad: newest first
+		}
 		if e.gone || e.claimed {
 			continue
 		}
@@ -371,6 +387,9 @@ func (s *Store) claimedLocked(token uint64, id string) (*qentry, error) {
 		return nil, err
 	}
 	e, ok := s.q.claims[id]
+	if !ok && s.canary(CanaryFencing) {
+		e, ok = s.q.live[id] // known-bad: a stale claimer's ack still lands
+	}
 	if !ok {
 		return nil, fmt.Errorf("op %s: %w", id, ErrNotClaimed)
 	}

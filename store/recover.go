@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/boxstorm/boxstorm/store/internal/archive"
 )
 
 // RecoverReport describes a run of the runbook's "Handling Corrupted Box".
@@ -48,6 +50,14 @@ func RecoverCorrupted(ctx context.Context, dir, backupPath string, opts Options)
 	if len(damaged) == 0 {
 		return nil, rep, fmt.Errorf("recover %s: open fails but no box file is damaged: %w", dir, err)
 	}
+	onlyIndex := slices.Equal(damaged, []string{BoxIndex})
+	if !onlyIndex {
+		// Check the backup whole before anything is moved: a recovery that
+		// fails halfway must not leave the store emptier than it found it.
+		if err := checkBackup(ctx, dir, backupPath, opts); err != nil {
+			return nil, rep, fmt.Errorf("recover: boxes %v are damaged, and the backup is not usable: %w", damaged, err)
+		}
+	}
 	q := &Store{dir: dir, opts: opts.withDefaults()}
 	for _, name := range damaged {
 		dst := q.quarantineName(name, "corrupted")
@@ -63,17 +73,13 @@ func RecoverCorrupted(ctx context.Context, dir, backupPath string, opts Options)
 	if err != nil {
 		return nil, rep, fmt.Errorf("recover: reopen after quarantine: %w", err)
 	}
-	if slices.Equal(damaged, []string{BoxIndex}) {
+	if onlyIndex {
 		if _, err := s.RebuildIndex(ctx); err != nil {
 			s.Close()
 			return nil, rep, err
 		}
 		rep.Rebuilt = true
 	} else {
-		if backupPath == "" {
-			s.Close()
-			return nil, rep, fmt.Errorf("recover: boxes %v are damaged and no backup was given; hint: pass the latest good backup: %w", damaged, ErrInvalid)
-		}
 		f, err := os.Open(backupPath)
 		if err != nil {
 			s.Close()
@@ -143,4 +149,38 @@ func findDamaged(dir string, opts Options) ([]string, error) {
 		}
 	}
 	return damaged, nil
+}
+
+// checkBackup decrypts and verifies a whole backup into a scratch directory
+// under the store's key, without opening the store.
+func checkBackup(ctx context.Context, dir, backupPath string, opts Options) error {
+	if backupPath == "" {
+		return fmt.Errorf("no backup given; hint: pass the latest good backup: %w", ErrInvalid)
+	}
+	f, err := os.Open(backupPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	probe := &Store{dir: dir, opts: opts.withDefaults()}
+	kr, err := readKeyring(dir)
+	if err != nil {
+		return err
+	}
+	master, err := opts.Key.masterKey(kr)
+	if err != nil {
+		return err
+	}
+	probe.master = master
+	key, err := backupKey(master)
+	if err != nil {
+		return err
+	}
+	scratch, err := os.MkdirTemp(dir, ".recover-check-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
+	_, err = archive.Extract(ctx, f, key.Identity(), scratch, archive.Expect{})
+	return err
 }

@@ -85,7 +85,11 @@ func (s *Store) rotateToNew(ctx context.Context, newMaster []byte, rep *RotateRe
 			}
 			id++
 			dk := NewKey()
-			wb.Keys[strconv.FormatUint(uint64(id), 10)] = wrapKey(s.master, name, id, dk)
+			wrapper := s.master
+			if s.canary(CanaryRotationResume) {
+				wrapper = newMaster // known-bad: the current master cannot read the new key
+			}
+			wb.Keys[strconv.FormatUint(uint64(id), 10)] = wrapKey(wrapper, name, id, dk)
 			rot.Boxes[name] = rotationBoxKey{ID: id, WrappedNew: wrapKey(newMaster, name, id, dk)}
 		}
 		s.kr.Rotation = rot

@@ -88,12 +88,17 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 		return nil, fmt.Errorf("open %s: no key source; hint: pass Options.Key (KeyFile, KeyEnv, KeyBytes or Passphrase): %w", dir, ErrInvalid)
 	}
 	opts = opts.withDefaults()
+	if err := checkCanary(opts.Canary); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	dl, err := lockDir(dir)
-	if err != nil {
-		return nil, err
+	var dl *dirLock
+	if opts.Canary != CanaryDirLock {
+		if dl, err = lockDir(dir); err != nil {
+			return nil, err
+		}
 	}
 	s := &Store{dir: dir, opts: opts, dlock: dl, boxes: map[string]*box{}, stop: make(chan struct{})}
 	defer func() {
@@ -175,11 +180,17 @@ func (s *Store) loadKeys() error {
 	if err != nil {
 		return err
 	}
-	if !kr.checkMaster(master) {
+	if !kr.checkMaster(master) && !s.canary(CanaryKeyCheck) {
 		return fmt.Errorf("open %s: the master key from %s is not this store's key: %w; hint: use the key the store was created with, or restore from a backup made under this key", s.dir, s.opts.Key, ErrWrongKey)
 	}
 	s.kr, s.master = kr, master
-	return s.loadHashKey()
+	if err := s.loadHashKey(); err != nil && s.canary(CanaryKeyCheck) {
+		kr.HashKey = wrapKey(master, hashKeyBox, 0, NewKey())
+		return s.loadHashKey()
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // loadHashKey unwraps the keyring's hash key and derives the idempotency
@@ -219,6 +230,15 @@ func (s *Store) openBox(name string) (*box, error) {
 		return b, nil
 	}
 	current, keys, created, err := s.kr.boxKeys(s.master, name)
+	if err != nil && s.canary(CanaryKeyCheck) {
+		// Known-bad, as Hive does: a key that does not fit gets the box
+		// re-keyed and truncated.
+		delete(s.kr.Boxes, name)
+		if terr := os.Truncate(filepath.Join(s.dir, name+".db"), 0); terr != nil && !errors.Is(terr, fs.ErrNotExist) {
+			return nil, terr
+		}
+		current, keys, created, err = s.kr.boxKeys(s.master, name)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -232,21 +252,29 @@ func (s *Store) openBox(name string) (*box, error) {
 		return nil, err
 	}
 	lazy := name == BoxIndex
-	b, res, err := openBox(s.dir, name, seal, s.opts.Sync, lazy)
+	b, res, err := openBox(s.dir, name, seal, s.opts.Sync, lazy, s.canary(CanaryCorruptionDetection))
 	if err != nil && res.damage == nil {
 		return nil, err
+	}
+	if b == nil && res.torn && s.canary(CanaryTornTailRepair) {
+		// Known-bad: hand the torn file to buntdb, which half-applies it.
+		b, res, err = openBox(s.dir, name, seal, s.opts.Sync, lazy, true)
+		if err != nil {
+			return nil, err
+		}
 	}
 	if b == nil {
 		if err := s.repair(name, res); err != nil {
 			return nil, err
 		}
-		if b, res, err = openBox(s.dir, name, seal, s.opts.Sync, lazy); err != nil {
+		if b, res, err = openBox(s.dir, name, seal, s.opts.Sync, lazy, false); err != nil {
 			return nil, err
 		}
 		if res.torn || res.damage != nil {
 			return nil, fmt.Errorf("box %s: still damaged after repair: %w", name, ErrCorrupt)
 		}
 	}
+	b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
 	s.boxes[name] = b
 	return b, nil
 }
