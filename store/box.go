@@ -27,8 +27,8 @@ type box struct {
 	high   uint64     // high-water mark carried by every marker; guarded by wmu
 	mac    hash.Hash  // marker MAC under the current key; guarded by wmu
 
-	ackFailedWrites bool // the disk-full-safety canary
-	broken error      // sticky write failure; guarded by wmu
+	ackFailedWrites bool  // the disk-full-safety canary
+	broken          error // sticky write failure; guarded by wmu
 }
 
 // openBox scans, repairs if allowed, and loads <dir>/<name>.db.

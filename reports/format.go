@@ -1,0 +1,87 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ms formats a latency in milliseconds with microsecond resolution, the
+// unit of every human-readable table.
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64)
+}
+
+// rate formats ops/s.
+func rate(v float64) string {
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+// pct formats a signed percentage change.
+func pct(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "+inf%"
+	case math.IsNaN(v):
+		return "n/a"
+	}
+	return fmt.Sprintf("%+.1f%%", v)
+}
+
+// describe returns a one-line description of how a run was made.
+func describe(m *Meta) string {
+	var parts []string
+	switch m.Mode {
+	case ModeOpen:
+		parts = append(parts, fmt.Sprintf("open loop at %s ops/s", strconv.FormatFloat(m.Rate, 'f', -1, 64)))
+	case ModeClosed:
+		parts = append(parts, "closed loop")
+	case "":
+	default:
+		parts = append(parts, m.Mode)
+	}
+	if m.Workers > 0 {
+		parts = append(parts, plural(int64(m.Workers), "worker"))
+	}
+	switch {
+	case m.Duration > 0 && m.Warmup > 0:
+		parts = append(parts, fmt.Sprintf("%v measured after %v warm-up", m.Duration, m.Warmup))
+	case m.Duration > 0:
+		parts = append(parts, fmt.Sprintf("%v measured", m.Duration))
+	case m.Warmup > 0:
+		parts = append(parts, fmt.Sprintf("%v warm-up", m.Warmup))
+	}
+	if m.SyncMode != "" {
+		parts = append(parts, "sync "+m.SyncMode)
+	}
+	if m.Workload != "" {
+		parts = append(parts, "workload "+m.Workload)
+	}
+	parts = append(parts, "seed "+strconv.FormatUint(m.Seed, 10))
+	if len(m.Pauses) > 0 {
+		ps := make([]string, len(m.Pauses))
+		for i, p := range m.Pauses {
+			ps[i] = p.String()
+		}
+		parts = append(parts, "pauses "+strings.Join(ps, ","))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.FormatInt(n, 10) + " " + word + "s"
+}
+
+// opLine is the one-line headline of an op: counts and throughput.
+func opLine(o *OpSummary) string {
+	s := fmt.Sprintf("%s, %s, %s, %s ops/s", plural(o.Count, "op"), plural(o.Errors, "error"), plural(o.LateStarts, "late start"), rate(o.Throughput))
+	if o.Clamped > 0 {
+		s += fmt.Sprintf(", %d clamped to the histogram's maximum", o.Clamped)
+	}
+	return s
+}
