@@ -121,7 +121,10 @@ func (s *Store) writeBackup(ctx context.Context, w io.Writer, snap map[string][]
 	for name, recs := range snap {
 		seal := s.boxes[name].seal
 		boxes = append(boxes, archive.Box{Name: name, Records: func(yield func(k, v string) bool) error {
-			for _, r := range recs {
+			for i, r := range recs {
+				if i == len(recs)/2 {
+					failpoint("backup/mid-stream")
+				}
 				pt, err := seal.open(r.k, []byte(r.v))
 				if err != nil {
 					return err

@@ -22,6 +22,11 @@ type armedFailpoint struct {
 
 // Failpoints lists the names failpoint is called with.
 var Failpoints = []string{
+	"enqueue/after-write-before-sync",
+	"ack/after-complete-before-delete",
+	"fail/between-boxes",
+	"retry/between-boxes",
+	"backup/mid-stream",
 	"swap/after-journal",
 	"swap/between-renames",
 	"rotate/after-keyring-add",
