@@ -107,13 +107,30 @@ type txn struct {
 	b    *box
 	tx   *buntdb.Tx
 	recs []txRecord
-	high uint64 // raises the box's high-water mark when larger
+	pos  map[string]int // index into recs by key, once recs is long
+	high uint64         // raises the box's high-water mark when larger
 }
 
+// record keeps the last change of each key, as buntdb writes only that.
 func (t *txn) record(r txRecord) {
+	if t.pos == nil && len(t.recs) >= 8 {
+		t.pos = make(map[string]int, 2*len(t.recs))
+		for i, x := range t.recs {
+			t.pos[x.key] = i
+		}
+	}
+	if t.pos != nil {
+		if i, ok := t.pos[r.key]; ok {
+			t.recs[i] = r
+			return
+		}
+		t.pos[r.key] = len(t.recs)
+		t.recs = append(t.recs, r)
+		return
+	}
 	for i := range t.recs {
 		if t.recs[i].key == r.key {
-			t.recs[i] = r // buntdb writes only the last change of a key
+			t.recs[i] = r
 			return
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/tidwall/buntdb"
 )
@@ -21,6 +22,8 @@ type IndexReport struct {
 	MalformedTimestamps []string `json:"malformed_timestamps,omitempty"` // op ids with an impossible enqueue time
 	DuplicateOps        []string `json:"duplicate_ops,omitempty"`        // op ids found in pending_ops and failed_ops
 	Rebuilt             bool     `json:"rebuilt"`
+
+	reindex []string // ids of out-of-order ops whose right entry must be written
 }
 
 // Clean reports whether the check found nothing to fix.
@@ -114,89 +117,189 @@ func (s *Store) CheckIndex(ctx context.Context) (IndexReport, error) {
 	return s.checkIndex(ctx, false)
 }
 
-// checkIndex compares the boxes and, with fix, repairs them. qmu is held (or
-// the store is still opening).
+// opMeta is what the index check needs of an op: no payload.
+type opMeta struct {
+	seq        uint64
+	gen        uint32
+	id         string
+	idemKey    string
+	enqueuedAt int64
+}
+
+// listMeta decodes the ops of a box, sorted by sequence and id.
+func (s *Store) listMeta(ctx context.Context, b *box) ([]opMeta, error) {
+	var out []opMeta
+	var buf []byte
+	var ferr error
+	err := b.view(func(tx *buntdb.Tx) error {
+		return tx.AscendGreaterOrEqual("", opPrefix, func(k, v string) bool {
+			if !strings.HasPrefix(k, opPrefix) {
+				return false
+			}
+			if len(out)%4096 == 0 {
+				if ferr = ctx.Err(); ferr != nil {
+					return false
+				}
+			}
+			var err error
+			if buf, err = b.seal.openTo(buf[:0], k, unsafe.Slice(unsafe.StringData(v), len(v))); err != nil {
+				ferr = err
+				return false
+			}
+			op, err := decodeOp(buf)
+			if err != nil {
+				ferr = &CorruptionError{Box: b.name, Offset: -1, Key: k, Reason: err.Error()}
+				return false
+			}
+			out = append(out, opMeta{seq: op.Seq, gen: op.Gen, id: k[len(opPrefix):], idemKey: strings.Clone(op.IdempotencyKey), enqueuedAt: timeNano(op.EnqueuedAt)})
+			return true
+		})
+	})
+	if err == nil {
+		err = ferr
+	}
+	slices.SortFunc(out, func(a, b opMeta) int {
+		if a.seq != b.seq {
+			if a.seq < b.seq {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	return out, err
+}
+
+// checkIndex compares the boxes and, with fix, repairs them and rebuilds the
+// in-memory FIFO. qmu is held (or the store is still opening). pending_index
+// keys sort like the pending ops sorted by (seq, id), so one merge pass over
+// both finds every difference.
 func (s *Store) checkIndex(ctx context.Context, fix bool) (IndexReport, error) {
 	var rep IndexReport
-	pending, err := s.listOps(ctx, s.pending)
+	pending, err := s.listMeta(ctx, s.pending)
 	if err != nil {
 		return rep, err
 	}
-	failed, err := s.listOps(ctx, s.failed)
+	failed, err := s.listMeta(ctx, s.failed)
 	if err != nil {
 		return rep, err
 	}
 	// An op in both boxes: the copy with the higher Gen is the newer move.
-	failedGen := make(map[string]uint32, len(failed))
-	for _, op := range failed {
-		failedGen[op.ID] = op.Gen
-	}
 	var dropPending, dropFailed []string
-	live := pending[:0]
-	for _, op := range pending {
-		g, both := failedGen[op.ID]
-		switch {
-		case !both:
-			live = append(live, op)
-		case g > op.Gen:
-			dropPending = append(dropPending, op.ID)
-			rep.DuplicateOps = append(rep.DuplicateOps, op.ID)
-		default:
-			dropFailed = append(dropFailed, op.ID)
-			rep.DuplicateOps = append(rep.DuplicateOps, op.ID)
-			live = append(live, op)
+	if len(failed) > 0 {
+		failedGen := make(map[string]uint32, len(failed))
+		for _, op := range failed {
+			failedGen[op.id] = op.gen
 		}
+		live := pending[:0]
+		for _, op := range pending {
+			g, both := failedGen[op.id]
+			switch {
+			case !both:
+				live = append(live, op)
+			case g > op.gen:
+				dropPending = append(dropPending, op.id)
+				rep.DuplicateOps = append(rep.DuplicateOps, op.id)
+			default:
+				dropFailed = append(dropFailed, op.id)
+				rep.DuplicateOps = append(rep.DuplicateOps, op.id)
+				live = append(live, op)
+			}
+		}
+		pending = live
 	}
-	pending = live
 	rep.Ops = len(pending)
 
-	want := make(map[string]string, len(pending)) // index key -> op id
-	byID := make(map[string]string, len(pending)) // op id -> index key
 	now := s.opts.Clock.Now()
-	var maxSeq uint64
+	maxSeq := s.pending.high
 	for _, op := range pending {
-		k := indexKey(op.Seq, op.ID)
-		want[k], byID[op.ID] = op.ID, k
-		maxSeq = max(maxSeq, op.Seq)
-		if malformedTime(op.EnqueuedAt, now) {
-			rep.MalformedTimestamps = append(rep.MalformedTimestamps, op.ID)
+		maxSeq = max(maxSeq, op.seq)
+		if malformedTime(nanoTime(op.enqueuedAt), now) {
+			rep.MalformedTimestamps = append(rep.MalformedTimestamps, op.id)
 		}
 	}
 	for _, op := range failed {
-		maxSeq = max(maxSeq, op.Seq)
+		maxSeq = max(maxSeq, op.seq)
 	}
-	maxSeq = max(maxSeq, s.pending.high)
 
-	have := map[string]bool{}
+	var extra []string // index keys matching no op at its place
+	next := 0          // pending[next] is the next op the index should name
 	err = s.index.view(func(tx *buntdb.Tx) error {
 		return tx.Ascend("", func(k, _ string) bool {
 			if k == markerKey {
 				return true
 			}
 			rep.Entries++
-			have[k] = true
-			if _, ok := want[k]; ok {
-				return true
+			for next < len(pending) {
+				want := indexKey(pending[next].seq, pending[next].id)
+				if want == k {
+					next++
+					return true
+				}
+				if want > k {
+					break
+				}
+				rep.Missing = append(rep.Missing, pending[next].id)
+				next++
 			}
-			i := strings.IndexByte(k, '/')
-			if i >= 0 && byID[k[i+1:]] != "" {
-				rep.OutOfOrder = append(rep.OutOfOrder, k)
-			} else {
-				rep.Dangling = append(rep.Dangling, k)
-			}
+			extra = append(extra, k)
 			return true
 		})
 	})
 	if err != nil {
 		return rep, err
 	}
-	for _, op := range pending {
-		if !have[byID[op.ID]] {
-			rep.Missing = append(rep.Missing, op.ID)
+	for ; next < len(pending); next++ {
+		rep.Missing = append(rep.Missing, pending[next].id)
+	}
+	if len(extra) > 0 {
+		// An extra entry naming a pending op is out of order; the op's right
+		// entry was counted missing above. Any other is dangling.
+		ids := make(map[string]bool, len(pending))
+		for _, op := range pending {
+			ids[op.id] = true
+		}
+		for _, k := range extra {
+			if i := strings.IndexByte(k, '/'); i >= 0 && ids[k[i+1:]] {
+				rep.OutOfOrder = append(rep.OutOfOrder, k)
+			} else {
+				rep.Dangling = append(rep.Dangling, k)
+			}
+		}
+		if len(rep.OutOfOrder) > 0 {
+			wrong := map[string]bool{}
+			for _, k := range rep.OutOfOrder {
+				wrong[k[strings.IndexByte(k, '/')+1:]] = true
+			}
+			missing := rep.Missing[:0:0]
+			for _, id := range rep.Missing {
+				if !wrong[id] {
+					missing = append(missing, id)
+				}
+			}
+			// Out-of-order ops still need their right entry written.
+			rep.Missing = missing
+			for id := range wrong {
+				rep.reindex = append(rep.reindex, id)
+			}
 		}
 	}
 	if fix {
-		if err := s.applyIndexFix(rep, byID, dropPending, dropFailed); err != nil {
+		keyOf := func(id string) string { return "" }
+		if len(rep.Missing)+len(rep.reindex) > 0 {
+			byID := make(map[string]string, len(rep.Missing)+len(rep.reindex))
+			need := map[string]bool{}
+			for _, id := range append(append([]string{}, rep.Missing...), rep.reindex...) {
+				need[id] = true
+			}
+			for _, op := range pending {
+				if need[op.id] {
+					byID[op.id] = indexKey(op.seq, op.id)
+				}
+			}
+			keyOf = func(id string) string { return byID[id] }
+		}
+		if err := s.applyIndexFix(rep, keyOf, dropPending, dropFailed); err != nil {
 			return rep, err
 		}
 		rep.Rebuilt = !rep.Clean()
@@ -208,7 +311,7 @@ func (s *Store) checkIndex(ctx context.Context, fix bool) (IndexReport, error) {
 	return rep, nil
 }
 
-func (s *Store) applyIndexFix(rep IndexReport, byID map[string]string, dropPending, dropFailed []string) error {
+func (s *Store) applyIndexFix(rep IndexReport, keyOf func(id string) string, dropPending, dropFailed []string) error {
 	if len(dropFailed) > 0 {
 		if err := s.failed.update(func(t *txn) error {
 			for _, id := range dropFailed {
@@ -234,7 +337,7 @@ func (s *Store) applyIndexFix(rep IndexReport, byID map[string]string, dropPendi
 		}
 	}
 	// Index entries of dropped pending copies show up as dangling.
-	if len(rep.Missing)+len(rep.Dangling)+len(rep.OutOfOrder) == 0 {
+	if len(rep.Missing)+len(rep.Dangling)+len(rep.OutOfOrder)+len(rep.reindex) == 0 {
 		return nil
 	}
 	return s.index.update(func(t *txn) error {
@@ -243,8 +346,8 @@ func (s *Store) applyIndexFix(rep IndexReport, byID map[string]string, dropPendi
 				return err
 			}
 		}
-		for _, id := range rep.Missing {
-			if err := t.put(byID[id], []byte(id)); err != nil {
+		for _, id := range append(append([]string{}, rep.Missing...), rep.reindex...) {
+			if err := t.put(keyOf(id), []byte(id)); err != nil {
 				return err
 			}
 		}
@@ -254,27 +357,28 @@ func (s *Store) applyIndexFix(rep IndexReport, byID map[string]string, dropPendi
 
 // rebuildFIFOLocked replaces the in-memory FIFO with pending (sorted by
 // sequence). Claims survive when their op is still pending.
-func (s *Store) rebuildFIFOLocked(pending []Op) {
+func (s *Store) rebuildFIFOLocked(pending []opMeta) {
 	claims := s.q.claims
 	idx := s.q.idx
 	s.q.reset()
 	s.q.idx = idx
-	for i := range pending {
-		op := &pending[i]
-		e := &qentry{seq: op.Seq, id: op.ID, idemKey: op.IdempotencyKey}
-		if _, ok := claims[op.ID]; ok {
+	s.q.order = make([]*qentry, 0, len(pending))
+	entries := make([]qentry, len(pending)) // one allocation for all
+	for i, op := range pending {
+		e := &entries[i]
+		*e = qentry{seq: op.seq, id: op.id, idemKey: op.idemKey}
+		if _, ok := claims[op.id]; ok {
 			e.claimed = true
-			s.q.claims[op.ID] = e
+			s.q.claims[op.id] = e
 		}
 		s.q.order = append(s.q.order, e)
-		s.q.live[op.ID] = e
 	}
 }
 
 // fifoFromIndex is the index-rebuild canary's Open: it trusts pending_index
 // as it is, so ops missing from it are never claimed.
 func (s *Store) fifoFromIndex() error {
-	var ops []Op
+	var ops []opMeta
 	err := s.index.view(func(tx *buntdb.Tx) error {
 		return tx.Ascend("", func(k, _ string) bool {
 			i := strings.IndexByte(k, '/')
@@ -283,7 +387,7 @@ func (s *Store) fifoFromIndex() error {
 			}
 			seq, err := strconv.ParseUint(k[:i], 16, 64)
 			if err == nil {
-				ops = append(ops, Op{ID: k[i+1:], Seq: seq})
+				ops = append(ops, opMeta{id: k[i+1:], seq: seq})
 				s.q.seq = max(s.q.seq, seq)
 			}
 			return true

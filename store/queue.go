@@ -35,7 +35,6 @@ type queueState struct {
 	failed  int
 	order   []*qentry          // pending ops in FIFO order; gone entries are skipped
 	head    int                // order[:head] are all gone
-	live    map[string]*qentry // pending op id -> its entry
 	claims  map[string]*qentry // op id -> entry, claimed under the current token
 	idx     map[string]bool    // pending_index key -> true to put, false to delete
 	lock    lockRecord
@@ -55,7 +54,6 @@ const indexBatch = 256
 
 func (q *queueState) reset() {
 	q.order, q.head = nil, 0
-	q.live = map[string]*qentry{}
 	q.claims = map[string]*qentry{}
 	q.idx = map[string]bool{}
 }
@@ -64,14 +62,12 @@ func (q *queueState) reset() {
 func (q *queueState) push(op *Op) {
 	e := &qentry{seq: op.Seq, id: op.ID, idemKey: op.IdempotencyKey}
 	q.order = append(q.order, e)
-	q.live[op.ID] = e
 	q.setIndex(indexKey(op.Seq, op.ID), true)
 }
 
 // remove takes a pending op out of the FIFO.
 func (q *queueState) remove(e *qentry) {
 	e.gone = true
-	delete(q.live, e.id)
 	delete(q.claims, e.id)
 	q.setIndex(indexKey(e.seq, e.id), false)
 	for q.head < len(q.order) && q.order[q.head].gone {
@@ -389,7 +385,11 @@ func (s *Store) claimedLocked(token uint64, id string) (*qentry, error) {
 	}
 	e, ok := s.q.claims[id]
 	if !ok && s.canary(CanaryFencing) {
-		e, ok = s.q.live[id] // known-bad: a stale claimer's ack still lands
+		for _, x := range s.q.order[s.q.head:] { // known-bad: a stale claimer's ack still lands
+			if x.id == id && !x.gone {
+				e, ok = x, true
+			}
+		}
 	}
 	if !ok {
 		return nil, fmt.Errorf("op %s: %w", id, ErrNotClaimed)

@@ -88,6 +88,11 @@ func (s *sealer) seal(key string, plaintext []byte) []byte {
 
 // open authenticates and decrypts a sealed value stored under key.
 func (s *sealer) open(key string, sealed []byte) ([]byte, error) {
+	return s.openTo(nil, key, sealed)
+}
+
+// openTo is open, appending the plaintext to dst.
+func (s *sealer) openTo(dst []byte, key string, sealed []byte) ([]byte, error) {
 	if len(sealed) < envelopeOverhead {
 		return nil, &CorruptionError{Box: s.box, Offset: -1, Key: printableKey(key), Reason: fmt.Sprintf("sealed value is %d bytes, shorter than the %d-byte envelope", len(sealed), envelopeOverhead)}
 	}
@@ -101,7 +106,7 @@ func (s *sealer) open(key string, sealed []byte) ([]byte, error) {
 	}
 	var adBuf [128]byte
 	ad := appendAD(adBuf[:0], s.box, key, id)
-	pt, err := a.Open(nil, sealed[5:envelopeHeader], sealed[envelopeHeader:], ad)
+	pt, err := a.Open(dst, sealed[5:envelopeHeader], sealed[envelopeHeader:], ad)
 	if err != nil {
 		return nil, &CorruptionError{Box: s.box, Offset: -1, Key: printableKey(key), Reason: "authentication failed (record altered, moved or renamed)"}
 	}

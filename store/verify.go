@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/buntdb"
 )
@@ -98,6 +99,7 @@ func (b *box) verify(ctx context.Context) (BoxReport, error) {
 		case res.torn:
 			br.Damage = append(br.Damage, &CorruptionError{Box: b.name, Offset: int64(res.goodEnd), Reason: "incomplete last transaction (a torn write)"})
 		}
+		var buf []byte
 		return tx.Ascend("", func(k, v string) bool {
 			if k == markerKey {
 				return true
@@ -106,7 +108,8 @@ func (b *box) verify(ctx context.Context) (BoxReport, error) {
 				return false
 			}
 			br.Records++
-			if _, err := b.seal.open(k, []byte(v)); err != nil {
+			var err error
+			if buf, err = b.seal.openTo(buf[:0], k, unsafe.Slice(unsafe.StringData(v), len(v))); err != nil {
 				var ce *CorruptionError
 				if errors.As(err, &ce) {
 					br.Damage = append(br.Damage, ce)
