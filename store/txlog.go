@@ -178,7 +178,8 @@ func parseRecord(d []byte, off int) (fileRecord, error) {
 	if n != 2 && n != 3 {
 		return fileRecord{}, fmt.Errorf("record has %d elements, want 2 (del) or 3 (set)", n)
 	}
-	parts := make([]string, 0, 3)
+	var partsBuf [3]string
+	parts := partsBuf[:0]
 	for i := 0; i < n; i++ {
 		l, err := parseHeader(d, &pos, '$')
 		if err != nil {
@@ -191,7 +192,8 @@ func parseRecord(d []byte, off int) (fileRecord, error) {
 		if d[pos+l] != '\r' || d[pos+l+1] != '\n' {
 			return fileRecord{}, fmt.Errorf("string of length %d is not followed by CRLF", l)
 		}
-		parts = append(parts, string(d[pos:pos+l]))
+		// The strings alias d: the scanner's records never outlive the file's bytes.
+		parts = append(parts, unsafe.String(unsafe.SliceData(d[pos:]), l))
 		pos += l + 2
 	}
 	r := fileRecord{off: off, end: pos}
