@@ -76,6 +76,11 @@ func TestOpen_TornTailIsRepairedAndQuarantined(t *testing.T) {
 	if len(reps) != 1 || reps[0].Box != store.BoxPending || reps[0].Kind != "torn-tail" || reps[0].Offset != ends[3] {
 		t.Fatalf("repairs = %+v", reps)
 	}
+	for _, k := range reps[0].DroppedKeys {
+		if !strings.HasPrefix(k, "op/") && !strings.HasPrefix(k, "idem/") {
+			t.Errorf("dropped key %q is not one of the torn transaction's", k)
+		}
+	}
 	q, err := os.ReadFile(reps[0].Quarantine)
 	if err != nil || !bytes.Equal(q, orig[:cut]) {
 		t.Errorf("quarantine copy %s does not hold the original bytes (err %v, %d vs %d bytes)", reps[0].Quarantine, err, len(q), cut)

@@ -73,8 +73,11 @@ type Repair struct {
 	DroppedBytes  int64  `json:"dropped_bytes"`   // bytes cut from the file
 	DroppedTxns   int    `json:"dropped_txns"`    // whole or partial transactions dropped
 	DroppedRecord int    `json:"dropped_records"` // records in them that were readable
-	Quarantine    string `json:"quarantine"`      // copy of the original file
-	Reason        string `json:"reason"`
+	// DroppedKeys names the readable records that were dropped (at most
+	// 1000). Record keys carry no personal data.
+	DroppedKeys []string `json:"dropped_keys,omitempty"`
+	Quarantine  string   `json:"quarantine"` // copy of the original file
+	Reason      string   `json:"reason"`
 }
 
 // Open opens the store in dir, creating it when dir is empty or missing.
@@ -140,7 +143,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 	for _, r := range s.repairs {
 		if err := s.Audit(ctx, "box_repaired", map[string]any{
 			"box": r.Box, "kind": r.Kind, "mode": r.Mode, "offset": r.Offset, "dropped_bytes": r.DroppedBytes,
-			"dropped_txns": r.DroppedTxns, "dropped_records": r.DroppedRecord, "quarantine": filepath.Base(r.Quarantine), "reason": r.Reason,
+			"dropped_txns": r.DroppedTxns, "dropped_records": r.DroppedRecord, "dropped_keys": r.DroppedKeys, "quarantine": filepath.Base(r.Quarantine), "reason": r.Reason,
 		}); err != nil {
 			return nil, err
 		}
@@ -308,10 +311,14 @@ func (s *Store) repair(name string, res scanResult) error {
 	if err := truncateSync(path, int64(res.goodEnd)); err != nil {
 		return fmt.Errorf("box %s: repair: %w", name, err)
 	}
-	dropped := 1
+	qdata, err := os.ReadFile(q)
+	if err != nil {
+		return err
+	}
+	keys := droppedKeys(qdata, res.goodEnd)
 	s.repairs = append(s.repairs, Repair{
 		Box: name, Mode: mode.String(), Kind: kind, Offset: int64(res.goodEnd), DroppedBytes: int64(res.size - res.goodEnd),
-		DroppedTxns: dropped, DroppedRecord: res.tornRecords, Quarantine: q, Reason: reason,
+		DroppedTxns: 1, DroppedRecord: len(keys), DroppedKeys: keys, Quarantine: q, Reason: reason,
 	})
 	return nil
 }

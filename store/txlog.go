@@ -464,3 +464,29 @@ func tryGroup(box string, d []byte, pos int, keys *sealer) ([]txRecord, int, mar
 	}
 	return nil, 0, marker{}, false
 }
+
+// maxDroppedKeys caps how many dropped record keys a repair lists.
+const maxDroppedKeys = 1000
+
+// droppedKeys lists the keys of the records that can still be parsed in
+// d[from:], skipping unparsable bytes, so a repair can say which records it
+// dropped. Markers are left out; the list stops at maxDroppedKeys.
+func droppedKeys(d []byte, from int) []string {
+	var keys []string
+	for pos := from; pos < len(d) && len(keys) < maxDroppedKeys; {
+		rec, err := parseRecord(d, pos)
+		if err != nil {
+			next := bytes.Index(d[pos+1:], []byte("\n*"))
+			if next < 0 {
+				break
+			}
+			pos += 1 + next + 1
+			continue
+		}
+		if rec.key != markerKey {
+			keys = append(keys, printableKey(strings.Clone(rec.key)))
+		}
+		pos = rec.end
+	}
+	return keys
+}
