@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/boxstorm/boxstorm/harness"
+	"github.com/spf13/pflag"
+)
+
+func workloadsCmd() command {
+	return command{
+		summary: "list the workloads run --workload takes",
+		usage:   "workloads",
+		help: `Workloads lists the store workloads, one a line. Each reports its ops under
+the store operation's name: enqueue, claim, ack, get, update, backup, and for
+mixed also acquire and release.`,
+		examples: `
+			loadgen workloads
+			loadgen run --workload kv-b --records 100000`,
+		setup: func(fs *pflag.FlagSet) runFunc {
+			return func(ctx context.Context, e *env, args []string) error {
+				if err := nargs("workloads", args, 0, 0, "workloads"); err != nil {
+					return err
+				}
+				for _, w := range harness.StoreWorkloads {
+					d := w.Description
+					if w.Name == DefaultWorkload {
+						d += " (default)"
+					}
+					fmt.Fprintf(e.stdout, "%-18s %s\n", w.Name, d)
+				}
+				return nil
+			}
+		},
+	}
+}
