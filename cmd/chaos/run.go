@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/scenarios"
+)
+
+// suiteOptions are the flags of run, and what replay reads back.
+type suiteOptions struct {
+	seed    uint64
+	seedSet bool
+	out     string
+	junit   string
+	quick   bool
+	canary  bool
+	shard   string
+	verbose bool
+	// files maps the names of scenarios loaded from files to their paths.
+	files map[string]string
+}
+
+var runCommand = command{
+	summary: "run scenarios and check them",
+	usage:   "run [FILE|NAME...|--all] [--seed N] [--out DIR] [--junit FILE] [--quick] [--canary] [--shard I/N]",
+	help: `run runs each scenario: it opens a fresh store under the output directory,
+drives the workload, injects the faults at their logical positions, and runs
+the checks the scenario lists. Scenarios are files (a path with a / or a .)
+or names of built-in scenarios; --all runs every built-in one.
+
+The seed decides the fault schedule (faults.jsonl is byte-identical for the
+same seed) and is printed first; pass it back with --seed to reproduce a run.
+With --canary each scenario runs against its known-bad target, the store with
+the scenario's protection switched off, and the run passes only if every
+scenario reports a violation.
+
+Output, under --out (default out/chaos-<UTC time>/): one directory per
+scenario (result.json, faults.jsonl, history.jsonl, ops.jsonl, <op>.hgrm, and
+on a violation violation-history.jsonl and porcupine's linearizable.html),
+then summary.json, summary.md, junit.xml and report.html.`,
+	examples: `chaos run --all --quick
+chaos run --all --quick --canary
+chaos run truncated-tail clock-skew-lock --seed 7
+chaos run scenarios/disk-full.yaml --out out/df --junit out/df.xml
+chaos run --all --seed 20260101 --shard 2/4`,
+	setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) (int, error) {
+		var o suiteOptions
+		all := fs.Bool("all", false, "run every built-in scenario")
+		fs.Uint64Var(&o.seed, "seed", 0, "seed of the fault schedule (default: random, printed)")
+		fs.StringVar(&o.out, "out", "", "output directory (default out/chaos-<UTC time>)")
+		fs.StringVar(&o.junit, "junit", "", "also write the JUnit report here (default <out>/junit.xml)")
+		fs.BoolVar(&o.quick, "quick", false, "scale every scenario down to its quick_ops")
+		fs.BoolVar(&o.canary, "canary", false, "run against the known-bad targets; pass only if every violation is caught")
+		fs.StringVar(&o.shard, "shard", "", "run only shard I of N (1-based), as I/N")
+		fs.BoolVarP(&o.verbose, "verbose", "v", false, "log each scenario's progress to stderr")
+		return func(ctx context.Context, e *env, args []string) (int, error) {
+			o.seedSet = fs.Changed("seed")
+			o.files = map[string]string{}
+			list, err := loadScenarios(args, *all, o.files)
+			if err != nil {
+				return 0, err
+			}
+			return runSuite(ctx, e, list, o)
+		}
+	},
+}
+
+// parseShard reads I/N.
+func parseShard(s string) (i, n int, err error) {
+	a, b, ok := strings.Cut(s, "/")
+	if ok {
+		i, err = strconv.Atoi(a)
+		if err == nil {
+			n, err = strconv.Atoi(b)
+		}
+	}
+	if !ok || err != nil || n < 1 || i < 1 || i > n {
+		return 0, 0, usageErrorf("write the shard as I/N with 1 <= I <= N, as in --shard 2/4", "run: bad --shard %q", s)
+	}
+	return i, n, nil
+}
+
+func randomSeed() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:]) >> 1
+}
+
+// workerExe is the binary worker children run: this one, found the way the
+// shell found it, so that a test binary standing in for chaos works too.
+func workerExe() string {
+	if p, err := exec.LookPath(os.Args[0]); err == nil {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs
+		}
+	}
+	p, _ := os.Executable()
+	return p
+}
+
+// runSuite runs the scenarios and writes the run's reports.
+func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOptions) (int, error) {
+	if o.shard != "" {
+		i, n, err := parseShard(o.shard)
+		if err != nil {
+			return 0, err
+		}
+		var mine []*scenarios.Scenario
+		for k, sc := range list {
+			if k%n == i-1 {
+				mine = append(mine, sc)
+			}
+		}
+		list = mine
+	}
+	if !o.seedSet {
+		o.seed = randomSeed()
+	}
+	started := time.Now().UTC()
+	if o.out == "" {
+		o.out = filepath.Join("out", "chaos-"+started.Format("20060102T150405Z"))
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return 0, fmt.Errorf("run: %w", err)
+	}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	fmt.Fprintf(e.stdout, "seed %d\n", o.seed)
+	sum := &harness.RunSummary{Tool: "boxstorm chaos", Seed: o.seed, Quick: o.quick, Canary: o.canary, Shard: o.shard, Started: started}
+	exe := workerExe()
+	for _, sc := range list {
+		res, err := harness.RunScenario(ctx, sc, harness.RunOptions{Seed: o.seed, Quick: o.quick, Canary: o.canary, OutDir: o.out, Exe: exe, Logger: logger})
+		if err != nil && res == nil {
+			if ctx.Err() != nil {
+				return 0, err
+			}
+			sum.Scenarios = append(sum.Scenarios, harness.ScenarioEntry{Name: sc.Name, Verdict: harness.VerdictUnknown, Error: err.Error()})
+			fmt.Fprintf(e.stdout, "%-26s error   %v\n", sc.Name, err)
+			continue
+		}
+		entry := res.Entry()
+		if err != nil {
+			entry.Error = err.Error()
+		}
+		if f, ok := o.files[sc.Name]; ok {
+			if abs, err := filepath.Abs(f); err == nil {
+				f = abs
+			}
+			entry.File = f
+		}
+		sum.Scenarios = append(sum.Scenarios, entry)
+		printEntry(e, entry)
+	}
+	sum.Elapsed = time.Since(started)
+	sum.Finish()
+	if err := harness.WriteRunReports(o.out, o.junit, sum); err != nil {
+		return 0, fmt.Errorf("run: write reports: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "%s: %d scenarios in %s, seed %d; reports in %s\n", strings.ToUpper(sum.Verdict), len(sum.Scenarios), sum.Elapsed.Round(time.Millisecond), o.seed, o.out)
+	if sum.Verdict == string(harness.VerdictFail) {
+		return exitViolation, nil
+	}
+	return exitOK, nil
+}
+
+func printEntry(e *env, en harness.ScenarioEntry) {
+	v := string(en.Verdict)
+	if en.Caught != nil {
+		if *en.Caught {
+			v = "caught"
+		} else {
+			v = "MISSED(" + v + ")"
+		}
+	}
+	line := fmt.Sprintf("%-26s %-8s %6.1fs", en.Name, v, en.Elapsed.Seconds())
+	if len(en.Failed) > 0 {
+		line += "  failed: " + strings.Join(en.Failed, ", ")
+	}
+	if len(en.Unknown) > 0 {
+		line += "  unknown: " + strings.Join(en.Unknown, ", ")
+	}
+	if en.Error != "" {
+		line += "  error: " + en.Error
+	}
+	fmt.Fprintln(e.stdout, line)
+}
