@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/boxstorm/boxstorm/store/internal/archive"
@@ -310,47 +311,66 @@ func (s *Store) stageRestore(ctx context.Context, r io.Reader, o RestoreOptions)
 	for n := range inBackup {
 		names[n] = true
 	}
+	// Boxes are built concurrently: each reads its own dump and writes its
+	// own file.
+	type job struct {
+		name       string
+		seal       *sealer
+		high       uint64
+		n, dropped int
+		err        error
+	}
+	var jobs []*job
 	for name := range names {
-		if err := ctx.Err(); err != nil {
-			return staging, info, err
-		}
 		s.mu.Lock()
 		b, err := s.openBox(name) // creates keys for boxes new to this store
 		s.mu.Unlock()
 		if err != nil {
 			return staging, info, err
 		}
-		high := uint64(0)
+		j := &job{name: name, seal: b.seal}
 		if name == BoxPending {
 			s.qmu.Lock()
-			high = s.q.seq // sequence numbers never go back
+			j.high = s.q.seq // sequence numbers never go back
 			s.qmu.Unlock()
 		}
-		bw, err := newBoxWriter(filepath.Join(staging, name+".db"), name, b.seal, high)
-		if err != nil {
-			return staging, info, err
+		jobs = append(jobs, j)
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Go(func() {
+			bw, err := newBoxWriter(filepath.Join(staging, j.name+".db"), j.name, j.seal, j.high)
+			if err != nil {
+				j.err = err
+				return
+			}
+			if inBackup[j.name] {
+				err = archive.ReadBox(ctx, extract, j.name, func(k, v string) error {
+					if ledger.drops(s, j.name, k, []byte(v)) {
+						j.dropped++
+						return nil
+					}
+					j.n++
+					return bw.add(k, []byte(v))
+				})
+			}
+			if err == nil {
+				err = bw.finish()
+			} else {
+				bw.abort()
+			}
+			if err != nil {
+				j.err = fmt.Errorf("box %s: %w", j.name, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, j := range jobs {
+		if j.err != nil {
+			return staging, info, j.err
 		}
-		n, dropped := 0, 0
-		if inBackup[name] {
-			err = archive.ReadBox(ctx, extract, name, func(k, v string) error {
-				if ledger.drops(s, name, k, []byte(v)) {
-					dropped++
-					return nil
-				}
-				n++
-				return bw.add(k, []byte(v))
-			})
-		}
-		if err == nil {
-			err = bw.finish()
-		} else {
-			bw.abort()
-		}
-		if err != nil {
-			return staging, info, fmt.Errorf("box %s: %w", name, err)
-		}
-		info.Records[name] = n
-		info.Erased += dropped
+		info.Records[j.name] = j.n
+		info.Erased += j.dropped
 	}
 	return staging, info, nil
 }

@@ -265,11 +265,8 @@ func finishSwap(dir string) error {
 // state from them.
 func (s *Store) reopenLocked() error {
 	names := append([]string{}, SystemBoxes...)
-	names = append(names, s.dataBoxNames()...)
-	for _, name := range names {
-		if _, err := s.openBox(name); err != nil {
-			return err
-		}
+	if err := s.openBoxes(append(names, s.dataBoxNames()...)); err != nil {
+		return err
 	}
 	s.meta, s.pending, s.index, s.failed, s.audit = s.boxes[BoxMetadata], s.boxes[BoxPending], s.boxes[BoxIndex], s.boxes[BoxFailed], s.boxes[BoxAudit]
 	s.auditSeq = 0

@@ -117,20 +117,13 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 	if err := finishSwap(dir); err != nil {
 		return nil, err
 	}
-	for _, name := range SystemBoxes {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if _, err := s.openBox(name); err != nil {
-			return nil, err
-		}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.openBoxes(append(append([]string{}, SystemBoxes...), s.dataBoxNames()...)); err != nil {
+		return nil, err
 	}
 	s.meta, s.pending, s.index, s.failed, s.audit = s.boxes[BoxMetadata], s.boxes[BoxPending], s.boxes[BoxIndex], s.boxes[BoxFailed], s.boxes[BoxAudit]
-	for _, name := range s.dataBoxNames() {
-		if _, err := s.openBox(name); err != nil {
-			return nil, err
-		}
-	}
 	if err := s.loadAuditSeq(); err != nil {
 		return nil, err
 	}
@@ -281,6 +274,71 @@ func (s *Store) openBox(name string) (*box, error) {
 	s.boxes[name] = b
 	return b, nil
 }
+
+// openBoxes opens boxes that are not open yet. Whole files (the common
+// case) are scanned and loaded concurrently, a box per goroutine; a damaged
+// or torn one then goes through openBox, which applies the recovery mode.
+// The audit box is opened first, as repairs are audited.
+func (s *Store) openBoxes(names []string) error {
+	type job struct {
+		name string
+		seal *sealer
+		b    *box
+		err  error
+	}
+	var jobs []*job
+	for _, name := range names {
+		if _, ok := s.boxes[name]; ok {
+			continue
+		}
+		current, keys, created, err := s.kr.boxKeys(s.master, name)
+		if err != nil {
+			// openBox reports it (or, for the key-check canary, re-keys).
+			if _, err := s.openBox(name); err != nil {
+				return err
+			}
+			continue
+		}
+		if created {
+			if err := s.kr.write(s.dir); err != nil {
+				return err
+			}
+		}
+		seal, err := newSealer(name, current, keys)
+		if err != nil {
+			return err
+		}
+		jobs = append(jobs, &job{name: name, seal: seal})
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Go(func() {
+			var res scanResult
+			j.b, res, j.err = openBox(s.dir, j.name, j.seal, s.opts.Sync, j.name == BoxIndex, s.canary(CanaryCorruptionDetection))
+			if j.b == nil && j.err == nil && res.torn {
+				j.err = errTornTail
+			}
+		})
+	}
+	wg.Wait()
+	var retry []string
+	for _, j := range jobs {
+		if j.b != nil {
+			j.b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
+			s.boxes[j.name] = j.b
+			continue
+		}
+		retry = append(retry, j.name)
+	}
+	for _, name := range retry {
+		if _, err := s.openBox(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errTornTail = errors.New("torn tail")
 
 // repair applies the recovery mode to a damaged or torn box file: copy the
 // original aside, then cut the file back to its last whole transaction.
