@@ -1,5 +1,4 @@
-// The subcommand table, exit codes and the error and hint lines every
-// subcommand shares.
+// The subcommand table, and how chaos reports what its commands return.
 
 package main
 
@@ -9,56 +8,38 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 
-	"github.com/spf13/pflag"
-
 	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
 
-// Exit codes.
-const (
-	exitOK        = 0 // every scenario held (with --canary: every canary was caught)
-	exitViolation = 1 // a violation (with --canary: a canary was not caught)
-	exitUsage     = 2 // a usage or scenario-file error
-)
+// Exit codes: cli.ExitOK when every scenario held (with --canary: every
+// canary was caught), cli.ExitFailure for a violation (with --canary: a
+// canary was not caught), cli.ExitUsage for a usage or scenario-file error.
 
 // command is one chaos subcommand.
-type command struct {
-	summary  string
-	usage    string
-	help     string
-	examples string
-	hidden   bool
-	// setup registers the command's flags and returns its run function,
-	// which returns the exit code.
-	setup func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) (int, error)
-}
+type command = cli.Command[*env]
 
-// env is what a running command gets: the standard streams.
+type runFunc = cli.RunFunc[*env]
+
+// env is what a running command gets: the standard streams, and the exit
+// code of a command that ran to its end.
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	code           int
 }
+
+// prog is chaos to package cli. Errors carry no hints but their own.
+var prog = &cli.Program[*env]{Name: "chaos"}
 
 var commands = map[string]command{
 	"list":                listCommand,
 	"run":                 runCommand,
 	"replay":              replayCommand,
 	harness.WorkerCommand: workerCommand,
-}
-
-// usageError is a mistake on the command line or in a scenario file: exit 2.
-type usageError struct {
-	msg, hint string
-}
-
-func (e *usageError) Error() string { return e.msg }
-
-func usageErrorf(hint, format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...), hint: hint}
 }
 
 // run is main without the process: it returns the exit code.
@@ -68,69 +49,31 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return harness.WorkerMain(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 {
-		return e.fail(usageErrorf("run `chaos --help`", "no command given"))
+		return fail(stderr, cli.UsageErrorf("run `chaos --help`", "no command given"))
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, mainHelp())
-		return exitOK
+		return cli.ExitOK
 	}
 	cmd, ok := commands[args[0]]
-	if !ok || cmd.hidden {
-		return e.fail(usageErrorf("run `chaos --help`", "unknown command %q", args[0]))
+	if !ok || cmd.Hidden {
+		return fail(stderr, cli.UsageErrorf("run `chaos --help`", "unknown command %q", args[0]))
 	}
-	name := args[0]
-	fs := pflag.NewFlagSet("chaos "+name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	fn := cmd.setup(fs)
-	err := fs.Parse(args[1:])
-	switch {
-	case errors.Is(err, pflag.ErrHelp):
-		fmt.Fprint(stdout, cmd.helpText(name, fs.FlagUsages()))
-		return exitOK
-	case err != nil:
-		return e.fail(usageErrorf(fmt.Sprintf("run `chaos %s --help`", name), "%s: %v", name, err))
+	if err := prog.Run(ctx, e, stdout, args[0], cmd, args[1:]); err != nil {
+		return fail(stderr, err)
 	}
-	code, err := fn(ctx, e, fs.Args())
-	if err != nil {
-		return e.fail(err)
-	}
-	return code
+	return e.code
 }
 
-// fail prints err as error and hint lines and returns its exit code.
-func (e *env) fail(err error) int {
-	var ue *usageError
+// fail prints err as error and hint lines and returns its exit code. A
+// mistake in a scenario file is a usage error too.
+func fail(stderr io.Writer, err error) int {
+	var ue *cli.UsageError
 	var se *scenarios.Error
-	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintf(e.stderr, "chaos: error: %s\n", ue.msg)
-		if ue.hint != "" {
-			fmt.Fprintf(e.stderr, "chaos: hint: %s\n", ue.hint)
-		}
-		return exitUsage
-	case errors.As(err, &se):
-		fmt.Fprintf(e.stderr, "chaos: error: %v\n", se)
-		fmt.Fprintf(e.stderr, "chaos: hint: docs/scenarios.md describes the format\n")
-		return exitUsage
+	if !errors.As(err, &ue) && errors.As(err, &se) {
+		err = &cli.UsageError{Msg: se.Error(), Hint: "docs/scenarios.md describes the format"}
 	}
-	fmt.Fprintf(e.stderr, "chaos: error: %v\n", err)
-	return exitViolation
-}
-
-func (c command) helpText(name, flags string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Usage: chaos %s\n\n%s\n", c.usage, strings.TrimSpace(c.help))
-	if strings.TrimSpace(flags) != "" {
-		fmt.Fprintf(&b, "\nFlags:\n%s", flags)
-	}
-	if c.examples != "" {
-		fmt.Fprintf(&b, "\nExamples:\n")
-		for _, l := range strings.Split(strings.TrimSpace(c.examples), "\n") {
-			fmt.Fprintf(&b, "  %s\n", l)
-		}
-	}
-	return b.String()
+	return prog.Report(stderr, err)
 }
 
 func mainHelp() string {
@@ -145,15 +88,8 @@ error.
 
 Commands:
 `)
-	names := make([]string, 0, len(commands))
-	for n, c := range commands {
-		if !c.hidden {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(&b, "  %-8s %s\n", n, commands[n].summary)
+	for _, n := range cli.Names(commands) {
+		fmt.Fprintf(&b, "  %-8s %s\n", n, commands[n].Summary)
 	}
 	b.WriteString(`
 Examples:
@@ -174,12 +110,12 @@ Run ` + "`chaos COMMAND --help`" + ` for a command's flags.
 func loadScenarios(args []string, all bool, files map[string]string) ([]*scenarios.Scenario, error) {
 	if all {
 		if len(args) > 0 {
-			return nil, usageErrorf("run `chaos run --help`", "run: --all takes no scenario arguments")
+			return nil, cli.UsageErrorf("run `chaos run --help`", "run: --all takes no scenario arguments")
 		}
 		return scenarios.Builtin()
 	}
 	if len(args) == 0 {
-		return nil, usageErrorf("give scenario files or names, or --all; `chaos list` lists the built-in ones", "run: no scenarios given")
+		return nil, cli.UsageErrorf("give scenario files or names, or --all; `chaos list` lists the built-in ones", "run: no scenarios given")
 	}
 	var out []*scenarios.Scenario
 	for _, a := range args {
@@ -193,14 +129,14 @@ func loadScenarios(args []string, all bool, files map[string]string) ([]*scenari
 		} else {
 			sc, err = scenarios.Lookup(a)
 			if errors.Is(err, scenarios.ErrNotFound) {
-				return nil, usageErrorf("`chaos list` lists the built-in scenarios", "run: no built-in scenario %q", a)
+				return nil, cli.UsageErrorf("`chaos list` lists the built-in scenarios", "run: no built-in scenario %q", a)
 			}
 		}
 		if err != nil {
 			return nil, err
 		}
 		if slices.ContainsFunc(out, func(s *scenarios.Scenario) bool { return s.Name == sc.Name }) {
-			return nil, usageErrorf("", "run: scenario %s given twice", sc.Name)
+			return nil, cli.UsageErrorf("", "run: scenario %s given twice", sc.Name)
 		}
 		out = append(out, sc)
 	}

@@ -7,27 +7,28 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
 
 var replayCommand = command{
-	summary: "re-run a run from its report",
-	usage:   "replay RUN_DIR [--out DIR]",
-	help: `replay reads RUN_DIR/summary.json and runs the same scenarios again with the
+	Summary: "re-run a run from its report",
+	Usage:   "replay RUN_DIR [--out DIR]",
+	Help: `replay reads RUN_DIR/summary.json and runs the same scenarios again with the
 recorded seed, --quick and --canary settings, so the fault schedule is the
 same (compare the faults.jsonl files). Scenarios that came from files are
 loaded from the recorded path again.`,
-	examples: `chaos replay out/chaos-20260101T000000Z
+	Examples: `chaos replay out/chaos-20260101T000000Z
 chaos replay artifacts/shard-2/chaos --out out/replay`,
-	setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) (int, error) {
+	Setup: func(fs *pflag.FlagSet) runFunc {
 		out := fs.String("out", "", "output directory (default out/chaos-<UTC time>)")
-		return func(ctx context.Context, e *env, args []string) (int, error) {
+		return func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
-				return 0, usageErrorf("usage: chaos replay RUN_DIR", "replay: want one run directory, got %d arguments", len(args))
+				return cli.UsageErrorf("usage: chaos replay RUN_DIR", "replay: want one run directory, got %d arguments", len(args))
 			}
 			sum, err := harness.ReadRunSummary(filepath.Join(args[0], "summary.json"))
 			if err != nil {
-				return 0, usageErrorf("RUN_DIR is the --out directory of a chaos run", "replay: %v", err)
+				return cli.UsageErrorf("RUN_DIR is the --out directory of a chaos run", "replay: %v", err)
 			}
 			var list []*scenarios.Scenario
 			files := map[string]string{}
@@ -40,7 +41,7 @@ chaos replay artifacts/shard-2/chaos --out out/replay`,
 					sc, err = scenarios.Lookup(en.Name)
 				}
 				if err != nil {
-					return 0, err
+					return err
 				}
 				list = append(list, sc)
 			}

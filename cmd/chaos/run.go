@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
 
@@ -34,9 +35,9 @@ type suiteOptions struct {
 }
 
 var runCommand = command{
-	summary: "run scenarios and check them",
-	usage:   "run [FILE|NAME...|--all] [--seed N] [--out DIR] [--junit FILE] [--quick] [--canary] [--shard I/N]",
-	help: `run runs each scenario: it opens a fresh store under the output directory,
+	Summary: "run scenarios and check them",
+	Usage:   "run [FILE|NAME...|--all] [--seed N] [--out DIR] [--junit FILE] [--quick] [--canary] [--shard I/N]",
+	Help: `run runs each scenario: it opens a fresh store under the output directory,
 drives the workload, injects the faults at their logical positions, and runs
 the checks the scenario lists. Scenarios are files (a path with a / or a .)
 or names of built-in scenarios; --all runs every built-in one.
@@ -51,12 +52,12 @@ Output, under --out (default out/chaos-<UTC time>/): one directory per
 scenario (result.json, faults.jsonl, history.jsonl, ops.jsonl, <op>.hgrm, and
 on a violation violation-history.jsonl and porcupine's linearizable.html),
 then summary.json, summary.md, junit.xml and report.html.`,
-	examples: `chaos run --all --quick
+	Examples: `chaos run --all --quick
 chaos run --all --quick --canary
 chaos run truncated-tail clock-skew-lock --seed 7
 chaos run scenarios/disk-full.yaml --out out/df --junit out/df.xml
 chaos run --all --seed 20260101 --shard 2/4`,
-	setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) (int, error) {
+	Setup: func(fs *pflag.FlagSet) runFunc {
 		var o suiteOptions
 		all := fs.Bool("all", false, "run every built-in scenario")
 		fs.Uint64Var(&o.seed, "seed", 0, "seed of the fault schedule (default: random, printed)")
@@ -66,12 +67,12 @@ chaos run --all --seed 20260101 --shard 2/4`,
 		fs.BoolVar(&o.canary, "canary", false, "run against the known-bad targets; pass only if every violation is caught")
 		fs.StringVar(&o.shard, "shard", "", "run only shard I of N (1-based), as I/N")
 		fs.BoolVarP(&o.verbose, "verbose", "v", false, "log each scenario's progress to stderr")
-		return func(ctx context.Context, e *env, args []string) (int, error) {
+		return func(ctx context.Context, e *env, args []string) error {
 			o.seedSet = fs.Changed("seed")
 			o.files = map[string]string{}
 			list, err := loadScenarios(args, *all, o.files)
 			if err != nil {
-				return 0, err
+				return err
 			}
 			return runSuite(ctx, e, list, o)
 		}
@@ -88,7 +89,7 @@ func parseShard(s string) (i, n int, err error) {
 		}
 	}
 	if !ok || err != nil || n < 1 || i < 1 || i > n {
-		return 0, 0, usageErrorf("write the shard as I/N with 1 <= I <= N, as in --shard 2/4", "run: bad --shard %q", s)
+		return 0, 0, cli.UsageErrorf("write the shard as I/N with 1 <= I <= N, as in --shard 2/4", "run: bad --shard %q", s)
 	}
 	return i, n, nil
 }
@@ -111,12 +112,13 @@ func workerExe() string {
 	return p
 }
 
-// runSuite runs the scenarios and writes the run's reports.
-func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOptions) (int, error) {
+// runSuite runs the scenarios and writes the run's reports. A violation
+// is no error: it sets the exit code, e.code, to cli.ExitFailure.
+func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOptions) error {
 	if o.shard != "" {
 		i, n, err := parseShard(o.shard)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		var mine []*scenarios.Scenario
 		for k, sc := range list {
@@ -134,7 +136,7 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 		o.out = filepath.Join("out", "chaos-"+started.Format("20060102T150405Z"))
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return 0, fmt.Errorf("run: %w", err)
+		return fmt.Errorf("run: %w", err)
 	}
 	level := slog.LevelWarn
 	if o.verbose {
@@ -148,7 +150,7 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 		res, err := harness.RunScenario(ctx, sc, harness.RunOptions{Seed: o.seed, Quick: o.quick, Canary: o.canary, OutDir: o.out, Exe: exe, Logger: logger})
 		if err != nil && res == nil {
 			if ctx.Err() != nil {
-				return 0, err
+				return err
 			}
 			sum.Scenarios = append(sum.Scenarios, harness.ScenarioEntry{Name: sc.Name, Verdict: harness.VerdictUnknown, Error: err.Error()})
 			fmt.Fprintf(e.stdout, "%-26s error   %v\n", sc.Name, err)
@@ -170,13 +172,14 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 	sum.Elapsed = time.Since(started)
 	sum.Finish()
 	if err := harness.WriteRunReports(o.out, o.junit, sum); err != nil {
-		return 0, fmt.Errorf("run: write reports: %w", err)
+		return fmt.Errorf("run: write reports: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "%s: %d scenarios in %s, seed %d; reports in %s\n", strings.ToUpper(sum.Verdict), len(sum.Scenarios), sum.Elapsed.Round(time.Millisecond), o.seed, o.out)
 	if sum.Verdict == string(harness.VerdictFail) {
-		return exitViolation, nil
+		e.code = cli.ExitFailure
+		return nil
 	}
-	return exitOK, nil
+	return nil
 }
 
 func printEntry(e *env, en harness.ScenarioEntry) {

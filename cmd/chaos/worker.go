@@ -12,12 +12,13 @@ import (
 // harness.WorkerMain before any flag parsing, so this entry only keeps the
 // name reserved in the table.
 var workerCommand = command{
-	hidden:  true,
-	summary: "internal: a worker child of a chaos run",
-	usage:   harness.WorkerCommand + " --spec FILE | --open-only --dir DIR",
-	setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) (int, error) {
-		return func(ctx context.Context, e *env, args []string) (int, error) {
-			return harness.WorkerMain(ctx, args, e.stdout, e.stderr), nil
+	Hidden:  true,
+	Summary: "internal: a worker child of a chaos run",
+	Usage:   harness.WorkerCommand + " --spec FILE | --open-only --dir DIR",
+	Setup: func(fs *pflag.FlagSet) runFunc {
+		return func(ctx context.Context, e *env, args []string) error {
+			e.code = harness.WorkerMain(ctx, args, e.stdout, e.stderr)
+			return nil
 		}
 	},
 }

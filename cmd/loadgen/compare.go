@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/spf13/pflag"
 )
@@ -14,9 +15,9 @@ func compareCmd() command {
 		markdown      bool
 	)
 	return command{
-		summary: "compare a run with a baseline; exit 1 on a regression",
-		usage:   "compare BASE NEW [--max-regression PCT] [--markdown]",
-		help: `Compare checks NEW's corrected percentiles (p50 to p99.99, and max) against
+		Summary: "compare a run with a baseline; exit 1 on a regression",
+		Usage:   "compare BASE NEW [--max-regression PCT] [--markdown]",
+		Help: `Compare checks NEW's corrected percentiles (p50 to p99.99, and max) against
 BASE's and prints a table with each delta and verdict. BASE and NEW are run
 directories or summary.json files; BASE may also be a directory of .hgrm files.
 
@@ -25,16 +26,16 @@ baseline; compare then exits 1, as it does when an op of BASE is missing from
 NEW. --max-regression takes a percentage for every percentile, or a list:
 default=10 (the default), p99=5, max=off (show, never flag), floor=20us (ignore
 increases of 20µs or less).`,
-		examples: `
+		Examples: `
 			loadgen compare out/base out/new
 			loadgen compare out/base/summary.json out/new/summary.json --max-regression 5
 			loadgen compare out/base out/new --max-regression default=10,p99.9=25,max=off,floor=10us
 			loadgen compare out/base out/new --markdown >> "$GITHUB_STEP_SUMMARY"`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.StringVar(&maxRegression, "max-regression", defaultMaxRegression, "allowed regression `PCT` per percentile, or a list such as\ndefault=10,p99=5,max=off,floor=20us")
 			fs.BoolVar(&markdown, "markdown", false, "print the comparison as Markdown, for CI step summaries")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("compare", args, 2, 2, "compare BASE NEW"); err != nil {
+				if err := prog.Nargs("compare", args, 2, 2, "compare BASE NEW"); err != nil {
 					return err
 				}
 				t, err := parseThresholds("compare", maxRegression)
@@ -43,11 +44,11 @@ increases of 20µs or less).`,
 				}
 				base, err := loadBaseline(args[0])
 				if err != nil {
-					return withHint(fmt.Errorf("compare: base: %w", err), "BASE is a run directory, a summary.json or a directory of .hgrm files")
+					return cli.WithHint(fmt.Errorf("compare: base: %w", err), "BASE is a run directory, a summary.json or a directory of .hgrm files")
 				}
 				cur, err := loadBaseline(args[1])
 				if err != nil {
-					return withHint(fmt.Errorf("compare: new: %w", err), "NEW is a run directory or a summary.json")
+					return cli.WithHint(fmt.Errorf("compare: new: %w", err), "NEW is a run directory or a summary.json")
 				}
 				c := reports.Compare(base.summary, cur.summary, t)
 				write := reports.WriteComparisonText

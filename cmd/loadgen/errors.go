@@ -1,71 +1,19 @@
-// This file maps errors to exit codes and to the `error:` and `hint:` lines.
+// This file says what to do about the errors loadgen meets most: the hints
+// for sentinel errors.
 
 package main
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/store"
 )
 
-// Exit codes.
-const (
-	exitOK      = 0
-	exitFailure = 1 // the run failed or was interrupted, a report could not be made, a regression
-	exitUsage   = 2 // unknown command or flag, missing arguments, bad flag values
-)
-
-// usageError is a mistake in the command line: exit code 2.
-type usageError struct {
-	msg, hint string
-}
-
-func (e *usageError) Error() string { return e.msg }
-
-func usageErrorf(hint, format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...), hint: hint}
-}
-
-// hintError attaches a hint to an error that is not a usage error.
-type hintError struct {
-	err  error
-	hint string
-}
-
-func (e *hintError) Error() string { return e.err.Error() }
-func (e *hintError) Unwrap() error { return e.err }
-
-func withHint(err error, hint string) error { return &hintError{err: err, hint: hint} }
-
-// report prints err as error and hint lines on stderr and returns the exit
-// code.
-func (e *env) report(err error) int {
-	if err == nil {
-		return exitOK
-	}
-	code, hint := exitFailure, ""
-	var ue *usageError
-	var he *hintError
-	switch {
-	case errors.As(err, &ue):
-		code, hint = exitUsage, ue.hint
-	case errors.As(err, &he):
-		hint = he.hint
-	default:
-		hint = sentinelHint(err)
-	}
-	fmt.Fprintf(e.stderr, "loadgen: error: %s\n", err)
-	if hint != "" {
-		fmt.Fprintf(e.stderr, "loadgen: hint: %s\n", hint)
-	}
-	return code
-}
-
-// sentinelHint says what to do about the errors loadgen meets most.
+// sentinelHint says what to do about the errors loadgen meets most, for an
+// error that carries no hint of its own.
 func sentinelHint(err error) string {
 	switch {
 	case errors.Is(err, store.ErrWrongKey):

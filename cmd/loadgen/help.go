@@ -9,15 +9,15 @@ import (
 
 func helpCmd() command {
 	return command{
-		summary: "show the usage of loadgen or of a command",
-		usage:   "help [COMMAND]",
-		help:    `Help prints the usage, flags and examples of a command, or the command list.`,
-		examples: `
+		Summary: "show the usage of loadgen or of a command",
+		Usage:   "help [COMMAND]",
+		Help:    `Help prints the usage, flags and examples of a command, or the command list.`,
+		Examples: `
 			loadgen help
 			loadgen help run`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("help", args, 0, 1, "help [COMMAND]"); err != nil {
+				if err := prog.Nargs("help", args, 0, 1, "help [COMMAND]"); err != nil {
 					return err
 				}
 				if len(args) == 0 {
@@ -28,8 +28,7 @@ func helpCmd() command {
 				if !ok {
 					return unknownCommand(args[0])
 				}
-				cfs, _ := flagSet(args[0], cmd)
-				fmt.Fprint(e.stdout, cmd.helpText(cfs))
+				fmt.Fprint(e.stdout, prog.HelpText(args[0], cmd))
 				return nil
 			}
 		},

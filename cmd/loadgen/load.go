@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -28,7 +29,7 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 	var base *baseline
 	if c.baseline != "" {
 		if base, err = loadBaseline(c.baseline); err != nil {
-			return withHint(fmt.Errorf("baseline: %w", err), "--baseline takes a run directory (with summary.json) or a summary.json file")
+			return cli.WithHint(fmt.Errorf("baseline: %w", err), "--baseline takes a run directory (with summary.json) or a summary.json file")
 		}
 	}
 	out := c.out
@@ -102,7 +103,7 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 
 	switch {
 	case errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded):
-		return withHint(fmt.Errorf("%w after %v of the measured window", errInterrupted, res.Elapsed.Round(time.Millisecond)),
+		return cli.WithHint(fmt.Errorf("%w after %v of the measured window", errInterrupted, res.Elapsed.Round(time.Millisecond)),
 			"the reports in "+out+" hold what was measured until then")
 	case runErr != nil:
 		return fmt.Errorf("run: %w", runErr)

@@ -5,11 +5,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strings"
+
+	"github.com/boxstorm/boxstorm/internal/cli"
 )
 
 // commands returns the command table. It is built afresh for every run, so
@@ -36,38 +38,30 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, log: slog.New(slog.NewTextHandler(stderr, nil))}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, mainUsage())
-		return e.report(usageErrorf("run `loadgen run` for a 20-second baseline, or `loadgen help COMMAND`", "no command given"))
+		return prog.Report(stderr, cli.UsageErrorf("run `loadgen run` for a 20-second baseline, or `loadgen help COMMAND`", "no command given"))
 	}
 	switch args[0] {
 	case "-h", "--help":
 		fmt.Fprint(stdout, mainUsage())
-		return exitOK
+		return cli.ExitOK
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
-		return e.report(unknownCommand(args[0]))
+		return prog.Report(stderr, unknownCommand(args[0]))
 	}
-	return e.report(e.runCommand(ctx, args[0], cmd, args[1:]))
+	return prog.Report(stderr, prog.Run(ctx, e, stdout, args[0], cmd, args[1:]))
 }
 
 // unknownCommand is the usage error for a command name not in the table,
-// suggesting the names that share its first letters.
+// suggesting the names that share its first letters. A flag before the
+// command name gets a word on where flags go.
 func unknownCommand(name string) error {
-	var near []string
-	for n := range commands() {
-		if len(name) >= 2 && strings.HasPrefix(n, name[:2]) {
-			near = append(near, n)
-		}
+	err := prog.UnknownCommand("", name, commands())
+	var ue *cli.UsageError
+	if strings.HasPrefix(name, "-") && errors.As(err, &ue) {
+		ue.Hint = "flags follow the command name, as in `loadgen run --rate 1000`; " + ue.Hint
 	}
-	slices.Sort(near)
-	hint := "run `loadgen --help` for the list"
-	if len(near) > 0 {
-		hint = "did you mean " + strings.Join(near, " or ") + "? " + hint
-	}
-	if strings.HasPrefix(name, "-") {
-		return usageErrorf("flags follow the command name, as in `loadgen run --rate 1000`; "+hint, "unknown command %q", name)
-	}
-	return usageErrorf(hint, "unknown command %q", name)
+	return err
 }
 
 func mainUsage() string {
@@ -81,7 +75,7 @@ Commands:
 `)
 	table := commands()
 	for _, n := range commandOrder {
-		fmt.Fprintf(&b, "  %-10s %s\n", n, table[n].summary)
+		fmt.Fprintf(&b, "  %-10s %s\n", n, table[n].Summary)
 	}
 	b.WriteString(`
 With no flags, "loadgen run" runs the cycle workload at 500 ops/s for 20 s

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/spf13/pflag"
 )
@@ -18,9 +19,9 @@ import (
 func mergeCmd() command {
 	var out string
 	return command{
-		summary: "merge the run.hlog files of shards exactly",
-		usage:   "merge --out DIR A.hlog|RUN_DIR B.hlog|RUN_DIR...",
-		help: `Merge combines the interval logs of shards, such as one run started on several
+		Summary: "merge the run.hlog files of shards exactly",
+		Usage:   "merge --out DIR A.hlog|RUN_DIR B.hlog|RUN_DIR...",
+		Help: `Merge combines the interval logs of shards, such as one run started on several
 machines at once, and writes a run directory for the whole: run.hlog, <op>.hgrm
 and <op>.uncorrected.hgrm per op, summary.json, summary.md and report.html.
 
@@ -31,18 +32,18 @@ run that made all the shards' ops, not an average of percentiles.
 A shard given as a run directory, or as a run.hlog inside one, brings its
 summary.json along: errors, late starts and clamps are added up, rates and
 workers summed. A bare .hlog carries histograms only, so those counts read 0.`,
-		examples: `
+		Examples: `
 			loadgen merge --out out/merged hostA/run.hlog hostB/run.hlog
 			loadgen merge --out out/merged out/shard-1 out/shard-2 out/shard-3
 			loadgen report out/merged`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.StringVarP(&out, "out", "o", "", "write the merged run into `DIR` (required)")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("merge", args, 1, -1, "merge --out DIR A.hlog B.hlog..."); err != nil {
+				if err := prog.Nargs("merge", args, 1, -1, "merge --out DIR A.hlog B.hlog..."); err != nil {
 					return err
 				}
 				if out == "" {
-					return usageErrorf("name the directory for the merged run: loadgen merge --out DIR A.hlog B.hlog...", "merge: no --out")
+					return cli.UsageErrorf("name the directory for the merged run: loadgen merge --out DIR A.hlog B.hlog...", "merge: no --out")
 				}
 				hlog, run, err := loadShards(e, args)
 				if err != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
 )
 
@@ -129,7 +130,7 @@ func printRun(e *env, sum *reports.Summary, cmp *reports.Comparison, dir string)
 
 // regression is the error of a comparison that failed: exit code 1.
 func regression(c *reports.Comparison, base string) error {
-	return withHint(fmt.Errorf("regression against the baseline %s: %s", base, c.Verdict()),
+	return cli.WithHint(fmt.Errorf("regression against the baseline %s: %s", base, c.Verdict()),
 		"see the comparison table above; --max-regression sets the limits, such as p99=5,max=off")
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/spf13/pflag"
 )
@@ -14,9 +15,9 @@ import (
 func reportCmd() command {
 	var out, base, maxRegression string
 	return command{
-		summary: "render the reports again from a run directory or .hlog files",
-		usage:   "report RUN_DIR | FILE.hlog... [--out DIR] [--baseline PATH] [--max-regression PCT]",
-		help: `Report renders a run's reports again from its saved data, for example after
+		Summary: "render the reports again from a run directory or .hlog files",
+		Usage:   "report RUN_DIR | FILE.hlog... [--out DIR] [--baseline PATH] [--max-regression PCT]",
+		Help: `Report renders a run's reports again from its saved data, for example after
 an upgrade of loadgen, or to add a baseline comparison to an old run.
 
 Given a run directory, it reads run.hlog (the histograms) and summary.json (the
@@ -29,17 +30,17 @@ run directory, run.hlog included, into --out (default out/loadgen-<UTC time>).
 
 The percentile table goes to stdout. With --baseline, the comparison is added
 to summary.md and report.html, and report exits 1 on a regression.`,
-		examples: `
+		Examples: `
 			loadgen report out/loadgen-20250314T150926Z
 			loadgen report out/old-run --baseline out/base --max-regression p99=5
 			loadgen report --out out/from-log hostA/run.hlog
 			loadgen report --out out/both a.hlog b.hlog`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.StringVarP(&out, "out", "o", "", "write the reports into `DIR` (default: the run directory, or\nout/loadgen-<UTC time> for .hlog files)")
 			fs.StringVar(&base, "baseline", "", "compare with the run in `PATH`: a run directory or a summary.json")
 			fs.StringVar(&maxRegression, "max-regression", defaultMaxRegression, "with --baseline: allowed regression `PCT` per percentile, or a list such as\ndefault=10,p99=5,max=off,floor=20us")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("report", args, 1, -1, "report RUN_DIR | FILE.hlog..."); err != nil {
+				if err := prog.Nargs("report", args, 1, -1, "report RUN_DIR | FILE.hlog..."); err != nil {
 					return err
 				}
 				t, err := parseThresholds("report", maxRegression)
@@ -47,12 +48,12 @@ to summary.md and report.html, and report exits 1 on a regression.`,
 					return err
 				}
 				if e.flags.Changed("max-regression") && base == "" {
-					return usageErrorf("add --baseline RUN_DIR to compare with, or drop --max-regression", "report: --max-regression without --baseline")
+					return cli.UsageErrorf("add --baseline RUN_DIR to compare with, or drop --max-regression", "report: --max-regression without --baseline")
 				}
 				r := rendering{}
 				if base != "" {
 					if r.baseline, err = loadBaseline(base); err != nil {
-						return withHint(fmt.Errorf("report: baseline: %w", err), "--baseline takes a run directory (with summary.json) or a summary.json file")
+						return cli.WithHint(fmt.Errorf("report: baseline: %w", err), "--baseline takes a run directory (with summary.json) or a summary.json file")
 					}
 				}
 				runDir := ""

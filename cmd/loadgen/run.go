@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/store"
 	"github.com/spf13/pflag"
@@ -88,11 +89,11 @@ var defaultMaxRegression = strconv.FormatFloat(reports.DefaultMaxRegression, 'f'
 func runCmd() command {
 	var f runFlags
 	return command{
-		summary: "run a workload against a store and write its reports",
-		usage: `run [--workload W] [--rate N | --closed --workers N] [--duration D | --ops N]
+		Summary: "run a workload against a store and write its reports",
+		Usage: `run [--workload W] [--rate N | --closed --workers N] [--duration D | --ops N]
             [--warmup D] [--value-size B] [--sync MODE] [--dir D] [--pause DUR@AT]...
             [--seed N] [--out DIR] [--baseline RUN_DIR|summary.json] [--max-regression PCT]`,
-		help: `Run drives a store workload in an open loop at a constant rate (or a closed
+		Help: `Run drives a store workload in an open loop at a constant rate (or a closed
 loop with --closed) and measures every op's latency into HDR histograms.
 Open-loop latency runs from each op's intended start, which corrects for
 coordinated omission; the uncorrected service time is reported beside it.
@@ -107,7 +108,7 @@ summary.json, summary.md and report.html (see docs/reports.md). The percentile
 table, corrected and uncorrected side by side, goes to stdout. With
 --baseline, the run is compared with it and loadgen exits 1 on a regression.
 Ctrl-C stops the run early and still writes the partial reports.`,
-		examples: `
+		Examples: `
 			loadgen run
 			loadgen run --workload kv-a --rate 2000 --duration 30s --sync never
 			loadgen run --closed --workers 4 --ops 100000 --workload enqueue
@@ -115,10 +116,10 @@ Ctrl-C stops the run early and still writes the partial reports.`,
 			loadgen run --workload claim --rate 1000 --value-size 1024 --seed 42
 			loadgen run --dir /mnt/ssd/bench --key-file bench.key --out out/ssd
 			loadgen run --out out/new --baseline out/base --max-regression p99=5,max=off`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			f.register(fs)
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("run", args, 0, 0, "run [flags]"); err != nil {
+				if err := prog.Nargs("run", args, 0, 0, "run [flags]"); err != nil {
 					return err
 				}
 				cfg, err := f.config(fs)
@@ -145,54 +146,54 @@ type runConfig struct {
 func (f *runFlags) config(fs *pflag.FlagSet) (*runConfig, error) {
 	c := &runConfig{runFlags: *f, mode: harness.OpenLoop, seedGiven: fs.Changed("seed")}
 	if !knownWorkload(c.workload) {
-		return nil, usageErrorf("the workloads are "+strings.Join(workloadNames(), ", ")+"; `loadgen workloads` describes them",
+		return nil, cli.UsageErrorf("the workloads are "+strings.Join(workloadNames(), ", ")+"; `loadgen workloads` describes them",
 			"run: unknown workload %q", c.workload)
 	}
 	if c.closed {
 		c.mode, c.rate = harness.ClosedLoop, 0
 		if fs.Changed("rate") {
-			return nil, usageErrorf("drop --rate for a closed loop (it runs as fast as its --workers can), or drop --closed",
+			return nil, cli.UsageErrorf("drop --rate for a closed loop (it runs as fast as its --workers can), or drop --closed",
 				"run: --rate and --closed do not go together")
 		}
 	} else if c.rate <= 0 || math.IsInf(c.rate, 0) || math.IsNaN(c.rate) {
-		return nil, usageErrorf("--rate is a positive number of ops per second; for as fast as possible, use --closed",
+		return nil, cli.UsageErrorf("--rate is a positive number of ops per second; for as fast as possible, use --closed",
 			"run: --rate %v", f.rate)
 	}
 	if c.workers < 1 {
-		return nil, usageErrorf("--workers is at least 1", "run: --workers %d", c.workers)
+		return nil, cli.UsageErrorf("--workers is at least 1", "run: --workers %d", c.workers)
 	}
 	if fs.Changed("ops") && !fs.Changed("duration") {
 		c.duration = 0 // --ops alone stops by count
 	}
 	switch {
 	case c.duration < 0 || c.ops < 0 || c.warmup < 0:
-		return nil, usageErrorf("--duration, --ops and --warmup cannot be negative", "run: negative --duration, --ops or --warmup")
+		return nil, cli.UsageErrorf("--duration, --ops and --warmup cannot be negative", "run: negative --duration, --ops or --warmup")
 	case c.duration == 0 && c.ops == 0:
-		return nil, usageErrorf("give --duration D (such as 20s) or --ops N, or both: the run stops at whichever comes first",
+		return nil, cli.UsageErrorf("give --duration D (such as 20s) or --ops N, or both: the run stops at whichever comes first",
 			"run: neither --duration nor --ops: the run would never stop")
 	}
 	if c.interval <= 0 {
-		return nil, usageErrorf("--interval is a positive duration such as 1s", "run: --interval %v", c.interval)
+		return nil, cli.UsageErrorf("--interval is a positive duration such as 1s", "run: --interval %v", c.interval)
 	}
 	if c.valueSize < 0 {
-		return nil, usageErrorf("--value-size is a size in bytes, 0 or more", "run: --value-size %d", c.valueSize)
+		return nil, cli.UsageErrorf("--value-size is a size in bytes, 0 or more", "run: --value-size %d", c.valueSize)
 	}
 	if err := c.checkRecords(fs.Changed("records")); err != nil {
 		return nil, err
 	}
 	var err error
 	if c.syncMode, err = store.ParseSyncMode(c.sync); err != nil {
-		return nil, usageErrorf("--sync is always (fsync every commit), interval (fsync in the background) or never",
+		return nil, cli.UsageErrorf("--sync is always (fsync every commit), interval (fsync in the background) or never",
 			"run: --sync %q: not a sync mode", c.sync)
 	}
 	if c.keyFile != "" && c.dir == "" {
-		return nil, usageErrorf("--key-file opens the store in --dir; add --dir DIR, or drop --key-file for a temporary store",
+		return nil, cli.UsageErrorf("--key-file opens the store in --dir; add --dir DIR, or drop --key-file for a temporary store",
 			"run: --key-file without --dir")
 	}
 	for _, s := range c.pauses {
 		ps, err := harness.ParsePauses(s)
 		if err != nil {
-			return nil, usageErrorf("write a pause as DUR@AT, Go durations such as 2s@8s: stall for 2s, 8s into the measured window",
+			return nil, cli.UsageErrorf("write a pause as DUR@AT, Go durations such as 2s@8s: stall for 2s, 8s into the measured window",
 				"run: --pause %q: %v", s, err)
 		}
 		c.pauseList = append(c.pauseList, ps...)
@@ -200,7 +201,7 @@ func (f *runFlags) config(fs *pflag.FlagSet) (*runConfig, error) {
 	slices.SortFunc(c.pauseList, func(a, b harness.Pause) int { return int(a.At - b.At) })
 	for _, p := range c.pauseList {
 		if c.duration > 0 && p.At >= c.duration {
-			return nil, usageErrorf(fmt.Sprintf("AT counts from the start of the measured window, after the warm-up: keep it under --duration %v", c.duration),
+			return nil, cli.UsageErrorf(fmt.Sprintf("AT counts from the start of the measured window, after the warm-up: keep it under --duration %v", c.duration),
 				"run: --pause %v starts after the measured window ends", p)
 		}
 	}
@@ -208,7 +209,7 @@ func (f *runFlags) config(fs *pflag.FlagSet) (*runConfig, error) {
 		return nil, err
 	}
 	if fs.Changed("max-regression") && c.baseline == "" {
-		return nil, usageErrorf("add --baseline RUN_DIR to compare with, or drop --max-regression",
+		return nil, cli.UsageErrorf("add --baseline RUN_DIR to compare with, or drop --max-regression",
 			"run: --max-regression without --baseline")
 	}
 	return c, nil
@@ -220,12 +221,12 @@ func (c *runConfig) checkRecords(given bool) error {
 	case !given:
 		return nil
 	case c.workload != harness.WorkloadClaim && !isKV(c.workload):
-		return usageErrorf("--records sizes the claim and kv-* workloads only; drop it",
+		return cli.UsageErrorf("--records sizes the claim and kv-* workloads only; drop it",
 			"run: --records with workload %s", c.workload)
 	case isKV(c.workload) && c.records < 2:
-		return usageErrorf("a kv workload needs at least 2 records", "run: --records %d", c.records)
+		return cli.UsageErrorf("a kv workload needs at least 2 records", "run: --records %d", c.records)
 	case c.records < 1:
-		return usageErrorf("--records is at least 1", "run: --records %d", c.records)
+		return cli.UsageErrorf("--records is at least 1", "run: --records %d", c.records)
 	}
 	return nil
 }
@@ -250,7 +251,7 @@ func workloadNames() []string {
 func parseThresholds(cmd, s string) (reports.Thresholds, error) {
 	t, err := reports.ParseThresholds(s)
 	if err != nil {
-		return t, usageErrorf("--max-regression is a percentage such as 10, or a list such as default=10,p99=5,max=off,floor=20us",
+		return t, cli.UsageErrorf("--max-regression is a percentage such as 10, or a list such as default=10,p99=5,max=off,floor=20us",
 			"%s: --max-regression %q: %v", cmd, s, err)
 	}
 	return t, nil

@@ -10,17 +10,17 @@ import (
 
 func workloadsCmd() command {
 	return command{
-		summary: "list the workloads run --workload takes",
-		usage:   "workloads",
-		help: `Workloads lists the store workloads, one a line. Each reports its ops under
+		Summary: "list the workloads run --workload takes",
+		Usage:   "workloads",
+		Help: `Workloads lists the store workloads, one a line. Each reports its ops under
 the store operation's name: enqueue, claim, ack, get, update, backup, and for
 mixed also acquire and release.`,
-		examples: `
+		Examples: `
 			loadgen workloads
 			loadgen run --workload kv-b --records 100000`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("workloads", args, 0, 0, "workloads"); err != nil {
+				if err := prog.Nargs("workloads", args, 0, 0, "workloads"); err != nil {
 					return err
 				}
 				for _, w := range harness.StoreWorkloads {

@@ -12,17 +12,17 @@ import (
 func auditCmd() command {
 	var asJSON bool
 	return command{
-		summary: "print the audit log",
-		usage:   "audit [--json]",
-		help: `Audit prints audit_logs in order, one entry a line: sequence number, time,
+		Summary: "print the audit log",
+		Usage:   "audit [--json]",
+		Help: `Audit prints audit_logs in order, one entry a line: sequence number, time,
 event (stale_lock_recovered, lock_force_released, box_repaired, …) and details.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key audit
 			storectl --dir ./data --key-file store.key audit --json | jq '.[].event'`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("audit", args, 0, 0, "audit [--json]"); err != nil {
+				if err := prog.Nargs("audit", args, 0, 0, "audit [--json]"); err != nil {
 					return err
 				}
 				return e.withStore(ctx, func(s *store.Store) error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/store"
 	"github.com/spf13/pflag"
 )
@@ -20,29 +21,29 @@ func backupCmd() command {
 		asJSON bool
 	)
 	return command{
-		summary: "write an encrypted backup of every box",
-		usage:   "backup --out FILE [--force] [--json]",
-		help: `Backup writes an encrypted backup of the whole store (an age-encrypted tar:
+		Summary: "write an encrypted backup of every box",
+		Usage:   "backup --out FILE [--force] [--json]",
+		Help: `Backup writes an encrypted backup of the whole store (an age-encrypted tar:
 backup_meta.json, then one dump per box; see docs/backup-format.md) to FILE,
 mode 0600. It writes FILE.tmp, fsyncs it and renames it, so FILE holds a whole
 backup or nothing. It refuses to replace an existing FILE without --force.
 The backup is encrypted under the store's master key.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key backup --out backups/data-$(date -u +%Y%m%dT%H%M%SZ).tar.age
 			storectl --dir ./data --key-file store.key backup --out latest.tar.age --force --json`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.StringVar(&out, "out", "", "backup `FILE` to write (required)")
 			fs.BoolVar(&force, "force", false, "replace FILE if it exists")
 			fs.BoolVar(&asJSON, "json", false, "print the backup's metadata as JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("backup", args, 0, 0, "backup --out FILE"); err != nil {
+				if err := prog.Nargs("backup", args, 0, 0, "backup --out FILE"); err != nil {
 					return err
 				}
 				if out == "" {
-					return usageErrorf("pass --out FILE", "backup: no output file")
+					return cli.UsageErrorf("pass --out FILE", "backup: no output file")
 				}
 				if _, err := os.Lstat(out); err == nil && !force {
-					return withHint(fmt.Errorf("backup: %s already exists; it was left as it is", out),
+					return cli.WithHint(fmt.Errorf("backup: %s already exists; it was left as it is", out),
 						"pick a new file name, or pass --force to replace it")
 				} else if err != nil && !errors.Is(err, iofs.ErrNotExist) {
 					return fmt.Errorf("backup: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/store"
 	"github.com/spf13/pflag"
 )
@@ -17,28 +18,28 @@ func enqueueCmd() command {
 		subject string
 	)
 	return command{
-		summary: "append ops to the FIFO queue",
-		usage:   "enqueue [--count N] [--payload TEXT] [--idempotency-key K] [--subject S]",
-		help: `Enqueue appends ops to pending_ops, in order, and prints one line per op:
+		Summary: "append ops to the FIFO queue",
+		Usage:   "enqueue [--count N] [--payload TEXT] [--idempotency-key K] [--subject S]",
+		Help: `Enqueue appends ops to pending_ops, in order, and prints one line per op:
 "enqueued ID seq N", or "duplicate ID seq N" when the idempotency key was used
 before and the first op was returned instead. With --count above 1 and an
 idempotency key, op i (from 1) gets the key K-i. --payload - reads the payload
 from standard input.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key enqueue --payload '{"op":"sync"}' --idempotency-key order-42
 			storectl --dir ./data --key-file store.key enqueue --count 1000 --payload ping
 			storectl --dir ./data --key-file store.key enqueue --subject user-7 --payload - < op.json`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.IntVar(&count, "count", 1, "number of ops to enqueue")
 			fs.StringVar(&payload, "payload", "", "op payload `TEXT` (\"-\" reads standard input)")
 			fs.StringVar(&idem, "idempotency-key", "", "idempotency `KEY`; with --count N, KEY-1 … KEY-N")
 			fs.StringVar(&subject, "subject", "", "data `SUBJECT` the ops belong to, for export and erasure")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("enqueue", args, 0, 0, "enqueue [flags]"); err != nil {
+				if err := prog.Nargs("enqueue", args, 0, 0, "enqueue [flags]"); err != nil {
 					return err
 				}
 				if count < 1 {
-					return usageErrorf("--count is at least 1", "enqueue: --count %d", count)
+					return cli.UsageErrorf("--count is at least 1", "enqueue: --count %d", count)
 				}
 				body := []byte(payload)
 				if payload == "-" {

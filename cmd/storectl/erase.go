@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/store"
 	"github.com/spf13/pflag"
 )
@@ -15,25 +16,25 @@ func eraseCmd() command {
 		asJSON  bool
 	)
 	return command{
-		summary: "erase a data subject (crypto-shredding, backups included)",
-		usage:   "erase --subject S [--json]",
-		help: `Erase is the runbook's privacy erasure. It records the subject in the erasure
+		Summary: "erase a data subject (crypto-shredding, backups included)",
+		Usage:   "erase --subject S [--json]",
+		Help: `Erase is the runbook's privacy erasure. It records the subject in the erasure
 ledger, deletes the subject's key (so every copy of its payloads, in backups
 too, is unreadable), deletes its ops, and rewrites the affected box files so
 no old ciphertext of the subject stays on disk. It cannot be undone, and a
 later restore does not bring the subject back.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key export --subject user-7 > user-7.json
 			storectl --dir ./data --key-file store.key erase --subject user-7`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.StringVar(&subject, "subject", "", "data `SUBJECT` to erase (required)")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("erase", args, 0, 0, "erase --subject S"); err != nil {
+				if err := prog.Nargs("erase", args, 0, 0, "erase --subject S"); err != nil {
 					return err
 				}
 				if subject == "" {
-					return usageErrorf("pass --subject S", "erase: no subject")
+					return cli.UsageErrorf("pass --subject S", "erase: no subject")
 				}
 				return e.withStore(ctx, func(s *store.Store) error {
 					rep, err := s.Erase(ctx, subject)

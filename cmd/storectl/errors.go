@@ -1,4 +1,5 @@
-// This file maps errors to exit codes and to the `error:` and `hint:` lines.
+// This file says what to do about the errors storectl meets: the hints for
+// the store's sentinel errors.
 
 package main
 
@@ -6,85 +7,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/store"
 )
-
-// Exit codes.
-const (
-	exitOK      = 0
-	exitProblem = 1 // damage, mismatch, refusal, wrong key, locked store, not found
-	exitUsage   = 2 // unknown command or flag, missing arguments, bad flag values
-)
-
-// usageError is a mistake in the command line.
-type usageError struct {
-	msg, hint string
-}
-
-func (e *usageError) Error() string { return e.msg }
-
-func usageErrorf(hint, format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...), hint: hint}
-}
-
-// hintError attaches a hint to an error that is not a usage error.
-type hintError struct {
-	err  error
-	hint string
-}
-
-func (e *hintError) Error() string { return e.err.Error() }
-func (e *hintError) Unwrap() error { return e.err }
-
-func withHint(err error, hint string) error { return &hintError{err: err, hint: hint} }
 
 // problemf reports a problem a command found (a damaged box, an unclean
 // index): exit code 1.
 func problemf(hint, format string, args ...any) error {
-	return withHint(fmt.Errorf(format, args...), hint)
+	return cli.WithHint(fmt.Errorf(format, args...), hint)
 }
 
-// report prints err as error and hint lines and returns the exit code.
-//
-// The store already ends many messages with "; hint: …"; such a hint is
-// printed on its own line. A hint storectl attached (usageError, hintError)
-// replaces it, since storectl knows which command ran; with no hint at all,
-// one comes from the store's sentinel errors.
-func (e *env) report(err error) int {
-	if err == nil {
-		return exitOK
-	}
-	code := exitProblem
-	msg, hints := splitHints(err.Error())
-	var ue *usageError
-	var he *hintError
-	switch {
-	case errors.As(err, &ue):
-		code = exitUsage
-		hints = []string{ue.hint}
-	case errors.As(err, &he):
-		hints = []string{he.hint}
-	case len(hints) == 0:
-		if h := sentinelHint(err); h != "" {
-			hints = []string{h}
-		}
-	}
-	fmt.Fprintf(e.stderr, "storectl: error: %s\n", msg)
-	for _, h := range hints {
-		fmt.Fprintf(e.stderr, "storectl: hint: %s\n", h)
-	}
-	return code
-}
-
-// splitHints cuts the "; hint: …" parts the store puts in its messages.
-func splitHints(s string) (msg string, hints []string) {
-	parts := strings.Split(s, "; hint: ")
-	return parts[0], parts[1:]
-}
-
-// sentinelHint says what to do about the store's sentinel errors.
+// sentinelHint says what to do about the store's sentinel errors, for an
+// error that carries no hint of its own.
 func sentinelHint(err error) string {
 	switch {
 	case errors.Is(err, store.ErrWrongKey):

@@ -6,23 +6,24 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/store"
 	"github.com/spf13/pflag"
 )
 
 func failedCmd() command {
 	return command{
-		summary: "list, retry or purge failed ops",
-		usage:   "failed list|retry ID|purge",
-		help: `Failed is the runbook's "Failed Ops Retry & Purge": list shows failed_ops
+		Summary: "list, retry or purge failed ops",
+		Usage:   "failed list|retry ID|purge",
+		Help: `Failed is the runbook's "Failed Ops Retry & Purge": list shows failed_ops
 with their attempts, last error and next retry time; retry re-enqueues one op
 at the tail of the queue, keeping its id and idempotency key; purge archives
 and deletes the failed ops older than the retention (30 days by default).`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key failed list
 			storectl --dir ./data --key-file store.key failed retry 01J8Z3
 			storectl --dir ./data --key-file store.key failed purge --older-than 168h`,
-		actions: map[string]command{
+		Actions: map[string]command{
 			"list":  failedListCmd(),
 			"retry": failedRetryCmd(),
 			"purge": failedPurgeCmd(),
@@ -33,16 +34,16 @@ and deletes the failed ops older than the retention (30 days by default).`,
 func failedListCmd() command {
 	var asJSON bool
 	return command{
-		summary: "list failed ops",
-		usage:   "failed list [--json]",
-		help:    `List prints failed_ops in their original FIFO order. Payloads are shown only in --json.`,
-		examples: `
+		Summary: "list failed ops",
+		Usage:   "failed list [--json]",
+		Help:    `List prints failed_ops in their original FIFO order. Payloads are shown only in --json.`,
+		Examples: `
 			storectl --dir ./data --key-file store.key failed list
 			storectl --dir ./data --key-file store.key failed list --json`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.BoolVar(&asJSON, "json", false, "print JSON, payloads included")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("failed list", args, 0, 0, "failed list [--json]"); err != nil {
+				if err := prog.Nargs("failed list", args, 0, 0, "failed list [--json]"); err != nil {
 					return err
 				}
 				return e.withStore(ctx, func(s *store.Store) error {
@@ -74,15 +75,15 @@ func failedListCmd() command {
 
 func failedRetryCmd() command {
 	return command{
-		summary: "re-enqueue a failed op",
-		usage:   "failed retry ID",
-		help: `Retry moves the failed op ID back to the tail of the queue, keeping its id,
+		Summary: "re-enqueue a failed op",
+		Usage:   "failed retry ID",
+		Help: `Retry moves the failed op ID back to the tail of the queue, keeping its id,
 idempotency key and attempt count.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key failed retry 01J8Z3`,
-		setup: func(*pflag.FlagSet) runFunc {
+		Setup: func(*pflag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("failed retry", args, 1, 1, "failed retry ID"); err != nil {
+				if err := prog.Nargs("failed retry", args, 1, 1, "failed retry ID"); err != nil {
 					return err
 				}
 				return e.withStore(ctx, func(s *store.Store) error {
@@ -105,26 +106,26 @@ func failedPurgeCmd() command {
 		asJSON    bool
 	)
 	return command{
-		summary: "archive and delete old failed ops",
-		usage:   "failed purge [--older-than DUR] [--archive FILE] [--json]",
-		help: `Purge applies the runbook's retention policy: the failed ops that failed more
+		Summary: "archive and delete old failed ops",
+		Usage:   "failed purge [--older-than DUR] [--archive FILE] [--json]",
+		Help: `Purge applies the runbook's retention policy: the failed ops that failed more
 than --older-than ago are written to an encrypted archive (like a backup,
 under the store's key), which is fsynced, and only then deleted from
 failed_ops. By default the archive is
 <dir>/backups/failed_ops_archive_<UTC time>.tar.age.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key failed purge
 			storectl --dir ./data --key-file store.key failed purge --older-than 168h --archive purged.tar.age`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.DurationVar(&olderThan, "older-than", store.DefaultRetention, "retention: purge ops that failed more than `DUR` ago")
 			fs.StringVar(&archive, "archive", "", "archive `FILE` (default <dir>/backups/failed_ops_archive_<UTC>.tar.age)")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("failed purge", args, 0, 0, "failed purge [flags]"); err != nil {
+				if err := prog.Nargs("failed purge", args, 0, 0, "failed purge [flags]"); err != nil {
 					return err
 				}
 				if olderThan <= 0 {
-					return usageErrorf("--older-than is a positive duration such as 720h", "failed purge: --older-than %s", olderThan)
+					return cli.UsageErrorf("--older-than is a positive duration such as 720h", "failed purge: --older-than %s", olderThan)
 				}
 				return e.withStore(ctx, func(s *store.Store) error {
 					rep, err := s.PurgeFailed(ctx, store.PurgeOptions{OlderThan: olderThan, ArchivePath: archive})

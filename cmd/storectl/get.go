@@ -9,16 +9,16 @@ import (
 
 func getCmd() command {
 	return command{
-		summary: "print a value from a data box",
-		usage:   "get BOX KEY",
-		help: `Get writes the value under KEY in the data box BOX to standard output,
+		Summary: "print a value from a data box",
+		Usage:   "get BOX KEY",
+		Help: `Get writes the value under KEY in the data box BOX to standard output,
 byte for byte: no newline is added. A missing key exits 1.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key get settings theme
 			storectl --dir ./data --key-file store.key get blobs b1 > blob.bin`,
-		setup: func(*pflag.FlagSet) runFunc {
+		Setup: func(*pflag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("get", args, 2, 2, "get BOX KEY"); err != nil {
+				if err := prog.Nargs("get", args, 2, 2, "get BOX KEY"); err != nil {
 					return err
 				}
 				return e.withStore(ctx, func(s *store.Store) error {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/store"
 	"github.com/spf13/pflag"
 )
@@ -48,10 +49,10 @@ func (g *globalFlags) keySource() (store.KeySource, error) {
 	}
 	switch {
 	case len(set) == 0:
-		return nil, usageErrorf("pass --key-file FILE (create one with `storectl keygen FILE`), --key-env NAME or --passphrase-env NAME",
+		return nil, cli.UsageErrorf("pass --key-file FILE (create one with `storectl keygen FILE`), --key-env NAME or --passphrase-env NAME",
 			"no key source: this command opens the store")
 	case len(set) > 1:
-		return nil, usageErrorf("keep one of "+strings.Join(set, ", "), "more than one key source: give exactly one")
+		return nil, cli.UsageErrorf("keep one of "+strings.Join(set, ", "), "more than one key source: give exactly one")
 	}
 	switch {
 	case g.keyFile != "":
@@ -61,7 +62,7 @@ func (g *globalFlags) keySource() (store.KeySource, error) {
 	}
 	p, ok := os.LookupEnv(g.passphraseEnv)
 	if !ok || p == "" {
-		return nil, withHint(fmt.Errorf("environment variable %s is not set or empty", g.passphraseEnv),
+		return nil, cli.WithHint(fmt.Errorf("environment variable %s is not set or empty", g.passphraseEnv),
 			fmt.Sprintf("export %s with the store's passphrase; it is never taken as a flag value", g.passphraseEnv))
 	}
 	return store.Passphrase(p), nil
@@ -72,10 +73,10 @@ func (e *env) options() (store.Options, error) {
 	var o store.Options
 	var err error
 	if o.Sync, err = store.ParseSyncMode(e.g.sync); err != nil {
-		return o, usageErrorf("--sync is always, interval or never", "--sync %q: not a sync mode", e.g.sync)
+		return o, cli.UsageErrorf("--sync is always, interval or never", "--sync %q: not a sync mode", e.g.sync)
 	}
 	if o.Recovery, err = store.ParseRecoveryMode(e.g.recovery); err != nil {
-		return o, usageErrorf("--recovery is strict, tolerate-torn-tail, point-in-time or skip-damaged", "--recovery %q: not a recovery mode", e.g.recovery)
+		return o, cli.UsageErrorf("--recovery is strict, tolerate-torn-tail, point-in-time or skip-damaged", "--recovery %q: not a recovery mode", e.g.recovery)
 	}
 	if o.Key, err = e.g.keySource(); err != nil {
 		return o, err
@@ -109,7 +110,7 @@ func (e *env) openStore(ctx context.Context, create bool) (*store.Store, error) 
 // and returns the store options.
 func (e *env) storeOptions(create bool) (store.Options, error) {
 	if e.g.dir == "" {
-		return store.Options{}, usageErrorf("pass --dir DIR, the store directory", "no store directory")
+		return store.Options{}, cli.UsageErrorf("pass --dir DIR, the store directory", "no store directory")
 	}
 	o, err := e.options()
 	if err != nil {
@@ -121,7 +122,7 @@ func (e *env) storeOptions(create bool) (store.Options, error) {
 			return o, err
 		}
 		if len(entries) == 0 {
-			return o, withHint(fmt.Errorf("no store in %s: %w", e.g.dir, store.ErrNotFound),
+			return o, cli.WithHint(fmt.Errorf("no store in %s: %w", e.g.dir, store.ErrNotFound),
 				"check --dir, or create the store with `storectl --dir "+e.g.dir+" --key-file FILE init`")
 		}
 	}

@@ -4,19 +4,20 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/spf13/pflag"
 )
 
 func helpCmd() command {
 	return command{
-		summary: "show the usage of storectl or of a command",
-		usage:   "help [COMMAND [ACTION]]",
-		help:    `Help prints the usage, flags and examples of a command or of an action of a group such as "failed".`,
-		examples: `
+		Summary: "show the usage of storectl or of a command",
+		Usage:   "help [COMMAND [ACTION]]",
+		Help:    `Help prints the usage, flags and examples of a command or of an action of a group such as "failed".`,
+		Examples: `
 			storectl help
 			storectl help enqueue
 			storectl help failed retry`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) == 0 {
 					fmt.Fprint(e.stdout, mainUsage())
@@ -26,21 +27,20 @@ func helpCmd() command {
 				for i, name := range args {
 					cmd, ok := table[name]
 					if !ok {
-						return unknownCommand(path, name, table)
+						return prog.UnknownCommand(path, name, table)
 					}
 					if path != "" {
 						path += " "
 					}
 					path += name
-					if i == len(args)-1 || cmd.actions == nil {
+					if i == len(args)-1 || cmd.Actions == nil {
 						if i != len(args)-1 {
-							return usageErrorf("run `storectl help "+path+"`", "help: %s has no actions", path)
+							return cli.UsageErrorf("run `storectl help "+path+"`", "help: %s has no actions", path)
 						}
-						_, local, _ := (&env{}).flagSet(path, cmd)
-						fmt.Fprint(e.stdout, cmd.helpText(path, local))
+						fmt.Fprint(e.stdout, prog.HelpText(path, cmd))
 						return nil
 					}
-					table = cmd.actions
+					table = cmd.Actions
 				}
 				return nil
 			}

@@ -11,18 +11,18 @@ import (
 
 func initCmd() command {
 	return command{
-		summary: "create the store (or open an existing one) and show its id",
-		usage:   "init",
-		help: `Init creates the store in --dir under the given key, or opens the store
+		Summary: "create the store (or open an existing one) and show its id",
+		Usage:   "init",
+		Help: `Init creates the store in --dir under the given key, or opens the store
 already there, and prints its id and schema version. Opening an existing store
 checks its key and scans every box file, so init is also a quick health check.`,
-		examples: `
+		Examples: `
 			storectl keygen store.key
 			storectl --dir ./data --key-file store.key init
 			STORE_PASS=... storectl --dir ./data --passphrase-env STORE_PASS init`,
-		setup: func(*pflag.FlagSet) runFunc {
+		Setup: func(*pflag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("init", args, 0, 0, "init"); err != nil {
+				if err := prog.Nargs("init", args, 0, 0, "init"); err != nil {
 					return err
 				}
 				entries, _ := os.ReadDir(e.g.dir)

@@ -3,59 +3,37 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
+	"github.com/boxstorm/boxstorm/internal/cli/clitest"
 	"github.com/boxstorm/boxstorm/store"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-var update = flag.Bool("update", false, "rewrite the cmp files in testdata/script from the actual output")
-
-// exitFile is where the storectl under test leaves its exit code, in the
-// script's $WORK, for the exitcode command: testscript itself only tells
-// zero from non-zero.
-const exitFile = ".storectl-exit"
-
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"storectl": storectlMain})
+	clitest.Main(m, tool)
 }
 
-// storectlMain is main, plus the exit code written to $WORK/.storectl-exit.
-func storectlMain() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	if work := os.Getenv("WORK"); work != "" {
-		_ = os.WriteFile(filepath.Join(work, exitFile), []byte(strconv.Itoa(code)), 0o600)
-	}
-	os.Exit(code)
-}
+var tool = clitest.Program{Name: "storectl", Main: func() int { return cli.Main(run, false) }}
 
 func TestScripts(t *testing.T) {
 	t.Parallel()
-	testscript.Run(t, testscript.Params{
-		Dir:           filepath.Join("testdata", "script"),
-		UpdateScripts: *update,
+	clitest.Run(t, tool, testscript.Params{
 		Setup: func(env *testscript.Env) error {
 			env.Values[heldKey{}] = map[string]*store.Store{}
-			// Under -race each storectl would sleep a second at exit.
-			env.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode":     cmdExitcode,
 			"hashdir":      cmdHashdir,
 			"mode":         cmdMode,
 			"capture":      cmdCapture,
@@ -65,17 +43,6 @@ func TestScripts(t *testing.T) {
 			"flipbyte":     cmdFlipbyte,
 		},
 	})
-}
-
-// exitcode N checks the exit code of the last storectl.
-func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: exitcode N")
-	}
-	got := strings.TrimSpace(ts.ReadFile(filepath.Join(ts.Getenv("WORK"), exitFile)))
-	if got != args[0] {
-		ts.Fatalf("storectl exited %s, want %s", got, args[0])
-	}
 }
 
 // hashdir DIR prints "sha256 path" for every regular file under DIR, sorted,

@@ -12,20 +12,20 @@ import (
 func migrateCmd() command {
 	var asJSON bool
 	return command{
-		summary: "apply pending schema migrations (after a backup)",
-		usage:   "migrate [--json]",
-		help: `Migrate is the runbook's "Migration Execution Manual Run": it takes a backup
+		Summary: "apply pending schema migrations (after a backup)",
+		Usage:   "migrate [--json]",
+		Help: `Migrate is the runbook's "Migration Execution Manual Run": it takes a backup
 into <dir>/backups, then applies every pending built-in migration in order,
 each staged and swapped in with the new schema version, and audited as
 migration_applied with its duration. A migration that fails leaves the store
 at the last good version. Migrations slower than 10s are flagged.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key migrate
 			storectl --dir ./data --key-file store.key stats`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("migrate", args, 0, 0, "migrate [--json]"); err != nil {
+				if err := prog.Nargs("migrate", args, 0, 0, "migrate [--json]"); err != nil {
 					return err
 				}
 				return e.withStore(ctx, func(s *store.Store) error {

@@ -11,17 +11,17 @@ import (
 
 func putCmd() command {
 	return command{
-		summary: "store a value in a data box",
-		usage:   "put BOX KEY VALUE",
-		help: `Put stores VALUE under KEY in the data box BOX, creating the box on first
+		Summary: "store a value in a data box",
+		Usage:   "put BOX KEY VALUE",
+		Help: `Put stores VALUE under KEY in the data box BOX, creating the box on first
 use. VALUE "-" reads the value from standard input. Values are encrypted;
 keys are stored in the clear, so they must carry no personal data.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key put settings theme dark
 			storectl --dir ./data --key-file store.key put blobs b1 - < blob.bin`,
-		setup: func(*pflag.FlagSet) runFunc {
+		Setup: func(*pflag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("put", args, 3, 3, "put BOX KEY VALUE"); err != nil {
+				if err := prog.Nargs("put", args, 3, 3, "put BOX KEY VALUE"); err != nil {
 					return err
 				}
 				value := []byte(args[2])

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/store"
 	"github.com/spf13/pflag"
 )
@@ -16,15 +17,15 @@ import (
 
 func queueCmd() command {
 	return command{
-		summary: "list or drain the pending queue",
-		usage:   "queue list|drain",
-		help: `Queue shows pending_ops and, for demos and load experiments, drains them:
+		Summary: "list or drain the pending queue",
+		Usage:   "queue list|drain",
+		Help: `Queue shows pending_ops and, for demos and load experiments, drains them:
 drain takes the processing lock, claims every op in FIFO order and acks it
 (or fails every Nth), then releases the lock.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key queue list
 			storectl --dir ./data --key-file store.key queue drain --owner demo --fail-every 3`,
-		actions: map[string]command{
+		Actions: map[string]command{
 			"list":  queueListCmd(),
 			"drain": queueDrainCmd(),
 		},
@@ -34,16 +35,16 @@ drain takes the processing lock, claims every op in FIFO order and acks it
 func queueListCmd() command {
 	var asJSON bool
 	return command{
-		summary: "list pending ops in FIFO order",
-		usage:   "queue list [--json]",
-		help:    `List prints pending_ops in FIFO order. Payloads are shown only in --json.`,
-		examples: `
+		Summary: "list pending ops in FIFO order",
+		Usage:   "queue list [--json]",
+		Help:    `List prints pending_ops in FIFO order. Payloads are shown only in --json.`,
+		Examples: `
 			storectl --dir ./data --key-file store.key queue list
 			storectl --dir ./data --key-file store.key queue list --json`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.BoolVar(&asJSON, "json", false, "print JSON, payloads included")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("queue list", args, 0, 0, "queue list [--json]"); err != nil {
+				if err := prog.Nargs("queue list", args, 0, 0, "queue list [--json]"); err != nil {
 					return err
 				}
 				return e.withStore(ctx, func(s *store.Store) error {
@@ -80,26 +81,26 @@ func queueDrainCmd() command {
 		limit     int
 	)
 	return command{
-		summary: "claim and ack every pending op",
-		usage:   "queue drain [--owner O] [--fail-every N] [--limit N]",
-		help: `Drain acquires the processing lock as --owner, claims ops in FIFO order and
+		Summary: "claim and ack every pending op",
+		Usage:   "queue drain [--owner O] [--fail-every N] [--limit N]",
+		Help: `Drain acquires the processing lock as --owner, claims ops in FIFO order and
 acks each one, except that with --fail-every N every Nth op is failed instead
 (it moves to failed_ops). It stops when the queue is empty or after --limit
 ops, releases the lock and prints the counts. A lock held by another owner
 exits 1.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key queue drain
 			storectl --dir ./data --key-file store.key queue drain --owner demo --fail-every 3 --limit 100`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.StringVar(&owner, "owner", "storectl", "lock owner name")
 			fs.IntVar(&failEvery, "fail-every", 0, "fail every `N`th op instead of acking it (0: never)")
 			fs.IntVar(&limit, "limit", 0, "stop after `N` ops (0: no limit)")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("queue drain", args, 0, 0, "queue drain [flags]"); err != nil {
+				if err := prog.Nargs("queue drain", args, 0, 0, "queue drain [flags]"); err != nil {
 					return err
 				}
 				if failEvery < 0 || limit < 0 {
-					return usageErrorf("--fail-every and --limit are 0 or more", "queue drain: negative --fail-every or --limit")
+					return cli.UsageErrorf("--fail-every and --limit are 0 or more", "queue drain: negative --fail-every or --limit")
 				}
 				return e.withStore(ctx, func(s *store.Store) error {
 					return drain(ctx, e, s, owner, failEvery, limit)

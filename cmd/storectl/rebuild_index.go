@@ -12,22 +12,22 @@ import (
 func rebuildIndexCmd() command {
 	var check, asJSON bool
 	return command{
-		summary: "check or rebuild pending_index from pending_ops",
-		usage:   "rebuild-index [--check] [--json]",
-		help: `Rebuild-index is the runbook's "Rebuild Pending Index": it checks
+		Summary: "check or rebuild pending_index from pending_ops",
+		Usage:   "rebuild-index [--check] [--json]",
+		Help: `Rebuild-index is the runbook's "Rebuild Pending Index": it checks
 pending_index against pending_ops (missing, dangling and out-of-order entries,
 malformed timestamps, ops found in both pending_ops and failed_ops), rebuilds
 the index from the ops' sequence numbers, and prints what it found.
 With --check it changes nothing and exits 1 when the index is not clean.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key rebuild-index --check
 			storectl --dir ./data --key-file store.key rebuild-index
 			storectl --dir ./data --key-file store.key rebuild-index --json`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.BoolVar(&check, "check", false, "only check; exit 1 if the index is not clean")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("rebuild-index", args, 0, 0, "rebuild-index [--check] [--json]"); err != nil {
+				if err := prog.Nargs("rebuild-index", args, 0, 0, "rebuild-index [--check] [--json]"); err != nil {
 					return err
 				}
 				return e.withStore(ctx, func(s *store.Store) error {

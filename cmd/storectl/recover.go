@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/store"
 	"github.com/spf13/pflag"
 )
@@ -16,9 +17,9 @@ func recoverCmd() command {
 		asJSON bool
 	)
 	return command{
-		summary: "recover a store with damaged boxes from a backup",
-		usage:   "recover --from FILE [--json]",
-		help: `Recover is the runbook's "Handling Corrupted Box", for a store that fails to
+		Summary: "recover a store with damaged boxes from a backup",
+		Usage:   "recover --from FILE [--json]",
+		Help: `Recover is the runbook's "Handling Corrupted Box", for a store that fails to
 open because a box is damaged. It checks the key, finds the damaged box files,
 moves each aside as <box>_corrupted_YYYYMMDD.bak, restores the store from the
 backup --from (when only pending_index is damaged it is rebuilt from
@@ -26,15 +27,15 @@ pending_ops instead), re-runs the migrations, and audits corruption_recovery.
 A store with no damage is left alone. The restore replaces the content of
 every box with the backup's. --from is required, and checked before anything
 is moved.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key verify
 			storectl --dir ./data --key-file store.key recover --from latest.tar.age
 			storectl --dir ./data --key-file store.key verify`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.StringVar(&from, "from", "", "last good backup `FILE` (required)")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("recover", args, 0, 0, "recover --from FILE"); err != nil {
+				if err := prog.Nargs("recover", args, 0, 0, "recover --from FILE"); err != nil {
 					return err
 				}
 				// RecoverCorrupted moves the damaged files aside before it looks
@@ -43,7 +44,7 @@ is moved.`,
 				// Hence --from is required and checked first, even though an
 				// index-only damage does not need it.
 				if from == "" {
-					return usageErrorf("pass --from FILE, the last good backup (`storectl backup` makes one)", "recover: no backup file")
+					return cli.UsageErrorf("pass --from FILE, the last good backup (`storectl backup` makes one)", "recover: no backup file")
 				}
 				f, err := os.Open(from)
 				if err != nil {

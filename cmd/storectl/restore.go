@@ -7,6 +7,7 @@ import (
 	"slices"
 	"text/tabwriter"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/store"
 	"github.com/spf13/pflag"
 )
@@ -19,9 +20,9 @@ func restoreCmd() command {
 		asJSON    bool
 	)
 	return command{
-		summary: "replace the store's content with a backup",
-		usage:   "restore --from FILE --expected-schema N [--backup-key-file K] [--json]",
-		help: `Restore is the runbook's "Restore From Encrypted Backup". It decrypts and
+		Summary: "replace the store's content with a backup",
+		Usage:   "restore --from FILE --expected-schema N [--backup-key-file K] [--json]",
+		Help: `Restore is the runbook's "Restore From Encrypted Backup". It decrypts and
 verifies the whole backup and checks its schema version against
 --expected-schema before it changes anything; only then does it swap the
 restored box files in. On any failure the store is unchanged. Subjects erased
@@ -30,23 +31,23 @@ since the backup stay erased. An empty --dir gets a new store first.
 --expected-schema is required: a backup from another schema version is refused
 (run "storectl migrate" first, then retry). A backup made before a key rotation
 needs the key it was made under: --backup-key-file.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key restore --from latest.tar.age --expected-schema 2
 			storectl --dir ./data --key-file new.key restore --from old.tar.age --expected-schema 2 --backup-key-file old.key`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.StringVar(&from, "from", "", "backup `FILE` to restore (required)")
 			fs.IntVar(&expected, "expected-schema", 0, "schema version `N` the backup must carry (required)")
 			fs.StringVar(&backupKey, "backup-key-file", "", "key `FILE` the backup was made under, if not the store's key")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("restore", args, 0, 0, "restore --from FILE --expected-schema N"); err != nil {
+				if err := prog.Nargs("restore", args, 0, 0, "restore --from FILE --expected-schema N"); err != nil {
 					return err
 				}
 				if from == "" {
-					return usageErrorf("pass --from FILE, the backup to restore", "restore: no backup file")
+					return cli.UsageErrorf("pass --from FILE, the backup to restore", "restore: no backup file")
 				}
 				if expected <= 0 {
-					return usageErrorf("pass --expected-schema N: the schema version the backup must have (`storectl stats` shows the store's)",
+					return cli.UsageErrorf("pass --expected-schema N: the schema version the backup must have (`storectl stats` shows the store's)",
 						"restore: no --expected-schema")
 				}
 				o := store.RestoreOptions{ExpectedSchema: expected}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/store"
 	"github.com/spf13/pflag"
 )
@@ -15,9 +16,9 @@ func rotateKeyCmd() command {
 		asJSON     bool
 	)
 	return command{
-		summary: "re-encrypt the store under a new master key",
-		usage:   "rotate-key --new-key-file FILE [--json]",
-		help: `Rotate-key is the runbook's "Key Rotation": it re-encrypts every record under
+		Summary: "re-encrypt the store under a new master key",
+		Usage:   "rotate-key --new-key-file FILE [--json]",
+		Help: `Rotate-key is the runbook's "Key Rotation": it re-encrypts every record under
 new data keys wrapped by the master key in --new-key-file, switches the
 keyring to it atomically, verifies every record, and only then deletes the old
 data keys and audits key_rotated. Each step is crash-safe: after a crash,
@@ -25,19 +26,19 @@ rerun the same command with whichever key opens the store; it resumes.
 
 Afterwards the store opens only with the new key. Keep the old key while you
 still hold backups made under it: restore them with --backup-key-file.`,
-		examples: `
+		Examples: `
 			storectl keygen new.key
 			storectl --dir ./data --key-file store.key rotate-key --new-key-file new.key
 			storectl --dir ./data --key-file new.key verify`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.StringVar(&newKeyFile, "new-key-file", "", "key `FILE` with the new master key (required; see keygen)")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("rotate-key", args, 0, 0, "rotate-key --new-key-file FILE"); err != nil {
+				if err := prog.Nargs("rotate-key", args, 0, 0, "rotate-key --new-key-file FILE"); err != nil {
 					return err
 				}
 				if newKeyFile == "" {
-					return usageErrorf("create one with `storectl keygen FILE`, then pass --new-key-file FILE", "rotate-key: no new key file")
+					return cli.UsageErrorf("create one with `storectl keygen FILE`, then pass --new-key-file FILE", "rotate-key: no new key file")
 				}
 				// Check the new key before the store is touched.
 				if _, err := store.ReadKeyFile(newKeyFile); err != nil {

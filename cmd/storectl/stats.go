@@ -13,18 +13,18 @@ import (
 func statsCmd() command {
 	var asJSON bool
 	return command{
-		summary: "show the runbook's monitoring figures and alerts",
-		usage:   "stats [--json]",
-		help: `Stats prints the store id, schema version, sync mode, pending_ops.count,
+		Summary: "show the runbook's monitoring figures and alerts",
+		Usage:   "stats [--json]",
+		Help: `Stats prints the store id, schema version, sync mode, pending_ops.count,
 failed_ops.count, claimed ops, the processing lock holder, the last migration
 and the runbook's alerts (failed_ops.count above threshold, slow migration).`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key stats
 			storectl --dir ./data --key-file store.key stats --json | jq '."pending_ops.count"'`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("stats", args, 0, 0, "stats [--json]"); err != nil {
+				if err := prog.Nargs("stats", args, 0, 0, "stats [--json]"); err != nil {
 					return err
 				}
 				return e.withStore(ctx, func(s *store.Store) error {

@@ -8,9 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/spf13/pflag"
 )
 
@@ -56,41 +56,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch {
 	case errors.Is(err, pflag.ErrHelp):
 		fmt.Fprint(stdout, mainUsage())
-		return exitOK
+		return cli.ExitOK
 	case err != nil:
-		return e.report(usageErrorf("run `storectl --help` for the global flags and commands", "%v", err))
+		return prog.Report(stderr, cli.UsageErrorf("run `storectl --help` for the global flags and commands", "%v", err))
 	}
 	rest := e.globals.Args()
 	if len(rest) == 0 {
 		fmt.Fprint(stderr, mainUsage())
-		return e.report(usageErrorf("run `storectl --help`, or `storectl help COMMAND`", "no command given"))
+		return prog.Report(stderr, cli.UsageErrorf("run `storectl --help`, or `storectl help COMMAND`", "no command given"))
 	}
 	cmd, ok := commands()[rest[0]]
 	if !ok {
-		return e.report(unknownCommand("", rest[0], commands()))
+		return prog.Report(stderr, prog.UnknownCommand("", rest[0], commands()))
 	}
-	return e.report(e.runCommand(ctx, rest[0], cmd, rest[1:]))
-}
-
-// unknownCommand is the usage error for a command name not in table,
-// suggesting the names that share its first letters.
-func unknownCommand(parent, name string, table map[string]command) error {
-	var near []string
-	for n := range table {
-		if len(name) >= 2 && strings.HasPrefix(n, name[:2]) {
-			near = append(near, n)
-		}
-	}
-	slices.Sort(near)
-	what, help := "command", "`storectl --help`"
-	if parent != "" {
-		what, help = parent+" action", "`storectl "+parent+" --help`"
-	}
-	hint := "run " + help + " for the list"
-	if len(near) > 0 {
-		hint = "did you mean " + strings.Join(near, " or ") + "? " + hint
-	}
-	return usageErrorf(hint, "unknown %s %q", what, name)
+	return prog.Report(stderr, prog.Run(ctx, e, stdout, rest[0], cmd, rest[1:]))
 }
 
 func mainUsage() string {
@@ -103,13 +82,8 @@ Usage: storectl [global flags] COMMAND [flags] [args]
 Commands:
 `)
 	table := commands()
-	names := make([]string, 0, len(table))
-	for n := range table {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		fmt.Fprintf(&b, "  %-14s %s\n", n, table[n].summary)
+	for _, n := range cli.Names(table) {
+		fmt.Fprintf(&b, "  %-14s %s\n", n, table[n].Summary)
 	}
 	var g globalFlags
 	fs := pflag.NewFlagSet("storectl", pflag.ContinueOnError)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/store"
 	"github.com/spf13/pflag"
 )
@@ -13,19 +14,19 @@ import (
 func verifyCmd() command {
 	var asJSON bool
 	return command{
-		summary: "check every box file and record; exit 1 on damage",
-		usage:   "verify [--json]",
-		help: `Verify reads every box file from disk, checks its framing, and reads and
+		Summary: "check every box file and record; exit 1 on damage",
+		Usage:   "verify [--json]",
+		Help: `Verify reads every box file from disk, checks its framing, and reads and
 authenticates every record. It changes nothing. It prints one line per box and
 one per damage, and exits 1 if any box is damaged, naming the box and the byte
 offset. A box so damaged that the store does not open is reported the same way.`,
-		examples: `
+		Examples: `
 			storectl --dir ./data --key-file store.key verify
 			storectl --dir ./data --key-file store.key verify --json`,
-		setup: func(fs *pflag.FlagSet) runFunc {
+		Setup: func(fs *pflag.FlagSet) runFunc {
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := nargs("verify", args, 0, 0, "verify [--json]"); err != nil {
+				if err := prog.Nargs("verify", args, 0, 0, "verify [--json]"); err != nil {
 					return err
 				}
 				err := e.withStore(ctx, func(s *store.Store) error {
@@ -48,7 +49,7 @@ offset. A box so damaged that the store does not open is reported the same way.`
 					return problemf(recoverHint, "damage found: %s", strings.Join(where, ", "))
 				})
 				if errors.Is(err, store.ErrCorrupt) {
-					return withHint(err, recoverHint)
+					return cli.WithHint(err, recoverHint)
 				}
 				return err
 			}
