@@ -279,12 +279,15 @@ func (s *Store) stageRestore(ctx context.Context, r io.Reader, o RestoreOptions)
 	if err := os.Mkdir(extract, 0o700); err != nil {
 		return staging, info, err
 	}
-	expect := archive.Expect{SchemaVersion: o.ExpectedSchema}
+	var meta archive.Meta
+	var unchecked map[string][]kv
 	if s.canary(CanaryBackupVerification) {
-		expect = archive.Expect{} // known-bad: any schema version is taken
-	}
-	meta, err := archive.Extract(ctx, r, key.Identity(), extract, expect)
-	if err != nil {
+		// Known-bad: take whatever the archive yields, unverified.
+		unchecked = uncheckedExtract(r, key.Identity())
+		for name := range unchecked {
+			meta.Boxes = append(meta.Boxes, archive.BoxMeta{Name: name})
+		}
+	} else if meta, err = archive.Extract(ctx, r, key.Identity(), extract, archive.Expect{SchemaVersion: o.ExpectedSchema}); err != nil {
 		return staging, info, err
 	}
 	info.Backup = infoFromMeta(meta)
@@ -344,7 +347,14 @@ func (s *Store) stageRestore(ctx context.Context, r io.Reader, o RestoreOptions)
 				j.err = err
 				return
 			}
-			if inBackup[j.name] {
+			if unchecked != nil {
+				for _, r := range unchecked[j.name] {
+					j.n++
+					if err = bw.add(r.k, []byte(r.v)); err != nil {
+						break
+					}
+				}
+			} else if inBackup[j.name] {
 				err = archive.ReadBox(ctx, extract, j.name, func(k, v string) error {
 					if ledger.drops(s, j.name, k, []byte(v)) {
 						j.dropped++

@@ -19,7 +19,7 @@ const (
 	CanaryKeyCheck            = "key-check"            // no key check: a wrong key re-keys and truncates boxes, as Hive does
 	CanaryErasureLedger       = "erasure-ledger"       // restore ignores the erasure ledger
 	CanaryFailedOpsAlert      = "failed-ops-alert"     // Stats raises no alert
-	CanaryBackupVerification  = "backup-verification"  // restore skips the schema check
+	CanaryBackupVerification  = "backup-verification"  // restore takes whatever an archive yields, unverified
 	CanaryDirLock             = "dir-lock"             // no directory lock
 	CanaryDiskFullSafety      = "disk-full-safety"     // failed writes are acknowledged
 	CanaryIndexRebuild        = "index-rebuild"        // claims follow pending_index as is, never reconciled
