@@ -17,7 +17,11 @@ import (
 // The specification:
 //
 //   - enqueue appends an op, unclaimed, at the tail (a duplicate, returning
-//     an existing op, changes nothing);
+//     an existing op, changes nothing); the store numbers appends (enqueue
+//     and retry) in the order it makes them, so one that returned its
+//     sequence number must return a higher one than every op appended
+//     before it and every op the last store state showed (see
+//     mdlQueue.pushSeq);
 //   - claim(T), when T is the current token and the lock is held, marks the
 //     oldest unclaimed op claimed and returns it, or returns empty when
 //     every op is claimed; with any other token it fails stale-token;
@@ -106,6 +110,7 @@ type mdlOp struct {
 	part    int
 	id      string // the op: created (enqueue), returned (claim) or named (ack, fail, retry)
 	subject string
+	seq     uint64    // enqueue, retry: the sequence number the store gave, 0 if not known
 	owner   string    // acquire: the requester
 	check   bool      // store-state: the model must match it
 	snap    *mdlQueue // store-state: the queue it shows
@@ -163,7 +168,9 @@ func mdlStep(s mdlState, op *mdlOp) []any {
 		case out == OutcomeOK && op.ev.Out.Duplicate:
 			add(s)
 		case op.id != "":
-			add(s.withQueue(s.queue().push(op.id, op.subject)))
+			if q, ok := s.queue().pushSeq(op.id, op.subject, op.seq); ok {
+				add(s.withQueue(q))
+			}
 		case !maybe:
 			add(s) // an ok enqueue with no op id: nothing to track
 		}
@@ -235,7 +242,9 @@ func mdlStep(s mdlState, op *mdlOp) []any {
 			}
 		default:
 			if q2, it, found := q.removeFailed(op.id); found {
-				add(s.withQueue(q2.push(it.id, it.subject)))
+				if q3, ok := q2.pushSeq(it.id, it.subject, op.seq); ok {
+					add(s.withQueue(q3))
+				}
 			}
 		}
 	case KindErase:
@@ -313,7 +322,7 @@ func mdlHash(st any) uint64 {
 	s := st.(mdlState)
 	h := uint64(0x243f6a8885a308d3)
 	if s.q != nil {
-		h ^= mdlMix(s.q.sum + 1)
+		h ^= mdlMix(s.q.sum + 1 + s.q.hi*0x9e3779b97f4a7c15)
 	}
 	h ^= mdlMix(s.lock.token<<2 | mdlBool(s.lock.known)<<1 | mdlBool(s.lock.held))
 	return mdlMix(h)
@@ -429,6 +438,9 @@ func mdlBuild(h *chkHistory, o CheckOptions) ([]porcupine.Operation, []mdlPartit
 			if e.Out.Outcome != OutcomeOK {
 				base.id = h.resolved[i]
 			}
+			if e.Out.Outcome == OutcomeOK && !e.Out.Duplicate {
+				base.seq = e.Out.Seq
+			}
 			base.subject = e.In.Subject
 			if base.subject == "" {
 				base.subject = h.subject[base.id]
@@ -439,6 +451,9 @@ func mdlBuild(h *chkHistory, o CheckOptions) ([]porcupine.Operation, []mdlPartit
 			emit(base, qpart[e.Queue])
 		case KindAck, KindFail, KindRetry:
 			base.id = e.In.OpID
+			if e.Kind == KindRetry && e.Out.Outcome == OutcomeOK {
+				base.seq = e.Out.Seq
+			}
 			emit(base, qpart[e.Queue])
 		case KindErase:
 			eachQueue(base)

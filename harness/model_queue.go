@@ -37,6 +37,11 @@ type mdlQueue struct {
 	claimed int       // claimed items
 	failed  []mdlItem // failed_ops, sorted by id
 	sum     uint64    // order-insensitive hash of items and failed ops
+	// hi is the highest sequence number the queue is known to have handed
+	// out (0: none known). The store numbers enqueues and retries in the
+	// order it appends them, so an append that returned its number must
+	// return one above hi; see pushSeq.
+	hi uint64
 }
 
 func mdlHashID(id string) uint64 {
@@ -85,6 +90,23 @@ func (q *mdlQueue) push(id, subject string) *mdlQueue {
 	c.n++
 	c.sum += it.contrib()
 	return c
+}
+
+// pushSeq appends an unclaimed item that the store numbered seq (0: not
+// known), or reports false when seq shows the store appended it before an
+// op the queue already holds: the store numbers appends in the order it
+// makes them, so a linearization that puts this append after one numbered
+// higher is not the store's. This is what keeps the search small:
+// concurrent enqueues can be ordered only one way, the way their numbers
+// say, instead of every way until a claim or a store state far later
+// rules the order out.
+func (q *mdlQueue) pushSeq(id, subject string, seq uint64) (*mdlQueue, bool) {
+	if seq != 0 && seq <= q.hi {
+		return q, false
+	}
+	c := q.push(id, subject)
+	c.hi = max(c.hi, seq)
+	return c, true
 }
 
 // head returns the position of the oldest unclaimed item.
@@ -264,7 +286,7 @@ func (q *mdlQueue) equal(o *mdlQueue) bool {
 	if q == nil || o == nil {
 		return false
 	}
-	if q.n != o.n || q.claimed != o.claimed || q.sum != o.sum || len(q.failed) != len(o.failed) {
+	if q.n != o.n || q.claimed != o.claimed || q.sum != o.sum || q.hi != o.hi || len(q.failed) != len(o.failed) {
 		return false
 	}
 	for i := range q.failed {
@@ -299,9 +321,11 @@ func mdlQueueFrom(pending, failed []StateOp, subject func(StateOp) string) *mdlQ
 	q := &mdlQueue{}
 	for _, op := range pending {
 		q = q.push(op.ID, subject(op))
+		q.hi = max(q.hi, op.Seq)
 	}
 	for _, op := range failed {
 		q = q.addFailed(mdlItem{id: op.ID, subject: subject(op), h: mdlHashID(op.ID)})
+		q.hi = max(q.hi, op.Seq)
 	}
 	return q
 }
