@@ -143,6 +143,8 @@ func ReadHlog(r io.Reader, name string) (*Hlog, error) {
 		haveStart         bool
 		haveBase          bool
 		absolute          []float64 // absolute start of each interval, seconds
+		tagBuckets        = map[string]int64{}
+		totalBuckets      int64
 	)
 	for sc.Scan() {
 		line++
@@ -193,6 +195,15 @@ func ReadHlog(r io.Reader, name string) (*Hlog, error) {
 			return nil, syntaxErr(name, line, "histogram geometry [%d, %d] at %d digits needs %d buckets, more than the %d this reader loads",
 				h.LowestTrackableValue(), h.HighestTrackableValue(), h.SignificantFigures(), n, maxDenseCounts)
 		}
+		// Totals and Run expand every tag into dense histograms, so the sum
+		// over tags is bounded too, not only each histogram.
+		if n := denseCounts(h); n > tagBuckets[tag] {
+			totalBuckets += n - tagBuckets[tag]
+			tagBuckets[tag] = n
+			if totalBuckets > maxTotalDenseCounts {
+				return nil, syntaxErr(name, line, "the tags' histograms need %d buckets in all, more than the %d this reader loads", totalBuckets, int64(maxTotalDenseCounts))
+			}
+		}
 		h.SetTag("")
 		if !haveStart {
 			// HdrHistogram's rule: without a StartTime line the first
@@ -232,6 +243,10 @@ func ReadHlog(r io.Reader, name string) (*Hlog, error) {
 // harness geometry needs 18k; HdrHistogram's widest common one (1 ns to 1 h
 // at 5 digits) 3.3M.
 const maxDenseCounts = 1 << 22
+
+// maxTotalDenseCounts bounds the dense buckets of all tags together (64 MiB
+// per expansion): hundreds of tags of the harness geometry, two of the widest.
+const maxTotalDenseCounts = 1 << 23
 
 // denseCounts returns how many buckets a dense histogram of h's geometry
 // allocates, following HdrHistogram's layout.

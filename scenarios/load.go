@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -79,6 +80,9 @@ type (
 // equal its base name without the .yaml or .yml extension. Every error
 // Load returns is an *Error; no input makes it panic.
 func Load(name string, data []byte) (*Scenario, error) {
+	// goccy/go-yaml counts a comment line twice when lines end in CRLF,
+	// which would put every error on the wrong line.
+	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
 	sc, err := load(name, data)
 	if err != nil {
 		return nil, err

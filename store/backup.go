@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -322,6 +325,8 @@ func (s *Store) stageRestore(ctx context.Context, r io.Reader, o RestoreOptions)
 		high       uint64
 		n, dropped int
 		err        error
+		needs      map[string]bool // subject hashes its ops need a key for
+		has        map[string]bool // subject hashes it holds a key for
 	}
 	var jobs []*job
 	for name := range names {
@@ -331,7 +336,7 @@ func (s *Store) stageRestore(ctx context.Context, r io.Reader, o RestoreOptions)
 		if err != nil {
 			return staging, info, err
 		}
-		j := &job{name: name, seal: b.seal}
+		j := &job{name: name, seal: b.seal, needs: map[string]bool{}, has: map[string]bool{}}
 		if name == BoxPending {
 			s.qmu.Lock()
 			j.high = s.q.seq // sequence numbers never go back
@@ -360,6 +365,11 @@ func (s *Store) stageRestore(ctx context.Context, r io.Reader, o RestoreOptions)
 						j.dropped++
 						return nil
 					}
+					// A record the store could not read back must stop the
+					// restore here, before anything live changes.
+					if err := s.checkRecord(j.name, k, []byte(v), j.needs, j.has); err != nil {
+						return err
+					}
 					j.n++
 					return bw.add(k, []byte(v))
 				})
@@ -375,12 +385,83 @@ func (s *Store) stageRestore(ctx context.Context, r io.Reader, o RestoreOptions)
 		})
 	}
 	wg.Wait()
+	has := map[string]bool{}
 	for _, j := range jobs {
 		if j.err != nil {
 			return staging, info, j.err
 		}
 		info.Records[j.name] = j.n
 		info.Erased += j.dropped
+		for h := range j.has {
+			has[h] = true
+		}
+	}
+	for _, j := range jobs {
+		for h := range j.needs {
+			if !has[h] && unchecked == nil {
+				return staging, info, fmt.Errorf("box %s holds ops of subject %s, whose key is not in the backup: %w", j.name, h, ErrBackupTampered)
+			}
+		}
 	}
 	return staging, info, nil
+}
+
+// checkRecord makes sure a record from a backup is one the store can read
+// back: op, idempotency, index, audit, schema, lock and subject-key records
+// must decode. Data boxes hold opaque values.
+func (s *Store) checkRecord(box, key string, v []byte, needs, has map[string]bool) error {
+	bad := func(why string) error {
+		return fmt.Errorf("box %s: record %q %s: %w", box, printableKey(key), why, ErrBackupTampered)
+	}
+	switch box {
+	case BoxPending, BoxFailed:
+		switch {
+		case strings.HasPrefix(key, opPrefix):
+			op, err := decodeOp(v)
+			if err != nil || op.ID != key[len(opPrefix):] {
+				return bad("is not an op record")
+			}
+			if op.Subject != "" {
+				needs[s.subjectHash(op.Subject)] = true
+			}
+		case box == BoxPending && strings.HasPrefix(key, idemPrefix):
+			if _, err := decodeIdem(v); err != nil {
+				return bad("is not an idempotency record")
+			}
+		default:
+			return bad("is not a queue record")
+		}
+	case BoxIndex:
+		if i := strings.IndexByte(key, '/'); i != 16 || string(v) != key[i+1:] {
+			return bad("is not an index entry")
+		}
+	case BoxAudit:
+		var e AuditEntry
+		if json.Unmarshal(v, &e) != nil {
+			return bad("is not an audit entry")
+		}
+	case BoxMetadata:
+		var err error
+		switch key {
+		case metaSchemaKey:
+			var r schemaRecord
+			if err = json.Unmarshal(v, &r); err == nil && r.Version < 1 {
+				err = errors.New("schema version below 1")
+			}
+		case metaLockKey:
+			var l lockRecord
+			err = json.Unmarshal(v, &l)
+		default:
+			err = errors.New("unknown key")
+		}
+		if err != nil {
+			return bad("is not a metadata record")
+		}
+	case BoxSubjectKeys:
+		if !strings.HasPrefix(key, subjectPrefix) || len(v) != MasterKeySize {
+			return bad("is not a subject key")
+		}
+		has[key[len(subjectPrefix):]] = true
+	}
+	return nil
 }

@@ -11,10 +11,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -51,9 +53,15 @@ func (k keyFile) masterKey(*keyringFile) ([]byte, error) {
 
 // ReadKeyFile reads and checks a key file. See KeyFile.
 func ReadKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	// Check the type before opening: opening a FIFO would block.
+	if st, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("key file %s: %w; hint: create one with `storectl keygen %s`", path, err, path)
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("key file %s is not a regular file: %w", path, ErrBadKey)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
@@ -66,12 +74,16 @@ func ReadKeyFile(path string) ([]byte, error) {
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("key file %s has mode %04o, which lets other users read it: %w; hint: chmod 600 %s", path, perm, ErrBadKey, path)
 	}
-	buf := make([]byte, 256)
-	n, err := f.Read(buf)
-	if err != nil && n == 0 {
+	// A key file is 65 bytes; read a little more so a longer file is refused
+	// whole rather than judged by its start.
+	buf, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	if len(buf) == 0 {
 		return nil, fmt.Errorf("key file %s is empty: %w; hint: create one with `storectl keygen`", path, ErrBadKey)
 	}
-	key, err := ParseKey(buf[:n])
+	key, err := ParseKey(buf)
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}

@@ -381,9 +381,10 @@ func checkTail(box string, d []byte, start int, res scanResult, keys *sealer) sc
 type salvaged struct {
 	state        map[string]string // key -> sealed value after replaying the whole transactions
 	high         uint64
-	kept         int // whole transactions kept
-	droppedBytes int // bytes in the damaged regions
-	regions      int // damaged regions skipped
+	lastSeq      uint64 // sequence number of the last transaction kept
+	kept         int    // whole transactions kept
+	droppedBytes int    // bytes in the damaged regions
+	regions      int    // damaged regions skipped
 }
 
 // salvage replays every whole, verified transaction of d in file order and
@@ -393,7 +394,11 @@ func salvage(box string, d []byte, keys *sealer) salvaged {
 	out := salvaged{state: map[string]string{}}
 	for pos := 0; pos < len(d); {
 		recs, end, m, ok := tryGroup(box, d, pos, keys)
+		if ok && m.seq <= out.lastSeq {
+			ok = false // an old transaction's bytes again (a misdirected write): never replay it
+		}
 		if ok {
+			out.lastSeq = m.seq
 			for _, r := range recs {
 				if r.del {
 					delete(out.state, r.key)
@@ -412,7 +417,7 @@ func salvage(box string, d []byte, keys *sealer) salvaged {
 			if d[p] != '*' || (d[p-1] != '\n') {
 				continue
 			}
-			if _, _, _, ok := tryGroup(box, d, p, keys); ok {
+			if _, _, m, ok := tryGroup(box, d, p, keys); ok && m.seq > out.lastSeq {
 				next = p
 				break
 			}

@@ -1,0 +1,59 @@
+package inputs
+
+// StepOp is one operation of a FuzzQueueModel program.
+type StepOp uint8
+
+// The operations of a queue program. Arg selects among a few choices; the
+// fuzz target documents what it means for each.
+const (
+	OpEnqueue   StepOp = iota // payload and idempotency key from Arg
+	OpAcquire                 // owner Arg&1 takes the processing lock
+	OpClaim                   // owner Arg&1 claims with its last token
+	OpAck                     // owner Arg&1 acks op Arg>>1 (by creation order)
+	OpFail                    // owner Arg&1 fails op Arg>>1
+	OpRetry                   // retry op Arg>>1
+	OpRelease                 // owner Arg&1 releases the lock
+	OpHeartbeat               // owner Arg&1 renews its lease
+	OpAdvance                 // the clock moves by an amount Arg picks
+	OpReopen                  // Close, then Open
+	OpKill                    // copy the files of the open store (a process kill), then open the copy
+
+	NumStepOps
+)
+
+// MaxSteps caps a program, so an exec stays short.
+const MaxSteps = 32
+
+// Step is one operation and its argument.
+type Step struct {
+	Op  StepOp
+	Arg byte
+}
+
+// DecodeProgram decodes a queue program: two bytes per step, the operation
+// (modulo NumStepOps) and its argument; at most MaxSteps steps.
+func DecodeProgram(b []byte) []Step {
+	var steps []Step
+	for i := 0; i+1 < len(b) && len(steps) < MaxSteps; i += 2 {
+		steps = append(steps, Step{Op: StepOp(b[i] % byte(NumStepOps)), Arg: b[i+1]})
+	}
+	return steps
+}
+
+// EncodeProgram is the inverse of DecodeProgram, for seeds.
+func EncodeProgram(steps []Step) []byte {
+	out := make([]byte, 0, 2*len(steps))
+	for _, s := range steps {
+		out = append(out, byte(s.Op), s.Arg)
+	}
+	return out
+}
+
+// String names the operation.
+func (o StepOp) String() string {
+	names := [...]string{"enqueue", "acquire", "claim", "ack", "fail", "retry", "release", "heartbeat", "advance", "reopen", "kill"}
+	if int(o) < len(names) {
+		return names[o]
+	}
+	return "op?"
+}
