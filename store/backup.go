@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/boxstorm/boxstorm/store/internal/archive"
 	"github.com/tidwall/buntdb"
@@ -121,19 +122,41 @@ func (s *Store) writeBackup(ctx context.Context, w io.Writer, snap map[string][]
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("backup: %w", err)
 	}
-	var boxes []archive.Box
+	// Decrypt every box once, a box per goroutine; archive.Write reads each
+	// box twice (to hash, then to write).
+	plain := make(map[string][]kv, len(snap))
+	errs := make(map[string]error, len(snap))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for name, recs := range snap {
 		seal := s.boxes[name].seal
+		wg.Go(func() {
+			out := make([]kv, 0, len(recs))
+			var err error
+			for _, r := range recs {
+				var pt []byte
+				if pt, err = seal.open(r.k, unsafe.Slice(unsafe.StringData(r.v), len(r.v))); err != nil {
+					break
+				}
+				out = append(out, kv{r.k, unsafe.String(unsafe.SliceData(pt), len(pt))})
+			}
+			mu.Lock()
+			plain[name], errs[name] = out, err
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	var boxes []archive.Box
+	for name, recs := range plain {
+		if err := errs[name]; err != nil {
+			return BackupInfo{}, fmt.Errorf("backup: %w", err)
+		}
 		boxes = append(boxes, archive.Box{Name: name, Records: func(yield func(k, v string) bool) error {
 			for i, r := range recs {
 				if i == len(recs)/2 {
 					failpoint("backup/mid-stream")
 				}
-				pt, err := seal.open(r.k, []byte(r.v))
-				if err != nil {
-					return err
-				}
-				if !yield(r.k, string(pt)) {
+				if !yield(r.k, r.v) {
 					return nil
 				}
 			}

@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -126,37 +129,54 @@ type opMeta struct {
 	enqueuedAt int64
 }
 
-// listMeta decodes the ops of a box, sorted by sequence and id.
+// listMeta decodes the ops of a box, sorted by sequence and id. The
+// records are collected under buntdb's read lock, then decrypted in
+// parallel, a chunk per CPU.
 func (s *Store) listMeta(ctx context.Context, b *box) ([]opMeta, error) {
-	var out []opMeta
-	var buf []byte
-	var ferr error
+	var refs []kv
 	err := b.view(func(tx *buntdb.Tx) error {
 		return tx.AscendGreaterOrEqual("", opPrefix, func(k, v string) bool {
 			if !strings.HasPrefix(k, opPrefix) {
 				return false
 			}
-			if len(out)%4096 == 0 {
-				if ferr = ctx.Err(); ferr != nil {
-					return false
-				}
-			}
-			var err error
-			if buf, err = b.seal.openTo(buf[:0], k, unsafe.Slice(unsafe.StringData(v), len(v))); err != nil {
-				ferr = err
-				return false
-			}
-			op, err := decodeOp(buf)
-			if err != nil {
-				ferr = &CorruptionError{Box: b.name, Offset: -1, Key: k, Reason: err.Error()}
-				return false
-			}
-			out = append(out, opMeta{seq: op.Seq, gen: op.Gen, id: k[len(opPrefix):], idemKey: strings.Clone(op.IdempotencyKey), enqueuedAt: timeNano(op.EnqueuedAt)})
+			refs = append(refs, kv{k, v})
 			return true
 		})
 	})
-	if err == nil {
-		err = ferr
+	if err != nil {
+		return nil, err
+	}
+	out := make([]opMeta, len(refs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(refs)/4096))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(refs)/workers, (w+1)*len(refs)/workers
+		wg.Go(func() {
+			var buf []byte
+			for i := lo; i < hi; i++ {
+				if (i-lo)%4096 == 0 && ctx.Err() != nil {
+					errs[w] = ctx.Err()
+					return
+				}
+				k, v := refs[i].k, refs[i].v
+				var err error
+				if buf, err = b.seal.openTo(buf[:0], k, unsafe.Slice(unsafe.StringData(v), len(v))); err != nil {
+					errs[w] = err
+					return
+				}
+				op, err := decodeOp(buf)
+				if err != nil {
+					errs[w] = &CorruptionError{Box: b.name, Offset: -1, Key: k, Reason: err.Error()}
+					return
+				}
+				out[i] = opMeta{seq: op.Seq, gen: op.Gen, id: k[len(opPrefix):], idemKey: strings.Clone(op.IdempotencyKey), enqueuedAt: timeNano(op.EnqueuedAt)}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b opMeta) int {
 		if a.seq != b.seq {
@@ -167,7 +187,7 @@ func (s *Store) listMeta(ctx context.Context, b *box) ([]opMeta, error) {
 		}
 		return strings.Compare(a.id, b.id)
 	})
-	return out, err
+	return out, nil
 }
 
 // checkIndex compares the boxes and, with fix, repairs them and rebuilds the
