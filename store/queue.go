@@ -149,10 +149,14 @@ func (s *Store) idemKey(k string) string {
 	return idemPrefix + hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-func newOpID() string {
-	var b [12]byte
+// newOpID makes an op id: the op's sequence number (16 hex digits) and 32
+// random bits. Ids sort like the queue, so buntdb loads pending_ops with
+// appends instead of random inserts, and sequence numbers never repeat, so
+// ids never do either.
+func newOpID(seq uint64) string {
+	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return seqKey(seq) + hex.EncodeToString(b[:])
 }
 
 // EnqueueOptions are the optional parts of an op.
@@ -170,14 +174,14 @@ type EnqueueOptions struct {
 func (s *Store) Enqueue(ctx context.Context, payload []byte, o EnqueueOptions) (Op, error) {
 	if s.canary(CanaryDurability) {
 		// Known-bad: acknowledge now, write later.
-		id := newOpID()
+		id := newOpID(0) // known-bad path: the sequence is not known yet
 		go func() {
 			time.Sleep(50 * time.Millisecond)
 			_, _ = s.enqueue(context.Background(), payload, o, id)
 		}()
 		return Op{ID: id, EnqueuedAt: s.opts.Clock.Now().UTC(), IdempotencyKey: o.IdempotencyKey, Subject: o.Subject, Payload: payload, State: OpPending}, nil
 	}
-	return s.enqueue(ctx, payload, o, newOpID())
+	return s.enqueue(ctx, payload, o, "")
 }
 
 func (s *Store) enqueue(ctx context.Context, payload []byte, o EnqueueOptions, id string) (Op, error) {
@@ -208,6 +212,9 @@ func (s *Store) enqueue(ctx context.Context, payload []byte, o EnqueueOptions, i
 			s.qmu.Unlock()
 			return Op{}, err
 		}
+	}
+	if id == "" {
+		id = newOpID(s.q.seq + 1)
 	}
 	op := Op{ID: id, Seq: s.q.seq + 1, EnqueuedAt: s.opts.Clock.Now().UTC(), IdempotencyKey: o.IdempotencyKey, Subject: o.Subject, Payload: payload, State: OpPending}
 	stored := op
@@ -261,7 +268,8 @@ func (s *Store) EnqueueBatch(ctx context.Context, payloads [][]byte) ([]Op, erro
 	now := s.opts.Clock.Now().UTC()
 	ops := make([]Op, len(payloads))
 	for i, p := range payloads {
-		ops[i] = Op{ID: newOpID(), Seq: s.q.seq + 1 + uint64(i), EnqueuedAt: now, Payload: p, State: OpPending}
+		seq := s.q.seq + 1 + uint64(i)
+		ops[i] = Op{ID: newOpID(seq), Seq: seq, EnqueuedAt: now, Payload: p, State: OpPending}
 	}
 	wait, err := s.pending.commit(func(t *txn) error {
 		for i := range ops {
