@@ -116,21 +116,30 @@ func txnTag(mac hash.Hash, box string, prefix []byte, recs []txRecord) []byte {
 		recs = slices.Clone(recs)
 		slices.SortFunc(recs, cmpRecords)
 	}
-	mac.Reset()
-	mac.Write([]byte("boxstorm/txn/v1\x00" + box + "\x00"))
-	mac.Write(prefix)
-	var n [9]byte
+	// One Write of the whole encoding: per-call overhead dominated large
+	// transactions when every field was a Write of its own.
+	size := len(prefix) + len(box) + 20
 	for _, r := range recs {
-		n[0] = 's'
-		if r.del {
-			n[0] = 'd'
-		}
-		binary.BigEndian.PutUint32(n[1:5], uint32(len(r.key)))
-		binary.BigEndian.PutUint32(n[5:9], uint32(len(r.val)))
-		mac.Write(n[:])
-		mac.Write(unsafe.Slice(unsafe.StringData(r.key), len(r.key)))
-		mac.Write(unsafe.Slice(unsafe.StringData(r.val), len(r.val)))
+		size += 9 + len(r.key) + len(r.val)
 	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, "boxstorm/txn/v1\x00"...)
+	buf = append(buf, box...)
+	buf = append(buf, 0)
+	buf = append(buf, prefix...)
+	for _, r := range recs {
+		kind := byte('s')
+		if r.del {
+			kind = 'd'
+		}
+		buf = append(buf, kind)
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(r.key)))
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(r.val)))
+		buf = append(buf, r.key...)
+		buf = append(buf, r.val...)
+	}
+	mac.Reset()
+	mac.Write(buf)
 	return mac.Sum(nil)[:16]
 }
 
