@@ -70,7 +70,7 @@ func (s *Store) Audit(ctx context.Context, event string, details map[string]any)
 
 // AuditLog returns every audit entry in order.
 func (s *Store) AuditLog(ctx context.Context) ([]AuditEntry, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer s.exit()

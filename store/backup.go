@@ -226,7 +226,7 @@ type RestoreInfo struct {
 // applied to the backup's records, so a restore never brings erased data
 // back; fencing tokens never go back either.
 func (s *Store) Restore(ctx context.Context, r io.Reader, o RestoreOptions) (RestoreInfo, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return RestoreInfo{}, err
 	}
 	staging, info, err := s.stageRestore(ctx, r, o)

@@ -78,7 +78,7 @@ func (s *Store) loadQueue() error {
 // Ops whose enqueue time is malformed keep their place, which their
 // sequence number decides.
 func (s *Store) RebuildIndex(ctx context.Context) (IndexReport, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return IndexReport{}, err
 	}
 	defer s.exit()
@@ -108,7 +108,7 @@ func (s *Store) RebuildIndex(ctx context.Context) (IndexReport, error) {
 
 // CheckIndex reports what RebuildIndex would fix, changing nothing.
 func (s *Store) CheckIndex(ctx context.Context) (IndexReport, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return IndexReport{}, err
 	}
 	defer s.exit()
@@ -332,29 +332,11 @@ func (s *Store) checkIndex(ctx context.Context, fix bool) (IndexReport, error) {
 }
 
 func (s *Store) applyIndexFix(rep IndexReport, keyOf func(id string) string, dropPending, dropFailed []string) error {
-	if len(dropFailed) > 0 {
-		if err := s.failed.update(func(t *txn) error {
-			for _, id := range dropFailed {
-				if err := t.del(opPrefix + id); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("reconcile failed_ops: %w", err)
-		}
+	if err := deleteOps(s.failed, dropFailed); err != nil {
+		return err
 	}
-	if len(dropPending) > 0 {
-		if err := s.pending.update(func(t *txn) error {
-			for _, id := range dropPending {
-				if err := t.del(opPrefix + id); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("reconcile pending_ops: %w", err)
-		}
+	if err := deleteOps(s.pending, dropPending); err != nil {
+		return err
 	}
 	// Index entries of dropped pending copies show up as dangling.
 	if len(rep.Missing)+len(rep.Dangling)+len(rep.OutOfOrder)+len(rep.reindex) == 0 {
@@ -417,4 +399,23 @@ func (s *Store) fifoFromIndex() error {
 	s.q.pending = len(ops)
 	s.q.seq = max(s.q.seq, s.pending.high)
 	return err
+}
+
+// deleteOps deletes ops by id from a queue box in one transaction.
+func deleteOps(b *box, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := b.update(func(t *txn) error {
+		for _, id := range ids {
+			if err := t.del(opPrefix + id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reconcile %s: %w", b.name, err)
+	}
+	return nil
 }

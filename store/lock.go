@@ -63,7 +63,7 @@ func (s *Store) lockInfoLocked(c Clock) LockInfo {
 
 // LockStatus reports the processing lock as seen by clock (nil: the store's).
 func (s *Store) LockStatus(clock Clock) (LockInfo, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(context.Background()); err != nil {
 		return LockInfo{}, err
 	}
 	defer s.exit()
@@ -96,13 +96,10 @@ func (s *Store) writeLockLocked(l lockRecord) error {
 // heartbeat by the asker's clock. Taking over a stale lock writes the audit
 // entry stale_lock_recovered. Claims made under older tokens are void.
 func (s *Store) AcquireLock(ctx context.Context, req LockRequest) (Lease, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return Lease{}, err
 	}
 	defer s.exit()
-	if err := ctx.Err(); err != nil {
-		return Lease{}, err
-	}
 	if req.Owner == "" {
 		return Lease{}, fmt.Errorf("acquire lock: empty owner: %w", ErrInvalid)
 	}
@@ -143,13 +140,10 @@ func (s *Store) checkTokenLocked(token uint64) error {
 
 // Heartbeat renews the lease of token, by the processor's clock.
 func (s *Store) Heartbeat(ctx context.Context, token uint64, clock Clock) error {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return err
 	}
 	defer s.exit()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	now := s.clockOr(clock).Now().UTC()
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
@@ -163,7 +157,7 @@ func (s *Store) Heartbeat(ctx context.Context, token uint64, clock Clock) error 
 
 // ReleaseLock gives the lock back. Its claims become claimable again.
 func (s *Store) ReleaseLock(ctx context.Context, token uint64) error {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return err
 	}
 	defer s.exit()
@@ -181,7 +175,7 @@ func (s *Store) ReleaseLock(ctx context.Context, token uint64) error {
 // ForceReleaseLock releases the lock whoever holds it, for the runbook's
 // "persistent lock never releases" incident, and writes lock_force_released.
 func (s *Store) ForceReleaseLock(ctx context.Context, reason string) error {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return err
 	}
 	defer s.exit()

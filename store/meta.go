@@ -89,13 +89,10 @@ const MigrationAlert = 10 * time.Second
 // Stats reports pending_ops.count, failed_ops.count, the lock holder, the
 // schema version and the last migration's duration, with the runbook's alerts.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return Stats{}, err
 	}
 	defer s.exit()
-	if err := ctx.Err(); err != nil {
-		return Stats{}, err
-	}
 	rec, err := s.schema()
 	if err != nil {
 		return Stats{}, err

@@ -124,7 +124,7 @@ func (s *Store) Migrate(ctx context.Context) (MigrateReport, error) {
 
 func (s *Store) migrate(ctx context.Context, migrations []Migration) (MigrateReport, error) {
 	var rep MigrateReport
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return rep, err
 	}
 	rec, err := s.schema()

@@ -159,7 +159,7 @@ type SubjectExport struct {
 // Export returns every op of a subject, with its payload, and the audit
 // entries that concern it with their details replaced by {"redacted": true}.
 func (s *Store) Export(ctx context.Context, subject string) (SubjectExport, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return SubjectExport{}, err
 	}
 	defer s.exit()

@@ -33,7 +33,7 @@ type PurgeReport struct {
 // encrypted file, fsyncs it, and only then deletes them from failed_ops.
 func (s *Store) PurgeFailed(ctx context.Context, o PurgeOptions) (PurgeReport, error) {
 	var rep PurgeReport
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return rep, err
 	}
 	defer s.exit()

@@ -132,7 +132,7 @@ func (s *Store) maybeFlushIndexLocked() error {
 
 // FlushIndex writes the pending index changes collected so far.
 func (s *Store) FlushIndex() error {
-	if err := s.enter(); err != nil {
+	if err := s.enter(context.Background()); err != nil {
 		return err
 	}
 	defer s.exit()
@@ -185,13 +185,10 @@ func (s *Store) Enqueue(ctx context.Context, payload []byte, o EnqueueOptions) (
 }
 
 func (s *Store) enqueue(ctx context.Context, payload []byte, o EnqueueOptions, id string) (Op, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return Op{}, err
 	}
 	defer s.exit()
-	if err := ctx.Err(); err != nil {
-		return Op{}, err
-	}
 	var ik string
 	if o.IdempotencyKey != "" && !s.canary(CanaryIdempotency) {
 		ik = s.idemKey(o.IdempotencyKey)
@@ -257,13 +254,10 @@ func (s *Store) enqueue(ctx context.Context, payload []byte, o EnqueueOptions, i
 // are enqueued, in the order given. It takes no idempotency keys or
 // subjects; it is meant for bulk loads.
 func (s *Store) EnqueueBatch(ctx context.Context, payloads [][]byte) ([]Op, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer s.exit()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	s.qmu.Lock()
 	now := s.opts.Clock.Now().UTC()
 	ops := make([]Op, len(payloads))
@@ -354,13 +348,10 @@ func (s *Store) readOpRaw(b *box, id string) (Op, error) {
 // are void and the op is delivered again (at-least-once). ErrEmpty means
 // nothing is claimable.
 func (s *Store) Claim(ctx context.Context, token uint64) (Op, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return Op{}, err
 	}
 	defer s.exit()
-	if err := ctx.Err(); err != nil {
-		return Op{}, err
-	}
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	if err := s.checkTokenLocked(token); err != nil {
@@ -408,13 +399,10 @@ func (s *Store) claimedLocked(token uint64, id string) (*qentry, error) {
 // Ack completes a claimed op: it leaves the queue, and its idempotency key
 // is marked done so a handler can act effectively once.
 func (s *Store) Ack(ctx context.Context, token uint64, id string) error {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return err
 	}
 	defer s.exit()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	s.qmu.Lock()
 	c, err := s.claimedLocked(token, id)
 	if err != nil {
@@ -465,13 +453,10 @@ func (s *Store) Backoff(attempts int) time.Duration {
 // Fail moves a claimed op to failed_ops with its attempt count, the error
 // and the time of its next retry.
 func (s *Store) Fail(ctx context.Context, token uint64, id, reason string) (Op, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return Op{}, err
 	}
 	defer s.exit()
-	if err := ctx.Err(); err != nil {
-		return Op{}, err
-	}
 	s.qmu.Lock()
 	c, err := s.claimedLocked(token, id)
 	if err != nil {
@@ -520,13 +505,10 @@ func (s *Store) Fail(ctx context.Context, token uint64, id, reason string) (Op, 
 // Retry re-enqueues a failed op at the tail of the queue. It keeps the op's
 // id, idempotency key and attempt count.
 func (s *Store) Retry(ctx context.Context, id string) (Op, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return Op{}, err
 	}
 	defer s.exit()
-	if err := ctx.Err(); err != nil {
-		return Op{}, err
-	}
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	op, err := s.readOpRaw(s.failed, id)
@@ -559,7 +541,7 @@ func (s *Store) Retry(ctx context.Context, id string) (Op, error) {
 
 // FailedOps lists failed_ops in FIFO order of their original sequence.
 func (s *Store) FailedOps(ctx context.Context) ([]Op, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer s.exit()
@@ -568,7 +550,7 @@ func (s *Store) FailedOps(ctx context.Context) ([]Op, error) {
 
 // PendingOps lists pending_ops in FIFO order.
 func (s *Store) PendingOps(ctx context.Context) ([]Op, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer s.exit()

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -494,7 +495,7 @@ func (s *Store) startBackground() {
 			case <-s.stop:
 				return
 			case <-t.C:
-				if s.enter() != nil {
+				if s.enter(context.Background()) != nil {
 					return
 				}
 				s.qmu.Lock()
@@ -558,10 +559,13 @@ func (s *Store) closeBoxes() error {
 	return errors.Join(errs...)
 }
 
-// enter admits a call: many at once, none while a procedure that swaps
-// box files (Restore, RotateKey, Erase, ...) or Close holds the store.
-// Every successful enter is paired with exit.
-func (s *Store) enter() error {
+// enter admits a call whose ctx is not done: many at once, none while a
+// procedure that swaps box files (Restore, RotateKey, Erase, ...) or Close
+// holds the store. Every successful enter is paired with exit.
+func (s *Store) enter(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.swap.RLock()
 	s.mu.Lock()
 	closed := s.closed
@@ -589,8 +593,14 @@ func (s *Store) exclusive() error {
 	return nil
 }
 
-// dataBox returns an open data box, opening or creating it on first use.
-func (s *Store) dataBox(name string) (*box, error) {
+// dataBox checks the record keys a call names, then returns the data box,
+// opening or creating it on first use.
+func (s *Store) dataBox(name string, keys ...string) (*box, error) {
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return nil, err
+		}
+	}
 	if !boxNameRE.MatchString(name) {
 		return nil, fmt.Errorf("box name %q: want 1-64 characters of a-z, 0-9 and _: %w", name, ErrInvalid)
 	}
@@ -618,39 +628,17 @@ func checkKey(key string) error {
 // Put stores value under key in the data box, creating the box on first use.
 // Keys must carry no personal data: they are stored in the clear.
 func (s *Store) Put(ctx context.Context, boxName, key string, value []byte) error {
-	if err := s.enter(); err != nil {
-		return err
-	}
-	defer s.exit()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	b, err := s.dataBox(boxName)
-	if err != nil {
-		return err
-	}
-	return b.update(func(t *txn) error { return t.put(key, value) })
+	return s.PutBatch(ctx, boxName, map[string][]byte{key: value})
 }
 
 // PutBatch stores several records in the data box in one transaction: all
 // or none of them are written.
 func (s *Store) PutBatch(ctx context.Context, boxName string, records map[string][]byte) error {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return err
 	}
 	defer s.exit()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	for k := range records {
-		if err := checkKey(k); err != nil {
-			return err
-		}
-	}
-	b, err := s.dataBox(boxName)
+	b, err := s.dataBox(boxName, slices.Collect(maps.Keys(records))...)
 	if err != nil {
 		return err
 	}
@@ -666,17 +654,11 @@ func (s *Store) PutBatch(ctx context.Context, boxName string, records map[string
 
 // Get returns the value under key in the data box, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, boxName, key string) ([]byte, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer s.exit()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := checkKey(key); err != nil {
-		return nil, err
-	}
-	b, err := s.dataBox(boxName)
+	b, err := s.dataBox(boxName, key)
 	if err != nil {
 		return nil, err
 	}
@@ -689,17 +671,11 @@ func (s *Store) Get(ctx context.Context, boxName, key string) ([]byte, error) {
 
 // Delete removes key from the data box. Deleting a missing key succeeds.
 func (s *Store) Delete(ctx context.Context, boxName, key string) error {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return err
 	}
 	defer s.exit()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	b, err := s.dataBox(boxName)
+	b, err := s.dataBox(boxName, key)
 	if err != nil {
 		return err
 	}

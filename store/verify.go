@@ -57,7 +57,7 @@ func (r VerifyReport) String() string {
 // Verify reads every box file from disk and checks its framing, then reads
 // and authenticates every record of every box. It changes nothing.
 func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
-	if err := s.enter(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return VerifyReport{}, err
 	}
 	defer s.exit()
