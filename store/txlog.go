@@ -71,7 +71,10 @@ func (m marker) encode(mac hash.Hash, box string, recs []txRecord) string {
 }
 
 // parseMarker checks a marker's header tag and decodes it.
-func parseMarker(v string, s *sealer) (marker, hash.Hash, error) {
+//
+// macs caches one HMAC per key id for the duration of a scan: building an
+// HMAC per transaction dominated the scan of files of small transactions.
+func parseMarker(v string, s *sealer, macs map[uint32]hash.Hash) (marker, hash.Hash, error) {
 	if len(v) != markerLen || v[0] != markerVersion {
 		return marker{}, nil, errors.New("malformed")
 	}
@@ -83,7 +86,11 @@ func parseMarker(v string, s *sealer) (marker, hash.Hash, error) {
 		length: binary.BigEndian.Uint64(b[17:25]),
 		high:   binary.BigEndian.Uint64(b[25:33]),
 	}
-	mac := s.newMAC(m.keyID)
+	mac := macs[m.keyID]
+	if mac == nil {
+		mac = s.newMAC(m.keyID)
+		macs[m.keyID] = mac
+	}
 	if mac == nil {
 		return marker{}, nil, fmt.Errorf("names unknown key id %d", m.keyID)
 	}
@@ -278,6 +285,7 @@ type scanResult struct {
 // scanBox checks the framing of a box file with the box's keys.
 func scanBox(box string, d []byte, keys *sealer) scanResult {
 	res := scanResult{size: len(d)}
+	macs := map[uint32]hash.Hash{}
 	var (
 		group      []fileRecord
 		mk         *marker
@@ -304,7 +312,7 @@ func scanBox(box string, d []byte, keys *sealer) scanResult {
 			if mk != nil {
 				return fail(rec.off, "transaction at offset %d has two markers", groupStart)
 			}
-			m, mac, err := parseMarker(rec.val, keys)
+			m, mac, err := parseMarker(rec.val, keys, macs)
 			if err != nil {
 				return fail(rec.off, "transaction marker: %v", err)
 			}
@@ -359,7 +367,7 @@ func checkTail(box string, d []byte, start int, res scanResult, keys *sealer) sc
 		if at+markerLen+2 > len(tail) || tail[at+markerLen] != '\r' || tail[at+markerLen+1] != '\n' {
 			continue
 		}
-		m, _, err := parseMarker(string(tail[at:at+markerLen]), keys)
+		m, _, err := parseMarker(string(tail[at:at+markerLen]), keys, map[uint32]hash.Hash{})
 		if err != nil {
 			continue
 		}
@@ -458,7 +466,7 @@ func tryGroup(box string, d []byte, pos int, keys *sealer) ([]txRecord, int, mar
 			if mk != nil {
 				return nil, 0, marker{}, false
 			}
-			m, mac, err := parseMarker(rec.val, keys)
+			m, mac, err := parseMarker(rec.val, keys, map[uint32]hash.Hash{})
 			if err != nil {
 				return nil, 0, marker{}, false
 			}
