@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/boxstorm/boxstorm/internal/cli"
@@ -51,22 +50,9 @@ func failedListCmd() command {
 					if err != nil {
 						return err
 					}
-					if asJSON {
-						if ops == nil {
-							ops = []store.Op{}
-						}
-						return writeJSON(e.stdout, ops)
-					}
-					if len(ops) == 0 {
-						fmt.Fprintln(e.stdout, "no failed ops")
-						return nil
-					}
-					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "ID\tSEQ\tATTEMPTS\tFAILED AT\tNEXT RETRY\tLAST ERROR")
-					for _, op := range ops {
-						fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", op.ID, op.Seq, op.Attempts, stamp(op.FailedAt), stamp(op.NextRetryAt), op.LastError)
-					}
-					return tw.Flush()
+					return writeOps(e.stdout, ops, asJSON, "no failed ops", "ID\tSEQ\tATTEMPTS\tFAILED AT\tNEXT RETRY\tLAST ERROR", func(op store.Op) string {
+						return fmt.Sprintf("%s\t%d\t%d\t%s\t%s\t%s", op.ID, op.Seq, op.Attempts, stamp(op.FailedAt), stamp(op.NextRetryAt), op.LastError)
+					})
 				})
 			}
 		},

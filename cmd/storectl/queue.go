@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/boxstorm/boxstorm/internal/cli"
@@ -52,22 +53,9 @@ func queueListCmd() command {
 					if err != nil {
 						return err
 					}
-					if asJSON {
-						if ops == nil {
-							ops = []store.Op{}
-						}
-						return writeJSON(e.stdout, ops)
-					}
-					if len(ops) == 0 {
-						fmt.Fprintln(e.stdout, "queue is empty")
-						return nil
-					}
-					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "ID\tSEQ\tENQUEUED AT\tATTEMPTS\tIDEMPOTENCY KEY")
-					for _, op := range ops {
-						fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", op.ID, op.Seq, stamp(op.EnqueuedAt), op.Attempts, op.IdempotencyKey)
-					}
-					return tw.Flush()
+					return writeOps(e.stdout, ops, asJSON, "queue is empty", "ID\tSEQ\tENQUEUED AT\tATTEMPTS\tIDEMPOTENCY KEY", func(op store.Op) string {
+						return fmt.Sprintf("%s\t%d\t%s\t%d\t%s", op.ID, op.Seq, stamp(op.EnqueuedAt), op.Attempts, op.IdempotencyKey)
+					})
 				})
 			}
 		},
@@ -148,4 +136,25 @@ func drain(ctx context.Context, e *env, s *store.Store, owner string, failEvery,
 		acked++
 	}
 	return nil
+}
+
+// writeOps prints a listing of ops: JSON (payloads included) with asJSON,
+// else a table with header and one row a op, or empty when there are none.
+func writeOps(w io.Writer, ops []store.Op, asJSON bool, empty, header string, row func(store.Op) string) error {
+	if asJSON {
+		if ops == nil {
+			ops = []store.Op{}
+		}
+		return writeJSON(w, ops)
+	}
+	if len(ops) == 0 {
+		fmt.Fprintln(w, empty)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, op := range ops {
+		fmt.Fprintln(tw, row(op))
+	}
+	return tw.Flush()
 }
