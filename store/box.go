@@ -29,11 +29,17 @@ type box struct {
 
 	ackFailedWrites bool  // the disk-full-safety canary
 	broken          error // sticky write failure; guarded by wmu
+
+	// builtOps, for a queue box a rewrite just built, are its ops as the
+	// rewrite decoded them: the first listMeta takes them instead of
+	// decrypting the box again. Guarded by qmu.
+	builtOps []opMeta
 }
 
 // openBox scans, repairs if allowed, and loads <dir>/<name>.db.
 //
-// With trust set (a canary only), the file goes to buntdb unscanned.
+// With trust set (a canary, or a file this process just built and fsynced),
+// the file goes to buntdb unscanned.
 func openBox(dir, name string, seal *sealer, mode SyncMode, lazy, trust bool) (*box, scanResult, error) {
 	path := filepath.Join(dir, name+".db")
 	var res scanResult

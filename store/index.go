@@ -131,8 +131,14 @@ type opMeta struct {
 
 // listMeta decodes the ops of a box, sorted by sequence and id. The
 // records are collected under buntdb's read lock, then decrypted in
-// parallel, a chunk per CPU.
+// parallel, a chunk per CPU. The first call after a rewrite built the box
+// takes the ops the rewrite decoded instead.
 func (s *Store) listMeta(ctx context.Context, b *box) ([]opMeta, error) {
+	if ops := b.builtOps; ops != nil {
+		b.builtOps = nil
+		sortMetas(ops)
+		return ops, nil
+	}
 	var refs []kv
 	err := b.view(func(tx *buntdb.Tx) error {
 		return tx.AscendGreaterOrEqual("", opPrefix, func(k, v string) bool {
@@ -170,7 +176,7 @@ func (s *Store) listMeta(ctx context.Context, b *box) ([]opMeta, error) {
 					errs[w] = &CorruptionError{Box: b.name, Offset: -1, Key: k, Reason: err.Error()}
 					return
 				}
-				out[i] = opMeta{seq: op.Seq, gen: op.Gen, id: k[len(opPrefix):], idemKey: strings.Clone(op.IdempotencyKey), enqueuedAt: timeNano(op.EnqueuedAt)}
+				out[i] = metaOf(k, op)
 			}
 		})
 	}
@@ -178,16 +184,27 @@ func (s *Store) listMeta(ctx context.Context, b *box) ([]opMeta, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b opMeta) int {
-		if a.seq != b.seq {
-			if a.seq < b.seq {
-				return -1
-			}
+	sortMetas(out)
+	return out, nil
+}
+
+// sortMetas sorts ops by sequence number, then id: pending_index order.
+func sortMetas(ops []opMeta) {
+	slices.SortFunc(ops, func(a, b opMeta) int {
+		switch {
+		case a.seq < b.seq:
+			return -1
+		case a.seq > b.seq:
 			return 1
 		}
 		return strings.Compare(a.id, b.id)
 	})
-	return out, nil
+}
+
+// metaOf is the opMeta of op, stored under key; it keeps nothing op's
+// buffers hold.
+func metaOf(key string, op Op) opMeta {
+	return opMeta{seq: op.Seq, gen: op.Gen, id: key[len(opPrefix):], idemKey: strings.Clone(op.IdempotencyKey), enqueuedAt: timeNano(op.EnqueuedAt)}
 }
 
 // checkIndex compares the boxes and, with fix, repairs them and rebuilds the

@@ -151,8 +151,8 @@ func findDamaged(dir string, opts Options) ([]string, error) {
 	return damaged, nil
 }
 
-// checkBackup decrypts and verifies a whole backup into a scratch directory
-// under the store's key, without opening the store.
+// checkBackup decrypts and verifies a whole backup under the store's key,
+// without opening the store and without writing anything.
 func checkBackup(ctx context.Context, dir, backupPath string, opts Options) error {
 	if backupPath == "" {
 		return fmt.Errorf("no backup given; hint: pass the latest good backup: %w", ErrInvalid)
@@ -176,11 +176,6 @@ func checkBackup(ctx context.Context, dir, backupPath string, opts Options) erro
 	if err != nil {
 		return err
 	}
-	scratch, err := os.MkdirTemp(dir, ".recover-check-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(scratch)
-	_, err = archive.Extract(ctx, f, key.Identity(), scratch, archive.Expect{})
+	_, err = archive.Read(ctx, f, key.Identity(), archive.Expect{}, nil)
 	return err
 }

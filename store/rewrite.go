@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/buntdb"
 )
@@ -50,7 +51,8 @@ func newBoxWriter(path, name string, seal *sealer, high uint64) (*boxWriter, err
 }
 
 func (bw *boxWriter) add(key string, plaintext []byte) error {
-	bw.batch = append(bw.batch, txRecord{key: key, val: string(bw.seal.seal(key, plaintext))})
+	sealed := bw.seal.seal(key, plaintext) // fresh, and never written to again
+	bw.batch = append(bw.batch, txRecord{key: key, val: unsafe.String(unsafe.SliceData(sealed), len(sealed))})
 	bw.n++
 	if len(bw.batch) >= rewriteBatch {
 		return bw.flushBatch()
@@ -151,6 +153,25 @@ func (b *box) eachRecord(ctx context.Context, fn func(key string, plaintext []by
 type stagedBox struct {
 	name string
 	path string
+	// built, when set, is what a boxWriter of this process wrote and
+	// fsynced: the swap loads the file without scanning it again.
+	built *builtBox
+}
+
+// builtBox is what a scan of a file a boxWriter wrote would find, and, for
+// a queue box, its ops as the writer's caller decoded them.
+type builtBox struct {
+	lastSeq, high uint64
+	ops           []opMeta
+}
+
+// staged describes the finished file, to pass to swapBoxes.
+func (bw *boxWriter) staged() stagedBox {
+	b := &builtBox{lastSeq: bw.seq}
+	if bw.seq > 0 {
+		b.high = bw.high
+	}
+	return stagedBox{name: bw.name, path: bw.f.Name(), built: b}
 }
 
 // swapJournal lists staged box files being renamed into place. It is
@@ -203,7 +224,7 @@ func (s *Store) swapBoxes(staged []stagedBox) error {
 			}
 			failpoint("swap/between-renames")
 		}
-		return s.reopenLocked()
+		return s.reopenLocked(nil)
 	}
 	if err := writeFileAtomic(filepath.Join(s.dir, journalName), b, 0o600); err != nil {
 		return fmt.Errorf("swap journal: %w", err)
@@ -220,7 +241,13 @@ func (s *Store) swapBoxes(staged []stagedBox) error {
 	if err := finishSwap(s.dir); err != nil {
 		return err
 	}
-	return s.reopenLocked()
+	built := map[string]*builtBox{}
+	for _, st := range staged {
+		if st.built != nil {
+			built[st.name] = st.built
+		}
+	}
+	return s.reopenLocked(built)
 }
 
 // finishSwap carries out a swap journal: it renames every staged file that
@@ -262,10 +289,10 @@ func finishSwap(dir string) error {
 }
 
 // reopenLocked opens every box that is not open and reloads the in-memory
-// state from them.
-func (s *Store) reopenLocked() error {
+// state from them. Boxes in built are loaded without a scan.
+func (s *Store) reopenLocked(built map[string]*builtBox) error {
 	names := append([]string{}, SystemBoxes...)
-	if err := s.openBoxes(append(names, s.dataBoxNames()...)); err != nil {
+	if err := s.openBoxes(append(names, s.dataBoxNames()...), built); err != nil {
 		return err
 	}
 	s.meta, s.pending, s.index, s.failed, s.audit = s.boxes[BoxMetadata], s.boxes[BoxPending], s.boxes[BoxIndex], s.boxes[BoxFailed], s.boxes[BoxAudit]
@@ -274,5 +301,7 @@ func (s *Store) reopenLocked() error {
 		return err
 	}
 	s.q = queueState{} // a swap voids every claim: the ops may be different ones
-	return s.loadQueue()
+	err := s.loadQueue()
+	s.pending.builtOps, s.failed.builtOps = nil, nil // used by now, or not wanted
+	return err
 }

@@ -235,5 +235,5 @@ func (s *Store) reloadBoxes() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return s.reopenLocked()
+	return s.reopenLocked(nil)
 }

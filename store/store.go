@@ -121,7 +121,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.openBoxes(append(append([]string{}, SystemBoxes...), s.dataBoxNames()...)); err != nil {
+	if err := s.openBoxes(append(append([]string{}, SystemBoxes...), s.dataBoxNames()...), nil); err != nil {
 		return nil, err
 	}
 	s.meta, s.pending, s.index, s.failed, s.audit = s.boxes[BoxMetadata], s.boxes[BoxPending], s.boxes[BoxIndex], s.boxes[BoxFailed], s.boxes[BoxAudit]
@@ -279,8 +279,9 @@ func (s *Store) openBox(name string) (*box, error) {
 // openBoxes opens boxes that are not open yet. Whole files (the common
 // case) are scanned and loaded concurrently, a box per goroutine; a damaged
 // or torn one then goes through openBox, which applies the recovery mode.
-// The audit box is opened first, as repairs are audited.
-func (s *Store) openBoxes(names []string) error {
+// The audit box is opened first, as repairs are audited. A box in built was
+// just written and fsynced by this process, and is loaded without a scan.
+func (s *Store) openBoxes(names []string, built map[string]*builtBox) error {
 	type job struct {
 		name string
 		seal *sealer
@@ -315,9 +316,13 @@ func (s *Store) openBoxes(names []string) error {
 	for _, j := range jobs {
 		wg.Go(func() {
 			var res scanResult
-			j.b, res, j.err = openBox(s.dir, j.name, j.seal, s.opts.Sync, j.name == BoxIndex, s.canary(CanaryCorruptionDetection))
+			bb := built[j.name]
+			j.b, res, j.err = openBox(s.dir, j.name, j.seal, s.opts.Sync, j.name == BoxIndex, bb != nil || s.canary(CanaryCorruptionDetection))
 			if j.b == nil && j.err == nil && res.torn {
 				j.err = errTornTail
+			}
+			if j.b != nil && bb != nil {
+				j.b.txnSeq, j.b.high, j.b.builtOps = bb.lastSeq, bb.high, bb.ops
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 // Package archive writes and reads boxstorm's encrypted backup archives. It
 // knows nothing of the store: it archives named boxes of (key, value)
-// records, and it restores them into a staging directory after verifying all
-// of them. docs/backup-format.md is the specification; this is the manual.
+// records, and reads them back while verifying all of them. docs/backup-format.md is the specification; this is the manual.
 //
 // # Format
 //
@@ -35,10 +34,12 @@
 //
 // # Restoring
 //
-// [Extract] decrypts, verifies and unpacks into an empty directory; see its
-// documentation for the exact order of checks. [ReadBox] then streams one
-// box's records from that directory. Nothing live should change before
-// Extract has returned without error.
+// [Read] decrypts and verifies the archive in one pass and hands each box's
+// records to a callback as they arrive; see its documentation for the exact
+// order of checks. It writes nothing: the store seals the records into new
+// box files as they come, so a decrypted record never reaches a disk.
+// Records arrive before the checks that close their box and the archive, so
+// nothing live should change before Read has returned without error.
 //
 // # Key management
 //
@@ -46,7 +47,7 @@
 // HKDF-SHA-256, deterministically, so the store keeps one secret and restores
 // need no key file. X25519 costs one scalar multiplication per archive; an
 // scrypt passphrase recipient would cost about a second. [Key.Recipient] also
-// writes a key-id stanza to the header, which is what lets Extract report a
+// writes a key-id stanza to the header, which is what lets Read report a
 // wrong key as [ErrWrongKey] and a damaged header as [ErrTampered]. Callers
 // may pass any other age recipient and identity, including scrypt ones;
 // without the key-id stanza a damaged X25519 stanza reads as ErrWrongKey.
@@ -62,19 +63,18 @@
 // since a cut inside a chunk and a flipped byte in the final chunk are the
 // same thing to age. A cut on a chunk boundary, or anywhere in the header,
 // is ErrTruncated alone; damage anywhere before the last chunk is
-// ErrTampered alone. I/O errors from src or dir pass through wrapped and
+// ErrTampered alone. I/O errors from src pass through wrapped and
 // match none of them.
 //
 // # Caveats
 //
 //   - age authenticates content, not its author: anyone who holds the
-//     recipient can write an archive Extract accepts. The recipient derived by
+//     recipient can write an archive Read accepts. The recipient derived by
 //     NewKey is never stored or printed, and the key id in the header is a
 //     separate HKDF output, so in practice only the backup key's holder can.
-//   - Extract writes as many bytes as the archive's own meta declares. Check
-//     free space against the Meta of a trusted source if that matters.
-//   - Extract does not fsync what it writes; ReadBox loads from it into the
-//     store, which makes that durable.
+//   - Read hands over as many records as the archive's own meta declares; a
+//     caller that stores them should check free space against the Meta of a
+//     trusted source if that matters.
 //
 // # Backwards compatibility
 //
