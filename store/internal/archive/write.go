@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -22,7 +24,9 @@ import (
 //
 // Write calls it twice: once to count and hash the dump for
 // backup_meta.json, which comes first in the archive, and once to write it.
-// Both runs must yield the same sequence; Write checks that they do and fails
+// The counting runs of different boxes may overlap in time, so Records of
+// different boxes must not share unsynchronized state; one box's runs never
+// overlap. Both runs must yield the same sequence; Write checks that they do and fails
 // with ErrInvalidInput otherwise. Calling Write inside the boxes' read
 // transactions gives both that and a consistent snapshot, and a buntdb
 // transaction's Ascend fits as is:
@@ -81,14 +85,11 @@ func Write(ctx context.Context, dst io.Writer, recipient age.Recipient, meta Met
 	meta.FormatVersion = FormatVersion
 	meta.CreatedAt = meta.CreatedAt.UTC()
 	meta.Boxes = make([]BoxMeta, 0, len(boxes))
-	enc := newBoxEncoder()
-	for _, b := range boxes {
-		bm, err := enc.run(ctx, b, nil, -1)
-		if err != nil {
-			return Meta{}, err
-		}
-		meta.Boxes = append(meta.Boxes, bm)
+	counted, err := countBoxes(ctx, boxes)
+	if err != nil {
+		return Meta{}, err
 	}
+	meta.Boxes = append(meta.Boxes, counted...)
 	metaJSON, err := encodeMeta(meta)
 	if err != nil {
 		return Meta{}, err
@@ -98,9 +99,8 @@ func Write(ctx context.Context, dst io.Writer, recipient age.Recipient, meta Met
 	if err != nil {
 		return Meta{}, fmt.Errorf("starting age encryption: %w", err)
 	}
-	// Small writes go through bw; tar and age see 256 KiB at a time.
+	// Box dumps reach tar and age 256 KiB at a time (see pipe).
 	tw := tar.NewWriter(aw)
-	bw := bufio.NewWriterSize(tw, 256<<10)
 	mtime := meta.CreatedAt.Truncate(time.Second)
 	if err := writeEntry(tw, metaName, int64(len(metaJSON)), mtime); err != nil {
 		return Meta{}, err
@@ -108,21 +108,18 @@ func Write(ctx context.Context, dst io.Writer, recipient age.Recipient, meta Met
 	if _, err := tw.Write(metaJSON); err != nil {
 		return Meta{}, fmt.Errorf("writing %s: %w", metaName, err)
 	}
+	enc := newBoxEncoder()
 	for i, b := range boxes {
 		want := meta.Boxes[i]
 		if err := writeEntry(tw, boxEntryName(b.Name), want.Bytes, mtime); err != nil {
 			return Meta{}, err
 		}
-		bw.Reset(tw)
-		got, err := enc.run(ctx, b, bw, want.Bytes)
+		got, err := enc.pipe(ctx, b, tw, want.Bytes)
 		if err != nil {
 			return Meta{}, err
 		}
 		if got != want {
 			return Meta{}, invalidInput("box %q: Records yielded a different sequence on its second run (%d records, %d bytes, then %d records, %d bytes)", b.Name, want.Records, want.Bytes, got.Records, got.Bytes)
-		}
-		if err := bw.Flush(); err != nil {
-			return Meta{}, fmt.Errorf("writing box %q: %w", b.Name, err)
 		}
 	}
 	if err := tw.Close(); err != nil {
@@ -133,6 +130,57 @@ func Write(ctx context.Context, dst io.Writer, recipient age.Recipient, meta Met
 		return Meta{}, fmt.Errorf("finishing age stream: %w", err)
 	}
 	return meta, nil
+}
+
+// countBoxes runs each box's counting run, as many at once as there are
+// CPUs, and returns their summaries in the boxes' order.
+func countBoxes(ctx context.Context, boxes []Box) ([]BoxMeta, error) {
+	out := make([]BoxMeta, len(boxes))
+	errs := make([]error, len(boxes))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, b := range boxes {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out[i], errs[i] = newBoxEncoder().run(ctx, b, nil, -1)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// pipe runs the writing run of box b into w with the encoding on its own
+// goroutine, so lines are built while the previous 256 KiB are encrypted.
+func (e *boxEncoder) pipe(ctx context.Context, b Box, w io.Writer, limit int64) (BoxMeta, error) {
+	pr, pw := io.Pipe()
+	var bm BoxMeta
+	var runErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		bw := bufio.NewWriterSize(pw, 256<<10)
+		bm, runErr = e.run(ctx, b, bw, limit)
+		if runErr == nil {
+			runErr = bw.Flush()
+		}
+		pw.CloseWithError(runErr)
+	}()
+	_, err := io.CopyBuffer(w, pr, make([]byte, 256<<10))
+	pr.CloseWithError(err) // unblocks the encoder if the copy failed
+	<-done
+	switch {
+	case runErr != nil && (err == nil || err == runErr):
+		return BoxMeta{}, runErr // the copy only passed the encoder's error on
+	case err != nil:
+		return BoxMeta{}, fmt.Errorf("writing box %q: %w", b.Name, err)
+	}
+	return bm, nil
 }
 
 func writeEntry(tw *tar.Writer, name string, size int64, mtime time.Time) error {
