@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -19,9 +20,11 @@ const plainPerFile = 10
 
 // CheckNoPlaintext scans every regular file under dir, and every path in
 // extra (files, or directories to walk, such as backups kept elsewhere),
-// for the marker byte strings, and reports each hit with its file and
-// offset. The harness puts a marker in every payload it writes, so a hit
-// is payload bytes on disk unencrypted. Symbolic links are not followed.
+// for the marker byte strings, raw or in standard base64 at any alignment
+// (a JSON dump of records is plaintext too), and reports each hit with its
+// file and offset. The harness puts a marker in every payload it writes, so
+// a hit is payload bytes on disk unencrypted. Symbolic links are not
+// followed.
 //
 // A file or directory that cannot be read makes the verdict Unknown unless
 // a hit already failed the check, and so does an empty marker list or an
@@ -38,6 +41,10 @@ func CheckNoPlaintext(dir string, extra []string, markers [][]byte) CheckResult 
 			f.undecided("marker %d is empty", i)
 			return f.result("")
 		}
+		longest = max(longest, len(m))
+	}
+	markers = withBase64(markers)
+	for _, m := range markers {
 		longest = max(longest, len(m))
 	}
 	var roots []string
@@ -77,6 +84,30 @@ func CheckNoPlaintext(dir string, extra []string, markers [][]byte) CheckResult 
 		}
 	}
 	return f.result(fmt.Sprintf("%d markers looked for in %d files (%d bytes)", len(markers), files, bytesRead))
+}
+
+// withBase64 adds to markers their standard base64 encodings at each of the
+// three alignments a marker can have in an encoded value: the characters
+// that encode whole 3-byte groups of the marker alone. Markers too short to
+// leave 8 such characters get no encoded form.
+func withBase64(markers [][]byte) [][]byte {
+	out := append([][]byte{}, markers...)
+	for _, m := range markers {
+		for shift := range 3 {
+			whole := (len(m) - (3-shift)%3) / 3 // groups of marker bytes alone
+			if whole*4 < 8 {
+				continue
+			}
+			pad := make([]byte, shift, shift+len(m))
+			enc := base64.StdEncoding.EncodeToString(append(pad, m...))
+			first := 0
+			if shift > 0 {
+				first = 4 // the group shared with the pad bytes
+			}
+			out = append(out, []byte(enc[first:first+whole*4]))
+		}
+	}
+	return out
 }
 
 // plainScanFile reports every marker hit in path. Consecutive reads overlap by

@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -126,6 +127,33 @@ func TestCheckNoPlaintext(t *testing.T) {
 				t.Fatalf("hit %v reported %d times; findings:\n%s", want, n, dumpFindings(r))
 			}
 		})
+	}
+}
+
+// TestCheckNoPlaintext_Base64: a JSON-lines dump of decrypted records, as a
+// restore's staging directory once held, carries the marker in base64 at
+// any of three alignments; each is found, and an encrypted box is not.
+func TestCheckNoPlaintext_Base64(t *testing.T) {
+	marker := []byte("BOXSTORM-MARKER-7f3a")
+	dir := t.TempDir()
+	writeBox(t, filepath.Join(dir, "pending_ops.db"), [][]byte{marker}, true)
+	for shift := range 3 {
+		v := append(append(bytes.Repeat([]byte{'p'}, shift), marker...), "tail"...)
+		line := fmt.Sprintf("{\"k\":\"op/%d\",\"v\":\"%s\"}\n", shift, base64.StdEncoding.EncodeToString(v))
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("dump%d.jsonl", shift)), []byte(line), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := harness.CheckNoPlaintext(dir, nil, [][]byte{marker})
+	if r.Verdict != harness.VerdictFail {
+		t.Fatalf("verdict %s, want fail: %s", r.Verdict, r.Message)
+	}
+	hit := map[string]bool{}
+	for _, v := range r.Violations {
+		hit[filepath.Base(v.Where.Path)] = true
+	}
+	if len(hit) != 3 || hit["pending_ops.db"] {
+		t.Fatalf("files with hits = %v, want the three dumps; findings:\n%s", hit, dumpFindings(r))
 	}
 }
 
