@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -286,6 +287,28 @@ func finishSwap(dir string) error {
 		return fmt.Errorf("swap journal: %w", err)
 	}
 	return syncDir(dir)
+}
+
+// stagingPrefixes name the directories procedures stage new box files in.
+var stagingPrefixes = []string{".restore-", ".erase-", ".rotate-", ".migrate-"}
+
+// removeStaging removes staging directories a crashed procedure left. Open
+// calls it, holding the directory lock, after finishSwap: nothing staged is
+// needed any more, and the files are sealed copies, not originals.
+func removeStaging(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !slices.ContainsFunc(stagingPrefixes, func(p string) bool { return strings.HasPrefix(e.Name(), p) }) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("removing a crashed procedure's staging directory: %w", err)
+		}
+	}
+	return nil
 }
 
 // reopenLocked opens every box that is not open and reloads the in-memory

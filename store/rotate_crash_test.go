@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -51,6 +52,10 @@ func TestRotateKey_SIGKILLAtEveryStepThenResume(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("no key opens the store after a kill at %s: %v", fp, err)
+			}
+			// Open removed what the killed rotation staged.
+			if left, _ := filepath.Glob(filepath.Join(dir, ".rotate-*")); len(left) > 0 {
+				t.Fatalf("after a kill at %s and a reopen, staging is left: %v", fp, left)
 			}
 			if got := pendingPayloads(t, s); len(got) != 15 {
 				t.Fatalf("after a kill at %s: %d ops readable, want 15", fp, len(got))

@@ -114,8 +114,12 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 	if err := s.loadKeys(); err != nil {
 		return nil, err
 	}
-	// A procedure that crashed while swapping box files in is finished first.
+	// A procedure that crashed while swapping box files in is finished first;
+	// then what crashed procedures left staged is garbage.
 	if err := finishSwap(dir); err != nil {
+		return nil, err
+	}
+	if err := removeStaging(dir); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
