@@ -40,6 +40,7 @@ type boxWriter struct {
 	seq   uint64
 	high  uint64
 	batch []txRecord
+	buf   []byte // a transaction's bytes, reused
 	n     int
 }
 
@@ -92,12 +93,12 @@ func (bw *boxWriter) flushBatch() error {
 	bw.seq++
 	m := newMarker(bw.seal.current, bw.seq, bw.high, bw.batch)
 	mac := bw.seal.newMAC(bw.seal.current)
-	var buf []byte
+	buf := bw.buf[:0]
 	for _, r := range bw.batch {
 		buf = appendRecord(buf, r)
 	}
 	buf = appendRecord(buf, txRecord{key: markerKey, val: m.encode(mac, bw.name, bw.batch)})
-	bw.batch = bw.batch[:0]
+	bw.batch, bw.buf = bw.batch[:0], buf
 	if _, err := bw.w.Write(buf); err != nil {
 		return fmt.Errorf("box %s: write: %w", bw.name, err)
 	}
