@@ -81,6 +81,9 @@ type recorder struct {
 	faults []FaultEvent
 	stream *json.Encoder // worker mode: events go to the parent as well
 	proc   string
+	// cutOff is when a worker child's stream ended without its "end"
+	// event (the child died), on this recorder's clock; 0 if none did.
+	cutOff int64
 }
 
 func newRecorder() *recorder { return &recorder{start: time.Now()} }
@@ -165,6 +168,11 @@ func (r *recorder) readWorkerEvents(rd io.Reader, off int64) (ended bool) {
 		case "end":
 			ended = true
 		}
+		r.mu.Unlock()
+	}
+	if !ended {
+		r.mu.Lock()
+		r.cutOff = r.now()
 		r.mu.Unlock()
 	}
 	return ended

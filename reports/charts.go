@@ -5,9 +5,9 @@ package reports
 import (
 	"bytes"
 	"fmt"
-	"image/color"
 	"math"
 	"strings"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -21,8 +21,6 @@ const (
 	chartWidth  = 9 * vg.Inch
 	chartHeight = 4 * vg.Inch
 )
-
-var pauseColor = color.NRGBA{R: 230, G: 60, B: 60, A: 56}
 
 // spectrumX maps a percentile (0–100) to the 1/(1-p) axis; ok is false at
 // 100%, which has no finite place.
@@ -128,74 +126,36 @@ func spectrumChart(run *Run, baseline map[string]Spectrum) (*plot.Plot, error) {
 	return p, nil
 }
 
-// latencyChart draws each op's corrected p99 and max per interval, as steps.
-// Intervals in which nothing completed are left as gaps, not drawn as zero.
+// latencyChart draws each op's corrected p99 and max per interval, as steps,
+// with the run's pauses shaded.
 func latencyChart(run *Run) (*plot.Plot, error) {
-	p := newPlot("Latency over time (corrected)", "time (s)", "latency (ms)")
-	addPauses(p, run.Meta.Pauses)
-	n := 0
+	c := LatencyTimeChart{
+		Title:      "Latency over time (corrected)",
+		Bands:      pauseBands(run.Meta.Pauses),
+		BandLegend: "pause",
+		End:        runEnd(run),
+	}
 	for i := range run.Ops {
 		op := &run.Ops[i]
-		clr := plotutil.Color(i)
-		for _, s := range []struct {
-			label  string
-			value  func(iv *Interval) float64
-			dashes []vg.Length
-		}{
-			{op.Name + " p99", func(iv *Interval) float64 { return float64(iv.Corrected.ValueAtPercentile(99)) / 1e6 }, nil},
-			{op.Name + " max", func(iv *Interval) float64 { return float64(iv.Corrected.Max()) / 1e6 }, []vg.Length{vg.Points(4), vg.Points(2)}},
-		} {
-			var segment plotter.XYs
-			first := true
-			flush := func() error {
-				if len(segment) == 0 {
-					return nil
-				}
-				l, err := plotter.NewLine(segment)
-				if err != nil {
-					return fmt.Errorf("latency of %s: %w", s.label, err)
-				}
-				l.Color, l.Dashes = clr, s.dashes
-				p.Add(l)
-				if first {
-					p.Legend.Add(s.label, l)
-					first = false
-				}
-				segment = nil
-				n++
-				return nil
+		s := LatencySeries{Op: op.Name}
+		for j := range op.Intervals {
+			iv := &op.Intervals[j]
+			if iv.Count() == 0 {
+				continue // left out: drawn as a gap
 			}
-			for j := range op.Intervals {
-				iv := &op.Intervals[j]
-				if iv.Count() == 0 {
-					if err := flush(); err != nil {
-						return nil, err
-					}
-					continue
-				}
-				// A point at each end of the interval draws it as a step,
-				// flat across the time it describes.
-				v := s.value(iv)
-				segment = append(segment, plotter.XY{X: iv.Start.Seconds(), Y: v}, plotter.XY{X: iv.End.Seconds(), Y: v})
-			}
-			if err := flush(); err != nil {
-				return nil, err
-			}
+			s.Steps = append(s.Steps, LatencyStep{Start: iv.Start, End: iv.End,
+				P99: time.Duration(iv.Corrected.ValueAtPercentile(99)), Max: time.Duration(iv.Corrected.Max())})
 		}
+		c.Series = append(c.Series, s)
 	}
-	if n == 0 {
-		return nil, nil
-	}
-	timeAxis(p, run)
-	p.Y.Min = 0
-	return p, nil
+	return c.plot()
 }
 
 // throughputChart draws each op's completions per second per interval, as
 // steps.
 func throughputChart(run *Run) (*plot.Plot, error) {
 	p := newPlot("Throughput over time", "time (s)", "completed ops/s")
-	addPauses(p, run.Meta.Pauses)
+	addBands(p, pauseBands(run.Meta.Pauses), "pause")
 	n := 0
 	for i := range run.Ops {
 		op := &run.Ops[i]
@@ -219,7 +179,7 @@ func throughputChart(run *Run) (*plot.Plot, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	timeAxis(p, run)
+	p.X.Min, p.X.Max = 0, max(runEnd(run).Seconds(), p.X.Max)
 	p.Y.Min = 0
 	return p, nil
 }
@@ -233,8 +193,9 @@ func newPlot(title, x, y string) *plot.Plot {
 	return p
 }
 
-// timeAxis spans the measured window and every pause.
-func timeAxis(p *plot.Plot, run *Run) {
+// runEnd is the end of a load run's time axis: the measured window, every
+// interval and every pause.
+func runEnd(run *Run) time.Duration {
 	end := run.Meta.Elapsed
 	for _, op := range run.Ops {
 		if n := len(op.Intervals); n > 0 {
@@ -244,42 +205,16 @@ func timeAxis(p *plot.Plot, run *Run) {
 	for _, w := range run.Meta.Pauses {
 		end = max(end, w.End())
 	}
-	p.X.Min, p.X.Max = 0, max(end.Seconds(), p.X.Max)
+	return end
 }
 
-// addPauses shades each pause window across the full height of the chart.
-func addPauses(p *plot.Plot, windows []Window) {
-	if len(windows) == 0 {
-		return
+// pauseBands turns a load run's pauses into unlabelled bands.
+func pauseBands(pauses []Window) []Band {
+	out := make([]Band, 0, len(pauses))
+	for _, w := range pauses {
+		out = append(out, Band{Window: w})
 	}
-	s := pauseShade{windows: windows, color: pauseColor}
-	p.Add(s)
-	p.Legend.Add("pause", s)
-}
-
-// pauseShade is a gonum/plot Plotter that fills one rectangle per window.
-// It reports no data range, so it never stretches the axes.
-type pauseShade struct {
-	windows []Window
-	color   color.Color
-}
-
-// Plot implements plot.Plotter.
-func (s pauseShade) Plot(c draw.Canvas, plt *plot.Plot) {
-	trX, _ := plt.Transforms(&c)
-	for _, w := range s.windows {
-		x0 := max(trX(w.At.Seconds()), c.Min.X)
-		x1 := min(trX(w.End().Seconds()), c.Max.X)
-		if x1 <= x0 {
-			continue
-		}
-		c.FillPolygon(s.color, []vg.Point{{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y}})
-	}
-}
-
-// Thumbnail implements plot.Thumbnailer for the legend.
-func (s pauseShade) Thumbnail(c *draw.Canvas) {
-	c.FillPolygon(s.color, []vg.Point{{X: c.Min.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Min.X, Y: c.Max.Y}})
+	return out
 }
 
 // renderSVG draws p as an SVG element for inlining into HTML: no XML

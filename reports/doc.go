@@ -15,6 +15,9 @@
 //     summaries.
 //   - Text ([WriteText], [WriteComparisonText]): for a terminal.
 //   - HTML ([WriteHTML]): one self-contained page with inline SVG charts.
+//     [LatencyTimeChart] draws its latency-over-time chart, with injected
+//     pauses shaded as [Band]s, for other pages to inline too: the chaos
+//     report shades its faults with it.
 //   - JUnit XML ([WriteJUnit]): chaos results for CI test reporters.
 //
 // Every writer takes an io.Writer; [WriteFile] puts any of them into a file
