@@ -123,6 +123,11 @@ type chaosRun struct {
 	log      *slog.Logger
 	rec      *recorder
 	worker   bool
+	// remote is the harness's store as a processor process reaches it,
+	// over the socket; nil elsewhere.
+	remote queueStore
+	// procErrs are the processor processes that did not run as asked.
+	procErrs []string
 
 	st       *store.Store
 	openErr  error
@@ -342,9 +347,15 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 		return nil, fmt.Errorf("run scenario %s: %w", sc.Name, err)
 	}
 	r := newChaosRun(sc, opts, dir)
-	// Synthetic migrations live in store.Migrations for this run only.
+	// Synthetic migrations live in store.Migrations for this run only. A
+	// run that registered none leaves the variable alone, so runs without
+	// migrate steps may go on in parallel.
 	migrations := slices.Clip(store.Migrations)
-	defer func() { store.Migrations = migrations }()
+	defer func() {
+		if r.synth > 0 {
+			store.Migrations = migrations
+		}
+	}()
 	res := &ScenarioResult{
 		Scenario: sc.Name, Description: sc.Description, Protection: string(sc.Protection),
 		Seed: opts.Seed, Quick: opts.Quick, Canary: opts.Canary, Ops: sc.Workload.Ops,
@@ -504,7 +515,7 @@ func (r *chaosRun) drain(ctx context.Context) {
 	const client = "drain"
 	var n int64
 	var lease store.Lease
-	if _, err := r.call(client, &n, OpAcquire, 0, "", func(s *store.Store) (store.Op, error) {
+	if _, err := r.call(client, &n, OpAcquire, 0, "", func(s queueStore) (store.Op, error) {
 		var err error
 		// The dead worker's lease would go stale after StaleAfter; the
 		// drain's clock is that far ahead instead of waiting for it.
@@ -519,17 +530,17 @@ func (r *chaosRun) drain(ctx context.Context) {
 	r.rec.ops[len(r.rec.ops)-1].Token = lease.Token
 	r.rec.mu.Unlock()
 	for ctx.Err() == nil {
-		op, err := r.call(client, &n, OpClaim, lease.Token, "", func(s *store.Store) (store.Op, error) { return s.Claim(ctx, lease.Token) })
+		op, err := r.call(client, &n, OpClaim, lease.Token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, lease.Token) })
 		if err != nil {
 			break
 		}
-		if _, err := r.call(client, &n, OpAck, lease.Token, op.ID, func(s *store.Store) (store.Op, error) {
+		if _, err := r.call(client, &n, OpAck, lease.Token, op.ID, func(s queueStore) (store.Op, error) {
 			return store.Op{}, s.Ack(ctx, lease.Token, op.ID)
 		}); err != nil {
 			break
 		}
 	}
-	_, _ = r.call(client, &n, OpRelease, lease.Token, "", func(s *store.Store) (store.Op, error) {
+	_, _ = r.call(client, &n, OpRelease, lease.Token, "", func(s queueStore) (store.Op, error) {
 		return store.Op{}, s.ReleaseLock(ctx, lease.Token)
 	})
 }

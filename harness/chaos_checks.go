@@ -49,7 +49,7 @@ func (r *chaosRun) fifoProbe(ctx context.Context) {
 	const client = "fifo-probe"
 	var n int64
 	var lease store.Lease
-	if _, err := r.call(client, &n, OpAcquire, 0, "", func(s *store.Store) (store.Op, error) {
+	if _, err := r.call(client, &n, OpAcquire, 0, "", func(s queueStore) (store.Op, error) {
 		var err error
 		lease, err = s.AcquireLock(ctx, store.LockRequest{Owner: client})
 		return store.Op{}, err
@@ -60,11 +60,11 @@ func (r *chaosRun) fifoProbe(ctx context.Context) {
 	r.rec.ops[len(r.rec.ops)-1].Token = lease.Token
 	r.rec.mu.Unlock()
 	for range fifoProbeClaims {
-		if _, err := r.call(client, &n, OpClaim, lease.Token, "", func(s *store.Store) (store.Op, error) { return s.Claim(ctx, lease.Token) }); err != nil {
+		if _, err := r.call(client, &n, OpClaim, lease.Token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, lease.Token) }); err != nil {
 			break
 		}
 	}
-	_, _ = r.call(client, &n, OpRelease, lease.Token, "", func(s *store.Store) (store.Op, error) {
+	_, _ = r.call(client, &n, OpRelease, lease.Token, "", func(s queueStore) (store.Op, error) {
 		return store.Op{}, s.ReleaseLock(ctx, lease.Token)
 	})
 }
@@ -312,8 +312,8 @@ func (r *chaosRun) runChecks(ctx context.Context, fs *finalState, states []state
 			skipped = append(skipped, fmt.Sprintf("fault %d (%s): %s", ev.Index, ev.Type, ev.Skipped))
 		}
 	}
-	if r.sc.Workload.Processes > 0 {
-		skipped = append(skipped, fmt.Sprintf("workload.processes=%d: processor processes are not run (the store holds an exclusive directory lock, so a second process cannot open it while the harness has it open)", r.sc.Workload.Processes))
+	for _, e := range r.procErrs {
+		skipped = append(skipped, "workload.processes: "+e)
 	}
 	if len(skipped) > 0 {
 		out = append(out, CheckResult{Name: CheckFaultsInjected, Verdict: VerdictUnknown, Message: strings.Join(skipped, "; ")})

@@ -40,6 +40,11 @@ type workerSpec struct {
 	Canary   bool                `json:"canary"`
 	Dir      string              `json:"dir"`
 	KeyGen   int                 `json:"key_gen"`
+	// Socket is where the harness serves its store to processor
+	// processes; MonoStart is MonotonicNanos at the harness recorder's
+	// start, so a processor process records on the harness's clock.
+	Socket    string `json:"socket,omitempty"`
+	MonoStart int64  `json:"mono_start,omitempty"`
 }
 
 func (r *chaosRun) exe() (string, error) {
@@ -102,6 +107,9 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 	}
 	ended := r.rec.readWorkerEvents(out, off)
 	werr := cmd.Wait()
+	// A killed worker leaves the socket it served processor processes
+	// on (they die with it).
+	_ = os.Remove(filepath.Join(r.dir, procSocketName))
 	var ee *exec.ExitError
 	switch {
 	case werr == nil:
@@ -248,8 +256,16 @@ func WorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	canary := fs.String("canary", "", "canary (open-only)")
 	dieAfter := fs.Int("enqueue-and-die", 0, "enqueue this many ops, then SIGKILL this process")
 	valueSize := fs.Int("value-size", 256, "payload size (enqueue-and-die)")
+	process := fs.Int("process", -1, "run processor process N against the harness's socket (with --spec)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *process >= 0 {
+		if err := runProcessSpec(ctx, *spec, *process, stdout); err != nil {
+			fmt.Fprintf(stderr, "chaos worker: %s: error: %v\n", procName(*process), err)
+			return 1
+		}
+		return 0
 	}
 	if *dieAfter > 0 {
 		if err := enqueueAndDie(ctx, *dir, *keyGen, *dieAfter, *valueSize, stdout); err != nil {
@@ -275,17 +291,26 @@ func WorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return 0
 }
 
-func runWorkerSpec(ctx context.Context, path string, stdout io.Writer) error {
+// readWorkerSpec reads a worker child's spec file.
+func readWorkerSpec(path string) (*workerSpec, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var spec workerSpec
 	if err := json.Unmarshal(b, &spec); err != nil {
-		return fmt.Errorf("spec %s: %w", path, err)
+		return nil, fmt.Errorf("spec %s: %w", path, err)
 	}
 	if spec.Scenario == nil {
-		return fmt.Errorf("spec %s: no scenario: %w", path, store.ErrInvalid)
+		return nil, fmt.Errorf("spec %s: no scenario: %w", path, store.ErrInvalid)
+	}
+	return &spec, nil
+}
+
+func runWorkerSpec(ctx context.Context, path string, stdout io.Writer) error {
+	spec, err := readWorkerSpec(path)
+	if err != nil {
+		return err
 	}
 	r := newChaosRun(spec.Scenario, RunOptions{Seed: spec.Seed, Canary: spec.Canary}, spec.Dir)
 	r.worker, r.keyGen = true, spec.KeyGen

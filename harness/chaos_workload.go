@@ -211,14 +211,19 @@ func (r *chaosRun) runWorkload(ctx context.Context, opFaults []PlannedFault) err
 			prod.Go(func() { ws.producer(ctx, i) })
 		}
 	}
+	var procs *procSet
 	if w.Kind != scenarios.WorkloadEnqueue {
 		for i := range w.Processors {
 			proc.Go(func() { ws.processor(ctx, i) })
 		}
+		procs = r.startProcs(ctx, ws)
 	}
 	prod.Wait()
 	ws.producersDone.Store(true)
 	proc.Wait()
+	if procs != nil {
+		procs.wait()
+	}
 	ws.gate.finish()
 	return ctx.Err()
 }
@@ -282,7 +287,7 @@ func (r *chaosRun) enqueue(ctx context.Context, client string, n *int64, rng *ra
 	*n++
 	r.rec.begin(rec)
 	var op store.Op
-	s, err := r.current()
+	s, err := r.queue()
 	if err == nil {
 		op, err = s.Enqueue(ctx, payloadFor(marker, w.ValueSize), store.EnqueueOptions{IdempotencyKey: rec.Key, Subject: rec.Subject})
 	}
@@ -292,13 +297,39 @@ func (r *chaosRun) enqueue(ctx context.Context, client string, n *int64, rng *ra
 	r.rec.end(rec, err)
 }
 
+// queueStore is the part of the store a processor calls: *store.Store
+// itself, or, in a processor process, the harness's store reached through
+// the run's socket (procClient).
+type queueStore interface {
+	AcquireLock(ctx context.Context, req store.LockRequest) (store.Lease, error)
+	Heartbeat(ctx context.Context, token uint64, clock store.Clock) error
+	ReleaseLock(ctx context.Context, token uint64) error
+	Enqueue(ctx context.Context, payload []byte, o store.EnqueueOptions) (store.Op, error)
+	Claim(ctx context.Context, token uint64) (store.Op, error)
+	Ack(ctx context.Context, token uint64, id string) error
+	Fail(ctx context.Context, token uint64, id, reason string) (store.Op, error)
+}
+
+// queue returns what the run's processors call: the remote store in a
+// processor process, the open store otherwise.
+func (r *chaosRun) queue() (queueStore, error) {
+	if r.remote != nil {
+		return r.remote, nil
+	}
+	s, err := r.current()
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // call records one processor call.
-func (r *chaosRun) call(client string, n *int64, name string, token uint64, id string, do func(s *store.Store) (store.Op, error)) (store.Op, error) {
+func (r *chaosRun) call(client string, n *int64, name string, token uint64, id string, do func(s queueStore) (store.Op, error)) (store.Op, error) {
 	rec := &ChaosOp{Client: client, N: *n, Op: name, Token: token, ID: id}
 	*n++
 	r.rec.begin(rec)
 	var op store.Op
-	s, err := r.current()
+	s, err := r.queue()
 	if err == nil {
 		op, err = do(s)
 	}
@@ -316,119 +347,221 @@ func (r *chaosRun) call(client string, n *int64, name string, token uint64, id s
 	return op, err
 }
 
+// procEnv is what one processor loop needs from the workload around it:
+// the op gate, when to stop, its stalls and the handler failure rate.
+// Processor goroutines use the workload's state directly (localProc); a
+// processor process asks the harness over the run's socket (procClient).
+type procEnv interface {
+	// begin waits for the op gate and takes a ticket, counted or not;
+	// false means the run is over. end gives the ticket back.
+	begin(counted bool) bool
+	end()
+	// done reports that producers are done and no stall is pending; idle
+	// that, and that nothing was claimed for a while.
+	done() bool
+	idle() bool
+	// progress notes a successful claim.
+	progress()
+	failRate() float64
+	// stallPending reports a stall requested for this processor; stall
+	// serves it; dropStall cancels it when the processor stops.
+	stallPending() bool
+	stall(ctx context.Context)
+	dropStall()
+	// yield reports a stall requested for another processor, which waits
+	// for the lock to serve it: the holder hands the lock over at once.
+	yield() bool
+}
+
+// localProc is the procEnv of processor goroutine p.
+type localProc struct {
+	ws *workers
+	p  int
+}
+
+func (l localProc) begin(counted bool) bool {
+	_, ok := l.ws.gate.begin(counted)
+	return ok
+}
+func (l localProc) end()               { l.ws.gate.end() }
+func (l localProc) done() bool         { return l.ws.done() }
+func (l localProc) idle() bool         { return l.ws.idle() }
+func (l localProc) progress()          { l.ws.lastProgress.Store(time.Now().UnixNano()) }
+func (l localProc) failRate() float64  { return l.ws.r.handlerFailRate() }
+func (l localProc) stallPending() bool { return l.ws.r.stallReq[l.p].Load() > 0 }
+func (l localProc) stall(ctx context.Context) {
+	l.ws.stall(ctx, l.p)
+}
+func (l localProc) yield() bool { return l.ws.stallWaiting(l.p) }
+func (l localProc) dropStall() {
+	if l.ws.r.stallReq[l.p].Swap(0) > 0 {
+		l.ws.r.stalls.Add(-1)
+	}
+}
+
+// stallWaiting reports a stall requested for a processor other than p
+// (every processor when p is -1) and not yet served.
+func (ws *workers) stallWaiting(p int) bool {
+	for i := range ws.r.stallReq {
+		if i != p && ws.r.stallReq[i].Load() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// done reports that the processors may stop: claim and cycle workloads
+// have no producers, so they are done from the start and stop at their op
+// count or an empty queue.
+func (ws *workers) done() bool {
+	return ws.producersDone.Load() && ws.r.stalls.Load() == 0
+}
+
+// idle reports that processors may stop: producers are done, no stall is
+// pending and nothing was claimed for a while.
+func (ws *workers) idle() bool {
+	return ws.done() && time.Since(time.Unix(0, ws.lastProgress.Load())) > 300*time.Millisecond
+}
+
 func (ws *workers) processor(ctx context.Context, p int) {
 	r := ws.r
-	kind := r.sc.Workload.Kind
 	client := fmt.Sprintf("processor-%d", p)
-	clock := r.clocks[p]
 	rng := rand.New(rand.NewPCG(r.opts.Seed, uint64(1000+p)))
+	r.processorLoop(ctx, localProc{ws: ws, p: p}, client, r.clocks[p], rng)
+}
+
+// processorLoop is one processor, a goroutine of the harness or a
+// processor process: it acquires the lock with its own clock, claims, acks
+// or fails with its fencing token, heartbeats every 10 claims and hands
+// the lock over every 50, until env says the run is over. While a stall
+// waits for another processor, it hands the lock over after each claim
+// and whenever the queue is empty, so that the stall happens soon, while
+// the stalled processor holds the lock, whatever the number of
+// processors.
+func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string, clock store.Clock, rng *rand.Rand) {
+	kind := r.sc.Workload.Kind
 	var n int64
 	var token uint64
-	claims := 0
+	claims, refused := 0, 0
 	defer func() {
-		if r.stallReq[p].Swap(0) > 0 {
-			ws.r.stalls.Add(-1)
-		}
+		env.dropStall()
 		if token != 0 {
-			_, _ = r.call(client, &n, OpRelease, token, "", func(s *store.Store) (store.Op, error) {
+			_, _ = r.call(client, &n, OpRelease, token, "", func(s queueStore) (store.Op, error) {
 				return store.Op{}, s.ReleaseLock(ctx, token)
 			})
 		}
 	}()
-	done := func() bool {
-		// Claim and cycle workloads have no producers: they are done
-		// from the start, and stop at their op count or an empty queue.
-		return ws.producersDone.Load() && ws.r.stalls.Load() == 0
-	}
-	idle := func() bool {
-		// Processors stop once producers are done, no stall is pending
-		// and nothing was claimed for a while.
-		return done() && time.Since(time.Unix(0, ws.lastProgress.Load())) > 300*time.Millisecond
-	}
 	for ctx.Err() == nil {
 		if token == 0 {
-			if _, ok := ws.gate.begin(false); !ok {
+			if !env.begin(false) {
 				return
 			}
 			rec := &ChaosOp{Client: client, N: n, Op: OpAcquire}
 			n++
 			r.rec.begin(rec)
-			s, err := r.current()
+			s, err := r.queue()
 			var lease store.Lease
 			if err == nil {
 				lease, err = s.AcquireLock(ctx, store.LockRequest{Owner: client, Clock: clock})
 			}
 			rec.Token = lease.Token
 			r.rec.end(rec, err)
-			ws.gate.end()
+			env.end()
 			if err != nil {
-				if idle() {
+				if env.idle() {
 					return
 				}
 				// The lock is held: try again soon, but not so often
-				// that failed acquires swamp the history.
-				sleepCtx(ctx, 2*time.Millisecond)
+				// that failed acquires swamp the history, whatever the
+				// number of processors: 2ms, doubling to 16ms, jittered.
+				refused++
+				sleepCtx(ctx, acquireBackoff(refused, rng))
 				continue
 			}
-			token = lease.Token
+			token, refused = lease.Token, 0
 		}
 		counted := kind == scenarios.WorkloadClaim || kind == scenarios.WorkloadCycle
-		if _, ok := ws.gate.begin(counted); !ok {
+		if !env.begin(counted) {
 			return
 		}
 		if kind == scenarios.WorkloadCycle {
 			r.enqueue(ctx, client, &n, rng)
 		}
-		op, err := r.call(client, &n, OpClaim, token, "", func(s *store.Store) (store.Op, error) { return s.Claim(ctx, token) })
-		ws.gate.end()
+		op, err := r.call(client, &n, OpClaim, token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, token) })
+		env.end()
 		if err != nil {
 			switch {
 			case errors.Is(err, store.ErrStaleToken):
 				token = 0
-			case errors.Is(err, store.ErrEmpty) && r.stallReq[p].Load() > 0:
-				ws.stall(ctx, p)
-			case done() && (errors.Is(err, store.ErrEmpty) || idle()):
+			case errors.Is(err, store.ErrEmpty) && env.yield():
+				if !env.begin(false) {
+					return
+				}
+				_, _ = r.call(client, &n, OpRelease, token, "", func(s queueStore) (store.Op, error) {
+					return store.Op{}, s.ReleaseLock(ctx, token)
+				})
+				token = 0
+				env.end()
+				sleepCtx(ctx, maxAcquireBackoff)
+			case errors.Is(err, store.ErrEmpty) && env.stallPending():
+				env.stall(ctx)
+			case env.done() && (errors.Is(err, store.ErrEmpty) || env.idle()):
 				return
 			default:
 				sleepCtx(ctx, 500*time.Microsecond)
 			}
 			continue
 		}
-		ws.lastProgress.Store(time.Now().UnixNano())
-		if r.stallReq[p].Load() > 0 {
-			ws.stall(ctx, p)
+		env.progress()
+		if env.stallPending() {
+			env.stall(ctx)
 		}
-		if _, ok := ws.gate.begin(false); !ok {
+		if !env.begin(false) {
 			return
 		}
-		if rate := r.handlerFailRate(); rate > 0 && rng.Float64() < rate {
-			_, err = r.call(client, &n, OpFail, token, op.ID, func(s *store.Store) (store.Op, error) {
+		if rate := env.failRate(); rate > 0 && rng.Float64() < rate {
+			_, err = r.call(client, &n, OpFail, token, op.ID, func(s queueStore) (store.Op, error) {
 				return s.Fail(ctx, token, op.ID, "chaos: injected handler failure")
 			})
 		} else {
-			_, err = r.call(client, &n, OpAck, token, op.ID, func(s *store.Store) (store.Op, error) {
+			_, err = r.call(client, &n, OpAck, token, op.ID, func(s queueStore) (store.Op, error) {
 				return store.Op{}, s.Ack(ctx, token, op.ID)
 			})
 		}
 		claims++
 		if err == nil && claims%10 == 0 {
-			_, err = r.call(client, &n, OpHeartbeat, token, "", func(s *store.Store) (store.Op, error) {
+			_, err = r.call(client, &n, OpHeartbeat, token, "", func(s queueStore) (store.Op, error) {
 				return store.Op{}, s.Heartbeat(ctx, token, clock)
 			})
 		}
-		if err == nil && claims%50 == 0 {
+		yield := env.yield()
+		if err == nil && (claims%50 == 0 || yield) {
 			// Hand the lock over now and then, so every processor holds
 			// it at some point and skewed clocks meet.
-			_, err = r.call(client, &n, OpRelease, token, "", func(s *store.Store) (store.Op, error) {
+			_, err = r.call(client, &n, OpRelease, token, "", func(s queueStore) (store.Op, error) {
 				return store.Op{}, s.ReleaseLock(ctx, token)
 			})
 			token = 0
 		}
-		ws.gate.end()
+		env.end()
 		if errors.Is(err, store.ErrStaleToken) {
 			token = 0
 		}
+		if yield && token == 0 {
+			// Give the processor that waits a chance at the lock.
+			sleepCtx(ctx, maxAcquireBackoff)
+		}
 	}
+}
+
+// maxAcquireBackoff is the longest a processor waits after a refused
+// acquire.
+const maxAcquireBackoff = 16 * time.Millisecond
+
+// acquireBackoff is the wait after the n-th refused acquire in a row.
+func acquireBackoff(n int, rng *rand.Rand) time.Duration {
+	d := min(2*time.Millisecond<<min(n-1, 3), maxAcquireBackoff)
+	return d - d/4 + time.Duration(rng.Int64N(int64(d/2)))
 }
 
 // stall pauses processor p, heartbeats included, as a GC pause or a

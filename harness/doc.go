@@ -70,10 +70,29 @@
 // second open from another process runs `chaos __worker --open-only`.
 //
 // Each processor has its own clock (a skew is an offset on it), its own
-// lease, and hands the lock over every 50 claims so skewed clocks meet. A
+// lease, and hands the lock over every 50 claims so skewed clocks meet.
+// workload.processes adds processors in other processes: `chaos __worker
+// --process N` runs the same processor loop. The store holds an exclusive
+// flock on its directory, so these children cannot open it while the
+// harness has it open; the harness serves its open store and its op gate
+// to them over a Unix socket in the scenario's directory (procs.sock, one
+// JSON request and response per line, removed afterwards), so they stop
+// at op positions with the goroutines. Each child records its calls as
+// Proc "process-N", client "proc-processor-N", with times on the
+// harness's clock (both read CLOCK_MONOTONIC, see [MonotonicNanos]), and
+// streams them as JSON lines like a crash worker; the harness merges them
+// into the one history. Children get SIGKILL when the harness dies
+// (Pdeathsig) and stop when the socket closes; a child that crashes,
+// writes a line that is not an event or outlives the harness's processors
+// by 30 s is reported in the notes and makes faults-injected unknown.
+// Stall and clock-skew faults target processor goroutines only. A
 // stall puts the processor to sleep while it holds its lease and a claim,
-// as a GC pause or a stopped VM would. Handler failures fail a seeded
-// fraction of claims with Store.Fail.
+// as a GC pause or a stopped VM would; until the stalled processor has
+// the lock, every holder hands it over after each claim, so the stall
+// comes soon whatever the number of processors. A refused acquire is
+// retried after 2 ms, doubling to 16 ms, so waiting processors do not
+// swamp the history. Handler failures fail a seeded fraction of claims
+// with Store.Fail.
 //
 // # Checks
 //
@@ -100,10 +119,11 @@
 //   - Latency in a chaos run is the service time of each call, from the
 //     history; chaos runs are closed loops. Thresholds are enforced in full
 //     runs and only advisory (unknown) in --quick runs.
-//   - workload.processes is not run: the store holds an exclusive
-//     directory lock, so processor processes cannot share the directory
-//     with the harness. Scenarios that ask for processes report
-//     faults-injected as unknown.
+//   - Processor processes reach the store through the harness, not
+//     through their own open: their store calls cross a socket, which
+//     adds a round trip to each, and a processor's clock reading travels
+//     with the call. A process killed for an unreadable event line may
+//     have made a call the history misses.
 //   - The store offers no way to write a valid index or op record behind
 //     its back, so corrupt-index (missing-ids) is made by a worker child
 //     that enqueues count ops and is SIGKILLed before their lazily written
