@@ -121,6 +121,16 @@ func TestRestore_FailuresChangeNothing(t *testing.T) {
 
 	flipped := bytes.Clone(goodBytes)
 	flipped[len(flipped)/2] ^= 0x40
+
+	// A backup with a box the live store lacks, larger than one 64 KiB age
+	// chunk and cut at its very end: that box is staged before the cut is
+	// found, and its new data key must not reach the live keyring.
+	wider := testutil.MustOpen(t, t.TempDir())
+	if err := wider.Put(ctx, "aaa_new_box", "k", bytes.Repeat([]byte("v"), 100_000)); err != nil {
+		t.Fatal(err)
+	}
+	widerPath, _ := backupTo(t, wider)
+	widerBytes, _ := os.ReadFile(widerPath)
 	cases := []struct {
 		name   string
 		data   []byte
@@ -132,6 +142,7 @@ func TestRestore_FailuresChangeNothing(t *testing.T) {
 		{"wrong backup key", otherBytes, 0, store.ErrBackupWrongKey},
 		{"schema mismatch", goodBytes, 7, store.ErrSchemaMismatch},
 		{"empty file", nil, 0, store.ErrBackupTruncated},
+		{"new box, cut at the end", widerBytes[:len(widerBytes)-1], 0, store.ErrBackupTruncated},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

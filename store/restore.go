@@ -114,6 +114,7 @@ type stager struct {
 	s         *Store
 	name      string
 	bw        *boxWriter
+	fresh     *wrappedBox // the data key of a box new to this store
 	ledger    *erasureLedger
 	unchecked bool // the backup-verification canary: take records as they come
 
@@ -138,11 +139,27 @@ type recordFacts struct {
 
 // newStager creates the box's staging file and starts its goroutine.
 func (s *Store) newStager(staging, name string, ledger *erasureLedger, unchecked bool) (*stager, error) {
+	// A box new to this store gets a data key that only the swap adds to
+	// the keyring: a restore that fails leaves the store as it was.
+	var seal *sealer
+	var fresh *wrappedBox
 	s.mu.Lock()
-	b, err := s.openBox(name) // creates keys for boxes new to this store
+	b, err := s.boxes[name], error(nil)
+	if _, known := s.kr.Boxes[name]; b == nil && known {
+		b, err = s.openBox(name)
+	}
 	s.mu.Unlock()
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
+	case b != nil:
+		seal = b.seal
+	default:
+		dk := NewKey()
+		fresh = &wrappedBox{Current: 1, Keys: map[string]string{"1": wrapKey(s.master, name, 1, dk)}}
+		if seal, err = newSealer(name, 1, map[uint32][]byte{1: dk}); err != nil {
+			return nil, err
+		}
 	}
 	var high uint64
 	if name == BoxPending {
@@ -150,12 +167,12 @@ func (s *Store) newStager(staging, name string, ledger *erasureLedger, unchecked
 		high = s.q.seq // sequence numbers never go back
 		s.qmu.Unlock()
 	}
-	bw, err := newBoxWriter(filepath.Join(staging, name+".db"), name, b.seal, high)
+	bw, err := newBoxWriter(filepath.Join(staging, name+".db"), name, seal, high)
 	if err != nil {
 		return nil, err
 	}
 	st := &stager{
-		s: s, name: name, bw: bw, ledger: ledger, unchecked: unchecked,
+		s: s, name: name, bw: bw, fresh: fresh, ledger: ledger, unchecked: unchecked,
 		in: make(chan *stageBatch, 4), free: make(chan *stageBatch, 6), done: make(chan struct{}),
 		facts: recordFacts{needs: map[string]bool{}, has: map[string]bool{}},
 	}
@@ -374,6 +391,7 @@ func (s *Store) stageRestore(ctx context.Context, r io.Reader, o RestoreOptions)
 			has[h] = true
 		}
 		sb := st.bw.staged()
+		sb.fresh = st.fresh
 		if !st.unchecked {
 			sb.built.ops = st.facts.ops
 		}

@@ -158,6 +158,9 @@ type stagedBox struct {
 	// built, when set, is what a boxWriter of this process wrote and
 	// fsynced: the swap loads the file without scanning it again.
 	built *builtBox
+	// fresh, when set, is the data key of a box new to this store, which
+	// the swap adds to the keyring before the first rename.
+	fresh *wrappedBox
 }
 
 // builtBox is what a scan of a file a boxWriter wrote would find, and, for
@@ -214,6 +217,9 @@ func (s *Store) swapBoxes(staged []stagedBox) error {
 	if err != nil {
 		return err
 	}
+	if err := s.adoptKeysLocked(staged); err != nil {
+		return err
+	}
 	if s.canary(CanaryAtomicRestore) {
 		// Known-bad: rename box by box with no journal to finish the job.
 		for _, st := range staged {
@@ -250,6 +256,22 @@ func (s *Store) swapBoxes(staged []stagedBox) error {
 		}
 	}
 	return s.reopenLocked(built)
+}
+
+// adoptKeysLocked adds the data keys of staged boxes new to this store to
+// the keyring and writes it. A crash right after leaves keys for boxes that
+// do not exist yet, which is harmless: such a box is created with the key.
+func (s *Store) adoptKeysLocked(staged []stagedBox) error {
+	changed := false
+	for _, st := range staged {
+		if st.fresh != nil {
+			s.kr.Boxes[st.name], changed = st.fresh, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return s.kr.write(s.dir)
 }
 
 // finishSwap carries out a swap journal: it renames every staged file that
