@@ -31,6 +31,7 @@ import (
 //     every repair keeps the original bytes in its quarantine file;
 //   - a repaired store takes a new op and reopens in strict mode with it.
 func FuzzBoxFile(f *testing.F) {
+	tuneStoreWorker(f)
 	fx := loadFixture(f)
 	f.Add([]byte{0})
 	ctx := context.Background()

@@ -8,10 +8,13 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"flag"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -108,6 +111,32 @@ var quiet = slog.New(slog.DiscardHandler)
 // options opens stores under the fixture's master key, without fsyncs.
 func options(mode store.RecoveryMode) store.Options {
 	return store.Options{Key: store.KeyBytes(inputs.MasterKey()), Sync: store.SyncNever, Recovery: mode, Logger: quiet}
+}
+
+// workerGCPercent is the GOGC of a fuzzing worker of the targets that run a
+// store per input: each input allocates a few hundred kilobytes (buntdb's
+// load buffers, the box scans, Restore's staging buffers) on a small live
+// heap, so at the default of 100 the collector runs every few inputs.
+const workerGCPercent = 400
+
+// tuneStoreWorker sets up a fuzzing worker process of the targets that run
+// a store per input, for the rest of the target; replaying the corpus (go
+// test ./fuzz/) is left alone. Besides workerGCPercent, it runs the worker
+// on one P: go test -fuzz starts a worker per core already, so Open's
+// concurrent box loads only made the workers' threads compete; on one P a
+// worker spends about a fifth less CPU per input, and its coverage no
+// longer depends on how the box loads were scheduled (which the fuzzer took
+// for new coverage, to be minimized). What an input reaches is unchanged.
+func tuneStoreWorker(f *testing.F) {
+	if fl := flag.Lookup("test.fuzzworker"); fl == nil || fl.Value.String() != "true" {
+		return
+	}
+	prevGC := debug.SetGCPercent(workerGCPercent)
+	prevProcs := runtime.GOMAXPROCS(1)
+	f.Cleanup(func() {
+		debug.SetGCPercent(prevGC)
+		runtime.GOMAXPROCS(prevProcs)
+	})
 }
 
 // hashTree returns path -> sha256 of every file under dir, and "path/" for

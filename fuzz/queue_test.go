@@ -33,6 +33,7 @@ import (
 // is open, as a SIGKILL leaves them (with SyncNever every write is in the
 // file, but nothing is flushed or closed), and opens the copy.
 func FuzzQueueModel(f *testing.F) {
+	tuneStoreWorker(f)
 	empty := emptyStore(f)
 	sc := newScratch(f)
 	f.Add(inputs.EncodeProgram([]inputs.Step{{Op: inputs.OpEnqueue}, {Op: inputs.OpAcquire}, {Op: inputs.OpClaim}, {Op: inputs.OpAck}}))
