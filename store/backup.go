@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -56,9 +57,24 @@ func infoFromMeta(m archive.Meta) BackupInfo {
 	return info
 }
 
-// backupKey derives the age identity of this store's backups from the master key.
+// backupKey derives the age identity of backups made under master.
 func backupKey(master []byte) (*archive.Key, error) {
 	return archive.NewKey(deriveKey(master, "backup"))
+}
+
+// ownBackupKey is backupKey of the store's master key, derived once per
+// master key (the X25519 work is most of a small restore's CPU).
+func (s *Store) ownBackupKey() (*archive.Key, error) {
+	s.bkMu.Lock()
+	defer s.bkMu.Unlock()
+	if s.bk == nil || !bytes.Equal(s.bkMaster, s.master) {
+		k, err := backupKey(s.master)
+		if err != nil {
+			return nil, err
+		}
+		s.bk, s.bkMaster = k, s.master
+	}
+	return s.bk, nil
 }
 
 type kv struct{ k, v string }
@@ -114,7 +130,7 @@ func (s *Store) writeBackup(ctx context.Context, w io.Writer, snap map[string][]
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("backup: %w", err)
 	}
-	key, err := backupKey(s.master)
+	key, err := s.ownBackupKey()
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("backup: %w", err)
 	}

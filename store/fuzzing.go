@@ -56,7 +56,7 @@ func OpenRecord(dataKey []byte, box, key string, sealed []byte) ([]byte, error) 
 //
 // It is part of the record-envelope API for tools and fuzzing.
 func (s *Store) BackupRecipient() age.Recipient {
-	k, err := backupKey(s.master)
+	k, err := s.ownBackupKey()
 	if err != nil {
 		// backupKey fails only for a key that is not 32 bytes, and Open
 		// never accepts one.
@@ -72,7 +72,7 @@ func (s *Store) BackupRecipient() age.Recipient {
 //
 // It is part of the record-envelope API for tools and fuzzing.
 func (s *Store) BackupIdentity() age.Identity {
-	k, err := backupKey(s.master)
+	k, err := s.ownBackupKey()
 	if err != nil {
 		panic("store: backup key: " + err.Error())
 	}

@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"golang.org/x/crypto/argon2"
@@ -286,12 +288,45 @@ func unwrapKey(master []byte, box string, id uint32, wrapped string) ([]byte, er
 	return dk, nil
 }
 
+// keyringCache keeps the last keyring.json decoded, by its exact bytes
+// (the decode depends on nothing else); readKeyring hands out deep copies.
+// It holds no secret: data keys in the keyring are wrapped.
+var keyringCache struct {
+	sync.Mutex
+	raw []byte
+	kr  keyringFile
+}
+
+// clone returns a deep copy of kr.
+func (kr *keyringFile) clone() *keyringFile {
+	c := *kr
+	c.Boxes = make(map[string]*wrappedBox, len(kr.Boxes))
+	for n, wb := range kr.Boxes {
+		w := *wb
+		w.Keys = maps.Clone(wb.Keys)
+		c.Boxes[n] = &w
+	}
+	if kr.Rotation != nil {
+		r := *kr.Rotation
+		r.Boxes = maps.Clone(kr.Rotation.Boxes)
+		c.Rotation = &r
+	}
+	return &c
+}
+
 func readKeyring(dir string) (*keyringFile, error) {
 	path := filepath.Join(dir, keyringName)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	keyringCache.Lock()
+	if keyringCache.raw != nil && bytes.Equal(keyringCache.raw, b) {
+		kr := keyringCache.kr.clone()
+		keyringCache.Unlock()
+		return kr, nil
+	}
+	keyringCache.Unlock()
 	var kr keyringFile
 	if err := json.Unmarshal(b, &kr); err != nil {
 		return nil, fmt.Errorf("%s: %v: %w", path, err, ErrCorrupt)
@@ -305,6 +340,9 @@ func readKeyring(dir string) (*keyringFile, error) {
 	if kr.Boxes == nil {
 		kr.Boxes = map[string]*wrappedBox{}
 	}
+	keyringCache.Lock()
+	keyringCache.raw, keyringCache.kr = b, *kr.clone()
+	keyringCache.Unlock()
 	return &kr, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tidwall/buntdb"
 )
 
 // Keys in persistence_metadata.
@@ -58,10 +60,37 @@ func (s *Store) initMeta() error {
 	return err
 }
 
+// schema reads the schema record. A sealed value equal to the last one
+// decoded is not decrypted and decoded again: the value is authenticated,
+// so equal bytes are the same record.
 func (s *Store) schema() (schemaRecord, error) {
+	var raw string
+	err := s.meta.view(func(tx *buntdb.Tx) error {
+		v, err := tx.Get(metaSchemaKey)
+		if errors.Is(err, buntdb.ErrNotFound) {
+			return ErrNotFound
+		}
+		raw = v
+		return err
+	})
+	if err != nil {
+		return schemaRecord{}, err
+	}
+	s.schemaCache.Lock()
+	defer s.schemaCache.Unlock()
+	if raw == s.schemaCache.raw {
+		return s.schemaCache.rec, nil
+	}
+	pt, err := s.meta.seal.open(metaSchemaKey, []byte(raw))
+	if err != nil {
+		return schemaRecord{}, err
+	}
 	var rec schemaRecord
-	err := s.readJSON(s.meta, metaSchemaKey, &rec)
-	return rec, err
+	if err := json.Unmarshal(pt, &rec); err != nil {
+		return schemaRecord{}, &CorruptionError{Box: s.meta.name, Offset: -1, Key: metaSchemaKey, Reason: "record is not valid JSON"}
+	}
+	s.schemaCache.raw, s.schemaCache.rec = raw, rec
+	return rec, nil
 }
 
 // SchemaVersion returns the schema version recorded in persistence_metadata.

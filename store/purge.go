@@ -64,7 +64,7 @@ func (s *Store) PurgeFailed(ctx context.Context, o PurgeOptions) (PurgeReport, e
 		}
 		o.ArchivePath = filepath.Join(s.dir, "backups", "failed_ops_archive_"+now.Format("20060102T150405Z")+".tar.age")
 	}
-	key, err := backupKey(s.master)
+	key, err := s.ownBackupKey()
 	if err != nil {
 		return rep, err
 	}

@@ -277,14 +277,13 @@ func (st *stager) take(b *stageBatch) error {
 // It returns the staging directory (to remove) even on error.
 func (s *Store) stageRestore(ctx context.Context, r io.Reader, o RestoreOptions) (string, []stagedBox, RestoreInfo, error) {
 	var info RestoreInfo
-	master := s.master
+	key, err := s.ownBackupKey()
 	if o.BackupKey != nil {
-		var err error
-		if master, err = o.BackupKey.masterKey(s.kr); err != nil {
-			return "", nil, info, err
+		var master []byte
+		if master, err = o.BackupKey.masterKey(s.kr); err == nil {
+			key, err = backupKey(master)
 		}
 	}
-	key, err := backupKey(master)
 	if err != nil {
 		return "", nil, info, err
 	}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/tidwall/buntdb"
@@ -49,7 +50,20 @@ func newBoxWriter(path, name string, seal *sealer, high uint64) (*boxWriter, err
 	if err != nil {
 		return nil, fmt.Errorf("box %s: create %s: %w", name, path, err)
 	}
-	return &boxWriter{f: f, w: bufio.NewWriterSize(f, 1<<20), name: name, seal: seal, high: high}, nil
+	w := boxWriterBufs.Get().(*bufio.Writer)
+	w.Reset(f)
+	return &boxWriter{f: f, w: w, name: name, seal: seal, high: high}, nil
+}
+
+// boxWriterBufs recycles the 1 MiB write buffers of boxWriters.
+var boxWriterBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
+
+func (bw *boxWriter) release() {
+	if bw.w != nil {
+		bw.w.Reset(nil)
+		boxWriterBufs.Put(bw.w)
+		bw.w = nil
+	}
 }
 
 func (bw *boxWriter) add(key string, plaintext []byte) error {
@@ -119,10 +133,12 @@ func (bw *boxWriter) finish() error {
 	if cerr := bw.f.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
+	bw.release()
 	return err
 }
 
 func (bw *boxWriter) abort() {
+	bw.release()
 	bw.f.Close()
 	os.Remove(bw.f.Name())
 }

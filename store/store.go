@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/boxstorm/boxstorm/store/internal/archive"
 )
 
 // The runbook's boxes.
@@ -60,6 +62,18 @@ type Store struct {
 	auditSeq uint64
 
 	repairs []Repair
+
+	// bk is the backup key derived from bkMaster (see ownBackupKey).
+	bkMu     sync.Mutex
+	bk       *archive.Key
+	bkMaster []byte
+
+	// schemaCache keeps the schema record last decoded, by sealed value.
+	schemaCache struct {
+		sync.Mutex
+		raw string
+		rec schemaRecord
+	}
 
 	stop chan struct{}
 	wg   sync.WaitGroup
