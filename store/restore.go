@@ -6,6 +6,7 @@ package store
 // directory, and swaps them in only after everything verified.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"sync/atomic"
 
 	"github.com/boxstorm/boxstorm/store/internal/archive"
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // RestoreOptions configure Restore.
@@ -132,9 +134,12 @@ type stager struct {
 
 // recordFacts is what checkRecord learns from a box's records.
 type recordFacts struct {
-	needs map[string]bool // subject hashes the box's ops need a key for
-	has   map[string]bool // subject hashes the box holds a key for
-	ops   []opMeta        // a queue box's ops
+	// sealed are the subject-sealed payloads of the box's ops, checked
+	// against keys once the whole backup is read (subject_keys comes
+	// last). Only ops with a subject are held, and only their payloads.
+	sealed []subjectPayload
+	keys   map[string][]byte // subject hash -> key, from subject_keys
+	ops    []opMeta          // a queue box's ops
 }
 
 // newStager creates the box's staging file and starts its goroutine.
@@ -174,7 +179,7 @@ func (s *Store) newStager(staging, name string, ledger *erasureLedger, unchecked
 	st := &stager{
 		s: s, name: name, bw: bw, fresh: fresh, ledger: ledger, unchecked: unchecked,
 		in: make(chan *stageBatch, 4), free: make(chan *stageBatch, 6), done: make(chan struct{}),
-		facts: recordFacts{needs: map[string]bool{}, has: map[string]bool{}},
+		facts: recordFacts{keys: map[string][]byte{}},
 	}
 	if name == BoxPending || name == BoxFailed {
 		st.facts.ops = []opMeta{} // known, even when empty
@@ -380,15 +385,13 @@ func (s *Store) stageRestore(ctx context.Context, r io.Reader, o RestoreOptions)
 	}
 	info.Backup = infoFromMeta(meta)
 	info.Records = map[string]int{}
-	has := map[string]bool{}
+	keys := map[string][]byte{}
 	var staged []stagedBox
 	for _, name := range slices.Sorted(maps.Keys(stagers)) {
 		st := stagers[name]
 		info.Records[name] = st.n
 		info.Erased += st.dropped
-		for h := range st.facts.has {
-			has[h] = true
-		}
+		maps.Copy(keys, st.facts.keys)
 		sb := st.bw.staged()
 		sb.fresh = st.fresh
 		if !st.unchecked {
@@ -400,13 +403,38 @@ func (s *Store) stageRestore(ctx context.Context, r io.Reader, o RestoreOptions)
 		return staging, staged, info, nil
 	}
 	for _, sb := range staged {
-		for h := range stagers[sb.name].facts.needs {
-			if !has[h] {
-				return staging, nil, info, fmt.Errorf("box %s holds ops of subject %s, whose key is not in the backup: %w", sb.name, h, ErrBackupTampered)
+		for _, p := range stagers[sb.name].facts.sealed {
+			if err := p.check(keys); err != nil {
+				return staging, nil, info, fmt.Errorf("box %s: %w", sb.name, err)
 			}
 		}
 	}
 	return staging, staged, info, nil
+}
+
+// subjectPayload is the sealed payload of an op with a privacy subject.
+type subjectPayload struct {
+	hash, opID string
+	payload    []byte
+}
+
+// check opens the payload with its subject's key from the backup, as
+// reading the op back would.
+func (p subjectPayload) check(keys map[string][]byte) error {
+	key, ok := keys[p.hash]
+	if !ok {
+		return fmt.Errorf("op %s has subject %s, whose key is not in the backup: %w", p.opID, p.hash, ErrBackupTampered)
+	}
+	a, err := chacha20poly1305.NewX(key)
+	if err == nil && len(p.payload) >= a.NonceSize() {
+		_, err = a.Open(nil, p.payload[:a.NonceSize()], p.payload[a.NonceSize():], subjectAD(p.opID))
+	} else if err == nil {
+		err = errors.New("too short")
+	}
+	if err != nil {
+		return fmt.Errorf("op %s: subject-sealed payload does not open with its subject's key: %w", p.opID, ErrBackupTampered)
+	}
+	return nil
 }
 
 // checkRecord makes sure a record from a backup is one the store can read
@@ -425,7 +453,7 @@ func (s *Store) checkRecord(box, key string, v []byte, facts *recordFacts) error
 				return bad("is not an op record")
 			}
 			if op.Subject != "" {
-				facts.needs[s.subjectHash(op.Subject)] = true
+				facts.sealed = append(facts.sealed, subjectPayload{hash: s.subjectHash(op.Subject), opID: op.ID, payload: bytes.Clone(op.Payload)})
 			}
 			facts.ops = append(facts.ops, metaOf(key, op))
 		case box == BoxPending && strings.HasPrefix(key, idemPrefix):
@@ -465,7 +493,7 @@ func (s *Store) checkRecord(box, key string, v []byte, facts *recordFacts) error
 		if !strings.HasPrefix(key, subjectPrefix) || len(v) != MasterKeySize {
 			return bad("is not a subject key")
 		}
-		facts.has[key[len(subjectPrefix):]] = true
+		facts.keys[key[len(subjectPrefix):]] = bytes.Clone(v)
 	}
 	return nil
 }
