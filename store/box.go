@@ -74,12 +74,17 @@ func openBox(dir, name string, seal *sealer, mode SyncMode, lazy, trust bool) (*
 		db.Close()
 		return nil, res, fmt.Errorf("box %s: %w", name, err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		db.Close()
-		return nil, res, fmt.Errorf("box %s: %w", name, err)
+	// The fsync descriptor: under SyncNever nothing is synced before Close,
+	// and a box nobody wrote is not synced at all, so it is opened when first
+	// needed (box files are replaced only while their box is closed).
+	var f *os.File
+	if mode != SyncNever {
+		if f, err = os.Open(path); err != nil {
+			db.Close()
+			return nil, res, fmt.Errorf("box %s: %w", name, err)
+		}
 	}
-	b := &box{name: name, path: path, db: db, seal: seal, sync: newSyncer(f), mode: mode, lazy: lazy, txnSeq: res.lastSeq, high: res.high, mac: seal.newMAC(seal.current)}
+	b := &box{name: name, path: path, db: db, seal: seal, sync: newSyncer(f, path), mode: mode, lazy: lazy, txnSeq: res.lastSeq, high: res.high, mac: seal.newMAC(seal.current)}
 	return b, res, nil
 }
 
@@ -96,7 +101,9 @@ func buntdbOpen(path string) (db *buntdb.DB, err error) {
 
 func (b *box) close() error {
 	serr := b.sync.syncNow()
-	b.sync.f.Close()
+	if b.sync.f != nil {
+		b.sync.f.Close()
+	}
 	cerr := b.db.Close()
 	if serr != nil {
 		return fmt.Errorf("box %s: %w", b.name, serr)
@@ -287,7 +294,8 @@ func (b *box) keysWithPrefix(prefix string) ([]string, error) {
 // syncer fsyncs a box file through its own descriptor, grouping concurrent
 // commits into one fsync, and keeps the first fsync error forever.
 type syncer struct {
-	f       *os.File
+	path    string
+	f       *os.File // opened at the first sync when nil
 	mu      sync.Mutex
 	cond    *sync.Cond
 	writes  uint64 // commits written to the file
@@ -296,8 +304,8 @@ type syncer struct {
 	err     error
 }
 
-func newSyncer(f *os.File) *syncer {
-	s := &syncer{f: f}
+func newSyncer(f *os.File, path string) *syncer {
+	s := &syncer{f: f, path: path}
 	s.cond = sync.NewCond(&s.mu)
 	return s
 }
@@ -335,7 +343,13 @@ func (s *syncer) runSyncLocked() {
 	s.syncing = true
 	upto := s.writes
 	s.mu.Unlock()
-	err := s.f.Sync()
+	var err error
+	if s.f == nil {
+		s.f, err = os.Open(s.path)
+	}
+	if err == nil {
+		err = s.f.Sync()
+	}
 	s.mu.Lock()
 	s.syncing = false
 	if err != nil && s.err == nil {

@@ -49,7 +49,7 @@ func TestSyncer_ErrorIsSticky(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newSyncer(f)
+	s := newSyncer(f, "")
 	ticket := s.written()
 	if err := s.waitFor(ticket); err != nil {
 		t.Fatalf("first sync: %v", err)
