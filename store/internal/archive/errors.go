@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Sentinel errors. Extract reports every problem with an archive's content
+// Sentinel errors. Read reports every problem with an archive's content
 // through exactly one of them (match with errors.Is), with one exception: a
 // final chunk that fails authentication matches both ErrTruncated and
 // ErrTampered, because age cannot tell a cut from a flipped byte there.
@@ -20,7 +20,7 @@ var (
 	// cleanly but its tar structure or backup_meta.json is inconsistent.
 	ErrTampered = errors.New("archive damaged or tampered with: authentication or structure check failed (hint: the file changed after it was written; use another copy or an older backup)")
 
-	// ErrWrongKey means no identity given to Extract matched the archive's
+	// ErrWrongKey means no identity given to Read matched the archive's
 	// recipients.
 	ErrWrongKey = errors.New("wrong backup key: no identity matches the archive (hint: use the key the backup was written with; after a key rotation that may be the old key)")
 
@@ -49,7 +49,7 @@ var (
 )
 
 // SchemaMismatchError reports that a backup's schema version is not the one
-// Extract was told to expect.
+// Read was told to expect.
 type SchemaMismatchError struct {
 	Want int // schema version the caller expects
 	Got  int // schema version recorded in backup_meta.json
@@ -64,7 +64,7 @@ func (e *SchemaMismatchError) Error() string {
 func (e *SchemaMismatchError) Unwrap() error { return ErrSchemaMismatch }
 
 // UnsafeEntryError reports a tar entry, or a box name in backup_meta.json,
-// that Extract refuses: a path that could leave the target directory, a
+// that Read refuses: a path that could leave the target directory, a
 // link, device or directory, or a name outside the archive layout.
 type UnsafeEntryError struct {
 	Name   string // entry name as found in the archive

@@ -30,7 +30,7 @@ const keyIDStanza = "boxstorm-key-id"
 // store only has to keep the backup key.
 //
 // A Key's recipient also writes a key-id stanza into the age header, and its
-// identity reads it back. That lets Extract tell a wrong key (ErrWrongKey)
+// identity reads it back. That lets Read tell a wrong key (ErrWrongKey)
 // from a damaged X25519 stanza (ErrTampered), which age alone reports the
 // same way.
 type Key struct {
@@ -69,7 +69,7 @@ func NewKey(backupKey []byte) (*Key, error) {
 // Recipient returns the age recipient to pass to Write.
 func (k *Key) Recipient() age.Recipient { return &keyRecipient{k} }
 
-// Identity returns the age identity to pass to Extract.
+// Identity returns the age identity to pass to Read.
 func (k *Key) Identity() age.Identity { return &keyIdentity{k} }
 
 // String names the key by its public key id and never prints key material.

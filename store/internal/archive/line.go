@@ -12,7 +12,7 @@ import (
 )
 
 // MaxLineSize caps one dump line, newline included. Write refuses longer
-// records, and Extract and ReadBox refuse longer lines, so a hostile archive
+// records, and Read refuses longer lines, so a hostile archive
 // cannot make them buffer without bound.
 const MaxLineSize = 64 << 20
 

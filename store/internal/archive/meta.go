@@ -11,7 +11,7 @@ import (
 const FormatVersion = 1
 
 // MaxMetaSize caps backup_meta.json, so a hostile archive cannot make
-// Extract buffer an unbounded entry. It allows several thousand boxes.
+// Read buffer an unbounded entry. It allows several thousand boxes.
 const MaxMetaSize = 1 << 20
 
 // Entry names inside the tar.

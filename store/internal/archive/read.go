@@ -16,7 +16,7 @@ import (
 	"filippo.io/age"
 )
 
-// Expect is what Extract checks beyond the archive's own consistency.
+// Expect is what Read checks beyond the archive's own consistency.
 type Expect struct {
 	// SchemaVersion, when not zero, is the schema version the backup must
 	// carry. Schema versions therefore start at 1.

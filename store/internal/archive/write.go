@@ -60,7 +60,7 @@ const ctxCheckEvery = 1024
 // stored sorted by name. Write neither closes nor syncs dst.
 //
 // If Write fails, whatever it wrote to dst lacks age's final chunk, so
-// Extract rejects it with ErrTruncated; the caller should still delete it.
+// Read rejects it with ErrTruncated; the caller should still delete it.
 func Write(ctx context.Context, dst io.Writer, recipient age.Recipient, meta Meta, boxes []Box) (Meta, error) {
 	if recipient == nil {
 		return Meta{}, invalidInput("no recipient")
