@@ -227,10 +227,7 @@ func (st *stager) finish() error {
 	st.handOver()
 	close(st.in)
 	<-st.done
-	if st.err != nil {
-		return fmt.Errorf("box %s: %w", st.name, st.err)
-	}
-	return nil
+	return st.err // checkRecord's and the boxWriter's errors name the box
 }
 
 func (st *stager) run() {
