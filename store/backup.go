@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 	"unsafe"
@@ -134,35 +135,12 @@ func (s *Store) writeBackup(ctx context.Context, w io.Writer, snap map[string][]
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("backup: %w", err)
 	}
-	// Decrypt every box once, a box per goroutine; archive.Write reads each
-	// box twice (to hash, then to write).
-	plain := make(map[string][]kv, len(snap))
-	errs := make(map[string]error, len(snap))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for name, recs := range snap {
-		seal := s.boxes[name].seal
-		wg.Go(func() {
-			out := make([]kv, 0, len(recs))
-			var err error
-			for _, r := range recs {
-				var pt []byte
-				if pt, err = seal.open(r.k, unsafe.Slice(unsafe.StringData(r.v), len(r.v))); err != nil {
-					break
-				}
-				out = append(out, kv{r.k, unsafe.String(unsafe.SliceData(pt), len(pt))})
-			}
-			mu.Lock()
-			plain[name], errs[name] = out, err
-			mu.Unlock()
-		})
+	plain, err := s.openSnapshot(snap)
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("backup: %w", err)
 	}
-	wg.Wait()
 	var boxes []archive.Box
 	for name, recs := range plain {
-		if err := errs[name]; err != nil {
-			return BackupInfo{}, fmt.Errorf("backup: %w", err)
-		}
 		boxes = append(boxes, archive.Box{Name: name, Records: func(yield func(k, v string) bool) error {
 			for i, r := range recs {
 				if i == len(recs)/2 {
@@ -181,6 +159,69 @@ func (s *Store) writeBackup(ctx context.Context, w io.Writer, snap map[string][]
 		return BackupInfo{}, fmt.Errorf("backup: %w", err)
 	}
 	return infoFromMeta(m), nil
+}
+
+// openChunk is how many records one decryption job of a backup takes.
+const openChunk = 16384
+
+// openSnapshot decrypts every record of snap once, in chunks spread over
+// the CPUs (pending_ops alone is most of a large store); archive.Write
+// reads each box twice, to hash, then to write. A chunk's plaintexts share
+// one allocation.
+func (s *Store) openSnapshot(snap map[string][]kv) (map[string][]kv, error) {
+	type job struct {
+		seal    *sealer
+		in, out []kv
+	}
+	plain := make(map[string][]kv, len(snap))
+	var jobs []job
+	for name, recs := range snap {
+		out := make([]kv, len(recs))
+		plain[name] = out
+		for lo := 0; lo < len(recs); lo += openChunk {
+			hi := min(lo+openChunk, len(recs))
+			jobs = append(jobs, job{s.boxes[name].seal, recs[lo:hi], out[lo:hi]})
+		}
+	}
+	next := make(chan job)
+	errs := make(chan error, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			var err error
+			for j := range next {
+				if err != nil {
+					continue
+				}
+				size := 0
+				for _, r := range j.in {
+					size += len(r.v)
+				}
+				arena := make([]byte, 0, size)
+				for i, r := range j.in {
+					var pt []byte
+					if pt, err = j.seal.openTo(arena[len(arena):], r.k, unsafe.Slice(unsafe.StringData(r.v), len(r.v))); err != nil {
+						break
+					}
+					arena = arena[:len(arena)+len(pt)]
+					j.out[i] = kv{r.k, unsafe.String(unsafe.SliceData(pt), len(pt))}
+				}
+			}
+			errs <- err
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return plain, nil
 }
 
 // BackupFile writes a backup to path (mode 0600) through a temporary file,

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
 	"runtime"
 	"slices"
@@ -143,7 +142,7 @@ func countBoxes(ctx context.Context, boxes []Box) ([]BoxMeta, error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			out[i], errs[i] = newBoxEncoder().run(ctx, b, nil, -1)
+			out[i], errs[i] = newBoxEncoder().pipe(ctx, b, nil, -1)
 		})
 	}
 	wg.Wait()
@@ -155,8 +154,9 @@ func countBoxes(ctx context.Context, boxes []Box) ([]BoxMeta, error) {
 	return out, nil
 }
 
-// pipe runs the writing run of box b into w with the encoding on its own
-// goroutine, so lines are built while the previous 256 KiB are encrypted.
+// pipe runs box b through the encoder on its own goroutine and hashes
+// its lines on this one, writing them to w as well unless w is nil (the
+// counting run): base64 and the line building overlap SHA-256 and age.
 func (e *boxEncoder) pipe(ctx context.Context, b Box, w io.Writer, limit int64) (BoxMeta, error) {
 	pr, pw := io.Pipe()
 	var bm BoxMeta
@@ -171,7 +171,12 @@ func (e *boxEncoder) pipe(ctx context.Context, b Box, w io.Writer, limit int64) 
 		}
 		pw.CloseWithError(runErr)
 	}()
-	_, err := io.CopyBuffer(w, pr, make([]byte, 256<<10))
+	h := sha256.New()
+	dst := io.Writer(h)
+	if w != nil {
+		dst = io.MultiWriter(h, w)
+	}
+	_, err := io.CopyBuffer(dst, pr, make([]byte, 256<<10))
 	pr.CloseWithError(err) // unblocks the encoder if the copy failed
 	<-done
 	switch {
@@ -180,6 +185,7 @@ func (e *boxEncoder) pipe(ctx context.Context, b Box, w io.Writer, limit int64) 
 	case err != nil:
 		return BoxMeta{}, fmt.Errorf("writing box %q: %w", b.Name, err)
 	}
+	bm.SHA256 = hex.EncodeToString(h.Sum(nil))
 	return bm, nil
 }
 
@@ -191,13 +197,12 @@ func writeEntry(tw *tar.Writer, name string, size int64, mtime time.Time) error 
 	return nil
 }
 
-// boxEncoder turns one box's records into dump lines, counting and hashing
-// them. Its buffers live across boxes and runs.
+// boxEncoder turns one box's records into dump lines and counts them; pipe
+// hashes them. Its buffers live across boxes and runs.
 type boxEncoder struct {
 	ctx     context.Context
-	w       io.Writer // nil on the counting run
+	w       io.Writer // where the lines go: pipe's hashing end
 	limit   int64     // bytes the writing run may produce; -1 on the counting run
-	h       hash.Hash
 	line    []byte
 	scratch []byte
 	prev    []byte
@@ -207,7 +212,7 @@ type boxEncoder struct {
 }
 
 func newBoxEncoder() *boxEncoder {
-	return &boxEncoder{h: sha256.New(), line: make([]byte, 0, 1024), scratch: make([]byte, 0, 1024)}
+	return &boxEncoder{line: make([]byte, 0, 1024), scratch: make([]byte, 0, 1024)}
 }
 
 // run feeds box b through the encoder, writing its lines to w when w is not
@@ -215,7 +220,6 @@ func newBoxEncoder() *boxEncoder {
 // header announced; going past it means Records is not stable.
 func (e *boxEncoder) run(ctx context.Context, b Box, w io.Writer, limit int64) (BoxMeta, error) {
 	e.ctx, e.w, e.limit, e.n, e.bytes, e.err = ctx, w, limit, 0, 0, nil
-	e.h.Reset()
 	e.prev = e.prev[:0]
 	if err := ctx.Err(); err != nil {
 		return BoxMeta{}, err
@@ -227,7 +231,7 @@ func (e *boxEncoder) run(ctx context.Context, b Box, w io.Writer, limit int64) (
 	if err != nil {
 		return BoxMeta{}, fmt.Errorf("box %q: reading records: %w", b.Name, err)
 	}
-	return BoxMeta{Name: b.Name, Records: e.n, Bytes: e.bytes, SHA256: hex.EncodeToString(e.h.Sum(nil))}, nil
+	return BoxMeta{Name: b.Name, Records: e.n, Bytes: e.bytes}, nil
 }
 
 func (e *boxEncoder) yield(key, value string) bool {
@@ -254,12 +258,9 @@ func (e *boxEncoder) yield(key, value string) bool {
 		return false
 	}
 	e.prev = append(e.prev[:0], key...)
-	e.h.Write(line)
-	if e.w != nil {
-		if _, err := e.w.Write(line); err != nil {
-			e.err = err
-			return false
-		}
+	if _, err := e.w.Write(line); err != nil {
+		e.err = err
+		return false
 	}
 	e.n++
 	e.bytes += int64(len(line))
