@@ -179,16 +179,13 @@ func (s *Store) finishRotation(ctx context.Context, rep *RotateReport) error {
 	if err := s.reloadBoxes(); err != nil {
 		return err
 	}
-	for _, b := range s.boxList() {
-		br, err := b.verify(ctx)
-		if err != nil {
-			return err
-		}
+	reps, err := verifyBoxes(ctx, s.boxList())
+	if err != nil {
+		return err
+	}
+	for _, br := range reps {
 		if len(br.Damage) > 0 {
 			return fmt.Errorf("rotate key: verification failed, old keys kept: %w", br.Damage[0])
-		}
-		if err := b.eachRecord(ctx, func(string, []byte) error { return nil }); err != nil {
-			return fmt.Errorf("rotate key: verification failed, old keys kept: %w", err)
 		}
 	}
 	failpoint("rotate/before-old-key-delete")

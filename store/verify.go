@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -67,58 +68,98 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 	if err != nil {
 		return VerifyReport{}, err
 	}
-	var rep VerifyReport
 	boxes := s.boxList()
 	sort.Slice(boxes, func(i, j int) bool { return boxes[i].name < boxes[j].name })
-	// A box per goroutine: the big boxes verify side by side.
-	rep.Boxes = make([]BoxReport, len(boxes))
-	errs := make([]error, len(boxes))
-	var wg sync.WaitGroup
-	for i, b := range boxes {
-		wg.Go(func() { rep.Boxes[i], errs[i] = b.verify(ctx) })
-	}
-	wg.Wait()
-	return rep, errors.Join(errs...)
+	reps, err := verifyBoxes(ctx, boxes)
+	return VerifyReport{Boxes: reps}, err
 }
 
-func (b *box) verify(ctx context.Context) (BoxReport, error) {
-	br := BoxReport{Box: b.name}
-	// Hold buntdb's read lock so no commit lands between the file read and
-	// the record walk.
-	err := b.view(func(tx *buntdb.Tx) error {
-		data, err := os.ReadFile(filepath.Clean(b.path))
-		if err != nil {
-			return fmt.Errorf("verify box %s: %w", b.name, err)
-		}
-		res := scanBox(b.name, data, b.seal)
-		br.Bytes, br.Transactions = int64(len(data)), res.transactions
-		switch {
-		case res.damage != nil:
-			br.Damage = append(br.Damage, res.damage)
-		case res.torn:
-			br.Damage = append(br.Damage, &CorruptionError{Box: b.name, Offset: int64(res.goodEnd), Reason: "incomplete last transaction (a torn write)"})
-		}
-		var buf []byte
-		return tx.Ascend("", func(k, v string) bool {
-			if k == markerKey {
+// verifyChunk is how many records one decryption job of Verify takes.
+const verifyChunk = 16384
+
+// verifyBoxes scans each box file and authenticates every record. Each
+// box's file and records are read under its read lock, so no commit lands
+// between them; the scans and the decryption, in chunks, then share the
+// CPUs (pending_ops alone is most of a large store).
+func verifyBoxes(ctx context.Context, boxes []*box) ([]BoxReport, error) {
+	type work struct {
+		b      *box
+		data   []byte
+		refs   []kv
+		scan   scanResult
+		damage [][]*CorruptionError // per chunk, in key order
+	}
+	works := make([]*work, len(boxes))
+	var jobs []func()
+	for i, b := range boxes {
+		w := &work{b: b}
+		works[i] = w
+		err := b.view(func(tx *buntdb.Tx) error {
+			data, err := os.ReadFile(filepath.Clean(b.path))
+			if err != nil {
+				return fmt.Errorf("verify box %s: %w", b.name, err)
+			}
+			w.data = data
+			return tx.Ascend("", func(k, v string) bool {
+				if k != markerKey {
+					w.refs = append(w.refs, kv{k, v})
+				}
 				return true
-			}
-			if ctx.Err() != nil {
-				return false
-			}
-			br.Records++
-			var err error
-			if buf, err = b.seal.openTo(buf[:0], k, unsafe.Slice(unsafe.StringData(v), len(v))); err != nil {
-				var ce *CorruptionError
-				if errors.As(err, &ce) {
-					br.Damage = append(br.Damage, ce)
+			})
+		})
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, func() { w.scan = scanBox(b.name, w.data, b.seal) })
+		w.damage = make([][]*CorruptionError, (len(w.refs)+verifyChunk-1)/verifyChunk)
+		for c := range w.damage {
+			refs := w.refs[c*verifyChunk : min((c+1)*verifyChunk, len(w.refs))]
+			jobs = append(jobs, func() {
+				var buf []byte
+				for _, r := range refs {
+					var err error
+					if buf, err = b.seal.openTo(buf[:0], r.k, unsafe.Slice(unsafe.StringData(r.v), len(r.v))); err != nil {
+						var ce *CorruptionError
+						if errors.As(err, &ce) {
+							w.damage[c] = append(w.damage[c], ce)
+						}
+					}
+				}
+			})
+		}
+	}
+	next := make(chan func())
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for job := range next {
+				if ctx.Err() == nil {
+					job()
 				}
 			}
-			return true
 		})
-	})
-	if err == nil {
-		err = ctx.Err()
 	}
-	return br, err
+	for _, job := range jobs {
+		next <- job
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	reps := make([]BoxReport, len(works))
+	for i, w := range works {
+		br := BoxReport{Box: w.b.name, Bytes: int64(len(w.data)), Transactions: w.scan.transactions, Records: len(w.refs)}
+		switch {
+		case w.scan.damage != nil:
+			br.Damage = append(br.Damage, w.scan.damage)
+		case w.scan.torn:
+			br.Damage = append(br.Damage, &CorruptionError{Box: w.b.name, Offset: int64(w.scan.goodEnd), Reason: "incomplete last transaction (a torn write)"})
+		}
+		for _, d := range w.damage {
+			br.Damage = append(br.Damage, d...)
+		}
+		reps[i] = br
+	}
+	return reps, nil
 }
