@@ -2,12 +2,12 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 	"unsafe"
@@ -135,7 +135,7 @@ func (s *Store) writeBackup(ctx context.Context, w io.Writer, snap map[string][]
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("backup: %w", err)
 	}
-	plain, err := s.openSnapshot(snap)
+	plain, err := s.openSnapshot(ctx, snap)
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("backup: %w", err)
 	}
@@ -168,60 +168,41 @@ const openChunk = 16384
 // the CPUs (pending_ops alone is most of a large store); archive.Write
 // reads each box twice, to hash, then to write. A chunk's plaintexts share
 // one allocation.
-func (s *Store) openSnapshot(snap map[string][]kv) (map[string][]kv, error) {
-	type job struct {
-		seal    *sealer
-		in, out []kv
-	}
+func (s *Store) openSnapshot(ctx context.Context, snap map[string][]kv) (map[string][]kv, error) {
 	plain := make(map[string][]kv, len(snap))
-	var jobs []job
+	var jobs []func()
+	var errMu sync.Mutex
+	var firstErr error
 	for name, recs := range snap {
+		seal := s.boxes[name].seal
 		out := make([]kv, len(recs))
 		plain[name] = out
 		for lo := 0; lo < len(recs); lo += openChunk {
-			hi := min(lo+openChunk, len(recs))
-			jobs = append(jobs, job{s.boxes[name].seal, recs[lo:hi], out[lo:hi]})
-		}
-	}
-	next := make(chan job)
-	errs := make(chan error, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			var err error
-			for j := range next {
-				if err != nil {
-					continue
-				}
+			in, out := recs[lo:min(lo+openChunk, len(recs))], out[lo:]
+			jobs = append(jobs, func() {
 				size := 0
-				for _, r := range j.in {
+				for _, r := range in {
 					size += len(r.v)
 				}
 				arena := make([]byte, 0, size)
-				for i, r := range j.in {
-					var pt []byte
-					if pt, err = j.seal.openTo(arena[len(arena):], r.k, unsafe.Slice(unsafe.StringData(r.v), len(r.v))); err != nil {
-						break
+				for i, r := range in {
+					pt, err := seal.openTo(arena[len(arena):], r.k, unsafe.Slice(unsafe.StringData(r.v), len(r.v)))
+					if err != nil {
+						errMu.Lock()
+						firstErr = cmp.Or(firstErr, err)
+						errMu.Unlock()
+						return
 					}
 					arena = arena[:len(arena)+len(pt)]
-					j.out[i] = kv{r.k, unsafe.String(unsafe.SliceData(pt), len(pt))}
+					out[i] = kv{r.k, unsafe.String(unsafe.SliceData(pt), len(pt))}
 				}
-			}
-			errs <- err
-		})
-	}
-	for _, j := range jobs {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return nil, err
+			})
 		}
 	}
-	return plain, nil
+	if err := runParallel(ctx, jobs); err != nil {
+		return nil, err
+	}
+	return plain, firstErr
 }
 
 // BackupFile writes a backup to path (mode 0600) through a temporary file,

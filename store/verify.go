@@ -74,6 +74,29 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 	return VerifyReport{Boxes: reps}, err
 }
 
+// runParallel runs jobs on as many goroutines as there are CPUs and returns
+// when all are done; once ctx is done the rest are skipped and its error
+// returned.
+func runParallel(ctx context.Context, jobs []func()) error {
+	next := make(chan func())
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for job := range next {
+				if ctx.Err() == nil {
+					job()
+				}
+			}
+		})
+	}
+	for _, job := range jobs {
+		next <- job
+	}
+	close(next)
+	wg.Wait()
+	return ctx.Err()
+}
+
 // verifyChunk is how many records one decryption job of Verify takes.
 const verifyChunk = 16384
 
@@ -128,23 +151,7 @@ func verifyBoxes(ctx context.Context, boxes []*box) ([]BoxReport, error) {
 			})
 		}
 	}
-	next := make(chan func())
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for job := range next {
-				if ctx.Err() == nil {
-					job()
-				}
-			}
-		})
-	}
-	for _, job := range jobs {
-		next <- job
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	if err := runParallel(ctx, jobs); err != nil {
 		return nil, err
 	}
 	reps := make([]BoxReport, len(works))
