@@ -535,7 +535,8 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 			})
 		}
 		yield := env.yield()
-		if err == nil && (claims%50 == 0 || yield) {
+		handOver := err == nil && (claims%50 == 0 || yield)
+		if handOver {
 			// Hand the lock over now and then, so every processor holds
 			// it at some point and skewed clocks meet.
 			_, err = r.call(client, &n, OpRelease, token, "", func(s queueStore) (store.Op, error) {
@@ -547,9 +548,15 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 		if errors.Is(err, store.ErrStaleToken) {
 			token = 0
 		}
-		if yield && token == 0 {
+		switch {
+		case yield && token == 0:
 			// Give the processor that waits a chance at the lock.
 			sleepCtx(ctx, maxAcquireBackoff)
+		case handOver && r.sc.Workload.Processors+r.sc.Workload.Processes > 1:
+			// Stay away longer than the longest backoff of a refused
+			// acquire, or the releaser takes the lock straight back and
+			// the others, backing off, never hold it.
+			sleepCtx(ctx, handOverPause)
 		}
 	}
 }
@@ -557,6 +564,11 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 // maxAcquireBackoff is the longest a processor waits after a refused
 // acquire.
 const maxAcquireBackoff = 16 * time.Millisecond
+
+// handOverPause is how long a processor that handed the lock over waits
+// before it asks again: past the longest jittered backoff (1.25 ×
+// maxAcquireBackoff), so a waiting processor asks first.
+const handOverPause = maxAcquireBackoff * 3 / 2
 
 // acquireBackoff is the wait after the n-th refused acquire in a row.
 func acquireBackoff(n int, rng *rand.Rand) time.Duration {
