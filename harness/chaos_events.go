@@ -81,9 +81,6 @@ type recorder struct {
 	faults []FaultEvent
 	stream *json.Encoder // worker mode: events go to the parent as well
 	proc   string
-	// cutOff is when a worker child's stream ended without its "end"
-	// event (the child died), on this recorder's clock; 0 if none did.
-	cutOff int64
 }
 
 func newRecorder() *recorder { return &recorder{start: time.Now()} }
@@ -168,11 +165,6 @@ func (r *recorder) readWorkerEvents(rd io.Reader, off int64) (ended bool) {
 		case "end":
 			ended = true
 		}
-		r.mu.Unlock()
-	}
-	if !ended {
-		r.mu.Lock()
-		r.cutOff = r.now()
 		r.mu.Unlock()
 	}
 	return ended

@@ -100,11 +100,9 @@ const maxOpsFile = 200_000
 
 // writeScenario writes the scenario directory's files.
 // It first adds each op's latency series to res.Latency, from the calls
-// at hand here, and the kill a failpoint left unrecorded to res.Faults, so
-// that result.json and the summary carry them.
+// at hand here, so that result.json and the summary carry them.
 func (r *chaosRun) writeScenario(res *ScenarioResult, ops []*ChaosOp, events []HistoryEvent, hs map[string]*hdrhistogram.Histogram) error {
 	addLatencySeries(res.Latency, ops)
-	res.Faults = r.withObservedKill(res.Faults)
 	if err := writeJSONFile(filepath.Join(r.dir, "result.json"), res); err != nil {
 		return err
 	}

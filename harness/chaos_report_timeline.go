@@ -192,31 +192,3 @@ func (e *ScenarioEntry) latencyChart() (template.HTML, error) {
 	// The SVG comes from gonum/plot, which escapes every text it draws.
 	return template.HTML(svg), nil
 }
-
-// withObservedKill adds to faults the kill of a worker child that died at
-// a failpoint: the store kills the process itself there, mid-call, so the
-// worker never records the kill, but the parent sees its stream end. The
-// event added has phase "kill", the time the stream ended, and says so in
-// its detail; it goes in time order. Nothing is added when the worker was
-// not killed or recorded its kill itself.
-func (r *chaosRun) withObservedKill(faults []FaultEvent) []FaultEvent {
-	r.rec.mu.Lock()
-	cut := r.rec.cutOff
-	r.rec.mu.Unlock()
-	if !r.killed || cut == 0 || slices.ContainsFunc(faults, func(ev FaultEvent) bool {
-		return ev.Type == scenarios.FaultKill && ev.Phase == "kill"
-	}) {
-		return faults
-	}
-	i := slices.IndexFunc(r.plan, func(p PlannedFault) bool { return p.Type == scenarios.FaultKill })
-	if i < 0 {
-		return faults
-	}
-	ev := FaultEvent{Index: r.plan[i].Index, Type: scenarios.FaultKill, Phase: "kill", Proc: "worker", Time: cut,
-		Detail: map[string]any{"observed": "the worker's stream ended here: a kill at a failpoint records no event of its own", "failpoint": r.plan[i].fault.Failpoint}}
-	at := slices.IndexFunc(faults, func(f FaultEvent) bool { return f.Time > cut })
-	if at < 0 {
-		at = len(faults)
-	}
-	return slices.Insert(faults, at, ev)
-}

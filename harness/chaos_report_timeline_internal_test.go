@@ -63,23 +63,25 @@ func TestAddLatencySeries(t *testing.T) {
 	}
 }
 
-func TestWithObservedKill(t *testing.T) {
+func TestRecordObservedKill(t *testing.T) {
 	kill := PlannedFault{Index: 1, Type: scenarios.FaultKill, fault: scenarios.Fault{Type: scenarios.FaultKill, Failpoint: "enqueue/after-write-before-sync"}}
 	before := []FaultEvent{
 		{Index: 0, Type: scenarios.FaultBitflip, Phase: "done", Time: 10},
 		{Index: 2, Type: scenarios.FaultReopen, Phase: "done", Time: 90},
 	}
 	r := &chaosRun{rec: newRecorder(), plan: []PlannedFault{kill}, killed: true}
-	r.rec.cutOff = 50
-	got := r.withObservedKill(slices.Clone(before))
+	r.rec.faults = slices.Clone(before)
+	r.recordObservedKill(50)
+	got := r.rec.faults
 	if len(got) != 3 || got[1].Index != 1 || got[1].Type != scenarios.FaultKill || got[1].Phase != "kill" || got[1].Time != 50 || got[1].Proc != "worker" {
 		t.Fatalf("observed kill not inserted in time order: %+v", got)
 	}
-	if again := r.withObservedKill(got); len(again) != 3 {
-		t.Errorf("a recorded kill was added again: %+v", again)
+	if r.recordObservedKill(60); len(r.rec.faults) != 3 {
+		t.Errorf("a recorded kill was added again: %+v", r.rec.faults)
 	}
-	r.killed = false
-	if got := r.withObservedKill(slices.Clone(before)); len(got) != 2 {
-		t.Errorf("a worker that was not killed got a kill: %+v", got)
+	r = &chaosRun{rec: newRecorder(), killed: true}
+	r.rec.faults = slices.Clone(before)
+	if r.recordObservedKill(50); len(r.rec.faults) != 2 {
+		t.Errorf("a plan without a kill got a kill: %+v", r.rec.faults)
 	}
 }

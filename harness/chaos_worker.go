@@ -106,6 +106,7 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 		return fmt.Errorf("worker: start %s: %w", exe, err)
 	}
 	ended := r.rec.readWorkerEvents(out, off)
+	streamEnd := r.rec.now()
 	werr := cmd.Wait()
 	// A killed worker leaves the socket it served processor processes
 	// on (they die with it).
@@ -122,8 +123,11 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 	default:
 		return fmt.Errorf("worker: %w: %w", werr, ErrWorker)
 	}
-	if r.killed && ended {
+	switch {
+	case r.killed && ended:
 		r.note("worker ended its stream, then was killed")
+	case r.killed:
+		r.recordObservedKill(streamEnd)
 	}
 	r.adoptWorkerFaults()
 	wantKill := slices.ContainsFunc(r.plan, func(p PlannedFault) bool { return p.Type == scenarios.FaultKill })
@@ -132,6 +136,33 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 		r.rec.fault(FaultEvent{Index: -1, Type: scenarios.FaultKill, Phase: "done", Skipped: "the worker finished without reaching the kill"})
 	}
 	return nil
+}
+
+// recordObservedKill records the kill of a worker that died at a
+// failpoint: the store kills the process itself there, mid-call, so the
+// worker never records the kill, but the parent sees its stream end at
+// time cut. The event has phase "kill" and says in its detail that it was
+// observed; it goes in time order. Nothing is added when the worker
+// recorded its kill itself or the plan has no kill.
+func (r *chaosRun) recordObservedKill(cut int64) {
+	i := slices.IndexFunc(r.plan, func(p PlannedFault) bool { return p.Type == scenarios.FaultKill })
+	if i < 0 {
+		return
+	}
+	r.rec.mu.Lock()
+	defer r.rec.mu.Unlock()
+	if slices.ContainsFunc(r.rec.faults, func(ev FaultEvent) bool {
+		return ev.Type == scenarios.FaultKill && ev.Phase == "kill"
+	}) {
+		return
+	}
+	ev := FaultEvent{Index: r.plan[i].Index, Type: scenarios.FaultKill, Phase: "kill", Proc: "worker", Time: cut,
+		Detail: map[string]any{"observed": "the worker's stream ended here: a kill at a failpoint records no event of its own", "failpoint": r.plan[i].fault.Failpoint}}
+	at := slices.IndexFunc(r.rec.faults, func(f FaultEvent) bool { return f.Time > cut })
+	if at < 0 {
+		at = len(r.rec.faults)
+	}
+	r.rec.faults = slices.Insert(r.rec.faults, at, ev)
 }
 
 // adoptWorkerFaults takes over what the worker's faults changed: which
