@@ -1,10 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,9 +128,12 @@ type opMeta struct {
 	enqueuedAt int64
 }
 
+// metaChunk is how many op records one decryption job of listMeta takes.
+const metaChunk = 4096
+
 // listMeta decodes the ops of a box, sorted by sequence and id. The
 // records are collected under buntdb's read lock, then decrypted in
-// parallel, a chunk per CPU. The first call after a rewrite built the box
+// chunks over the CPUs. The first call after a rewrite built the box
 // takes the ops the rewrite decoded instead.
 func (s *Store) listMeta(ctx context.Context, b *box) ([]opMeta, error) {
 	if ops := b.builtOps; ops != nil {
@@ -153,36 +155,36 @@ func (s *Store) listMeta(ctx context.Context, b *box) ([]opMeta, error) {
 		return nil, err
 	}
 	out := make([]opMeta, len(refs))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(refs)/4096))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := w*len(refs)/workers, (w+1)*len(refs)/workers
-		wg.Go(func() {
+	var errMu sync.Mutex
+	var firstErr error
+	var jobs []func()
+	for lo := 0; lo < len(refs); lo += metaChunk {
+		refs, out := refs[lo:min(lo+metaChunk, len(refs))], out[lo:]
+		jobs = append(jobs, func() {
 			var buf []byte
-			for i := lo; i < hi; i++ {
-				if (i-lo)%4096 == 0 && ctx.Err() != nil {
-					errs[w] = ctx.Err()
-					return
-				}
-				k, v := refs[i].k, refs[i].v
+			for i, r := range refs {
 				var err error
-				if buf, err = b.seal.openTo(buf[:0], k, unsafe.Slice(unsafe.StringData(v), len(v))); err != nil {
-					errs[w] = err
-					return
+				var op Op
+				if buf, err = b.seal.openTo(buf[:0], r.k, unsafe.Slice(unsafe.StringData(r.v), len(r.v))); err == nil {
+					if op, err = decodeOp(buf); err != nil {
+						err = &CorruptionError{Box: b.name, Offset: -1, Key: r.k, Reason: err.Error()}
+					}
 				}
-				op, err := decodeOp(buf)
 				if err != nil {
-					errs[w] = &CorruptionError{Box: b.name, Offset: -1, Key: k, Reason: err.Error()}
+					errMu.Lock()
+					firstErr = cmp.Or(firstErr, err)
+					errMu.Unlock()
 					return
 				}
-				out[i] = metaOf(k, op)
+				out[i] = metaOf(r.k, op)
 			}
 		})
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := runParallel(ctx, jobs); err != nil {
 		return nil, err
+	}
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	sortMetas(out)
 	return out, nil
