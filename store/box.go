@@ -44,7 +44,7 @@ func openBox(dir, name string, seal *sealer, mode SyncMode, lazy, trust bool) (*
 	path := filepath.Join(dir, name+".db")
 	var res scanResult
 	if !trust {
-		data, err := os.ReadFile(path)
+		data, err := readFile(path)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, res, fmt.Errorf("box %s: %w", name, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,7 +56,17 @@ func pendingPayloads(t *testing.T, s *store.Store) []string {
 	return out
 }
 
+// Open loads the boxes on a goroutine each, or one after another on one P:
+// both ways must find and repair the same tear.
 func TestOpen_TornTailIsRepairedAndQuarantined(t *testing.T) {
+	t.Run("concurrent", testTornTailRepaired)
+	t.Run("one P", func(t *testing.T) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		testTornTailRepaired(t)
+	})
+}
+
+func testTornTailRepaired(t *testing.T) {
 	dir, path, ends := buildPending(t, 5)
 	orig, _ := os.ReadFile(path)
 	// Cut the last transaction in the middle: a torn write.

@@ -316,7 +316,7 @@ func (kr *keyringFile) clone() *keyringFile {
 
 func readKeyring(dir string) (*keyringFile, error) {
 	path := filepath.Join(dir, keyringName)
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -330,21 +331,30 @@ func (s *Store) openBoxes(names []string, built map[string]*builtBox) error {
 		}
 		jobs = append(jobs, &job{name: name, seal: seal})
 	}
-	var wg sync.WaitGroup
-	for _, j := range jobs {
-		wg.Go(func() {
-			var res scanResult
-			bb := built[j.name]
-			j.b, res, j.err = openBox(s.dir, j.name, j.seal, s.opts.Sync, j.name == BoxIndex, bb != nil || s.canary(CanaryCorruptionDetection))
-			if j.b == nil && j.err == nil && res.torn {
-				j.err = errTornTail
-			}
-			if j.b != nil && bb != nil {
-				j.b.txnSeq, j.b.high, j.b.builtOps = bb.lastSeq, bb.high, bb.ops
-			}
-		})
+	load := func(j *job) {
+		var res scanResult
+		bb := built[j.name]
+		j.b, res, j.err = openBox(s.dir, j.name, j.seal, s.opts.Sync, j.name == BoxIndex, bb != nil || s.canary(CanaryCorruptionDetection))
+		if j.b == nil && j.err == nil && res.torn {
+			j.err = errTornTail
+		}
+		if j.b != nil && bb != nil {
+			j.b.txnSeq, j.b.high, j.b.builtOps = bb.lastSeq, bb.high, bb.ops
+		}
 	}
-	wg.Wait()
+	// On one P the goroutines would only add their start-up and stack
+	// growth to every Open.
+	if runtime.GOMAXPROCS(0) == 1 {
+		for _, j := range jobs {
+			load(j)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for _, j := range jobs {
+			wg.Go(func() { load(j) })
+		}
+		wg.Wait()
+	}
 	var retry []string
 	for _, j := range jobs {
 		if j.b != nil {
