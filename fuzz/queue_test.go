@@ -31,7 +31,8 @@ import (
 // op Arg>>1; advance moves the clock (see advance; the lock goes stale 2 min
 // after the last heartbeat). Reopen closes and opens the store; kill copies its files while it
 // is open, as a SIGKILL leaves them (with SyncNever every write is in the
-// file, but nothing is flushed or closed), and opens the copy.
+// file, but nothing is flushed or closed), and opens the copy. A program has
+// at most inputs.MaxRestarts of those two.
 func FuzzQueueModel(f *testing.F) {
 	tuneStoreWorker(f)
 	empty := emptyStore(f)

@@ -66,6 +66,11 @@ func TestProgram_RoundTrip(t *testing.T) {
 	if got := len(inputs.DecodeProgram(long)); got != inputs.MaxSteps {
 		t.Errorf("decoded %d steps, want at most %d", got, inputs.MaxSteps)
 	}
+	restarts := inputs.EncodeProgram([]inputs.Step{{Op: inputs.OpKill}, {Op: inputs.OpReopen}, {Op: inputs.OpEnqueue}, {Op: inputs.OpKill}, {Op: inputs.OpReopen, Arg: 1}, {Op: inputs.OpClaim}})
+	want := []inputs.Step{{Op: inputs.OpKill}, {Op: inputs.OpReopen}, {Op: inputs.OpEnqueue}, {Op: inputs.OpClaim}}
+	if got := inputs.DecodeProgram(restarts); !reflect.DeepEqual(got, want) {
+		t.Errorf("restarts past MaxRestarts: got %v, want %v", got, want)
+	}
 }
 
 func TestStructured_RoundTrip(t *testing.T) {
