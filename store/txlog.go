@@ -332,7 +332,12 @@ func scanBox(box string, d []byte, keys *sealer) scanResult {
 			return fail(groupStart, "transaction %d spans %d bytes, its marker says %d", mk.seq, pos-groupStart, mk.length)
 		case !verifyMarker(mkVal, mkMAC, box, recs):
 			return fail(groupStart, "transaction %d does not match its digest (a flipped bit or an altered record)", mk.seq)
-		case res.lastSeq != 0 && mk.seq != res.lastSeq+1:
+		case res.lastSeq == 0 && mk.seq != 1:
+			// Every file starts at 1 (files only grow, and rewrites start
+			// afresh), so this is an old transaction's bytes written over
+			// the start of the file.
+			return fail(groupStart, "the file starts with transaction %d, not 1: its first transactions are missing", mk.seq)
+		case mk.seq != res.lastSeq+1:
 			return fail(groupStart, "transaction %d follows transaction %d: transactions are missing", mk.seq, res.lastSeq)
 		}
 		res.lastSeq = mk.seq
@@ -371,7 +376,7 @@ func checkTail(box string, d []byte, start int, res scanResult, keys *sealer) sc
 		if err != nil {
 			continue
 		}
-		if res.lastSeq != 0 && m.seq != res.lastSeq+1 {
+		if m.seq != res.lastSeq+1 {
 			res.damage = &CorruptionError{Box: box, Offset: int64(start), Reason: fmt.Sprintf("unreadable bytes are followed by transaction %d: acknowledged data sits behind the damage", m.seq)}
 			return res
 		}
