@@ -1,9 +1,12 @@
 // Command gencorpus writes the fixture store and the seed corpora of the fuzz
-// targets in package fuzz:
+// targets in packages fuzz and fuzz/formats:
 //
 //	testdata/store/                 a real store under inputs.MasterKey, and
 //	                                manifest.json: its pending_ops history
 //	testdata/fuzz/<Target>/seed-*   seeds in the go test fuzz v1 format
+//	formats/testdata/fuzz/<Target>/seed-*
+//	                                the same for FuzzScenarioScript and
+//	                                FuzzReportReaders
 //
 // It runs from the fuzz directory, as `go generate ./fuzz/` runs it. It
 // replaces every seed-* file and the fixture store, and leaves other corpus
@@ -41,14 +44,15 @@ func main() {
 	log.SetPrefix("gencorpus: ")
 	repo := flag.String("repo", "..", "repository root, for the scenario and report files")
 	out := flag.String("testdata", "testdata", "testdata directory of package fuzz")
+	formatsOut := flag.String("formats-testdata", "formats/testdata", "testdata directory of package fuzz/formats")
 	flag.Parse()
-	if err := run(context.Background(), *repo, *out); err != nil {
+	if err := run(context.Background(), *repo, *out, *formatsOut); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, repo, out string) error {
-	g := &generator{out: out}
+func run(ctx context.Context, repo, out, formatsOut string) error {
+	g := &generator{out: out, formatsOut: formatsOut}
 	fx, err := buildFixture(ctx, filepath.Join(out, "store"))
 	if err != nil {
 		return fmt.Errorf("fixture store: %w", err)
@@ -67,7 +71,7 @@ func run(ctx context.Context, repo, out string) error {
 			return err
 		}
 	}
-	log.Printf("wrote %d seeds under %s", g.seeds, filepath.Join(out, "fuzz"))
+	log.Printf("wrote %d seeds under %s and %s", g.seeds, filepath.Join(out, "fuzz"), filepath.Join(formatsOut, "fuzz"))
 	return nil
 }
 
@@ -76,15 +80,24 @@ var quiet = slog.New(slog.DiscardHandler)
 
 // generator writes seed files.
 type generator struct {
-	out   string
-	seeds int
-	dirs  map[string]bool
+	out        string // testdata of package fuzz
+	formatsOut string // testdata of package fuzz/formats
+	seeds      int
+	dirs       map[string]bool
 }
 
-// seed writes testdata/fuzz/<target>/seed-<name> with the fuzz arguments
-// args ([]byte, string, uint8 or uint16), in the go test fuzz v1 format.
+// formatTargets are the targets of package fuzz/formats; the others are in
+// package fuzz.
+var formatTargets = map[string]bool{"FuzzScenarioScript": true, "FuzzReportReaders": true}
+
+// seed writes testdata/fuzz/<target>/seed-<name>, in the target's package,
+// with the fuzz arguments args ([]byte, string, uint8 or uint16), in the
+// go test fuzz v1 format.
 func (g *generator) seed(target, name string, args ...any) error {
 	dir := filepath.Join(g.out, "fuzz", target)
+	if formatTargets[target] {
+		dir = filepath.Join(g.formatsOut, "fuzz", target)
+	}
 	if g.dirs == nil {
 		g.dirs = map[string]bool{}
 	}

@@ -1,4 +1,4 @@
-package fuzz_test
+package formats_test
 
 import (
 	"bytes"
@@ -87,7 +87,7 @@ func lineCount(data []byte) int {
 // TestShippedScenarios loads every shipped scenario from its file, as the
 // corpus has them, and checks that Builtin has the same ones.
 func TestShippedScenarios(t *testing.T) {
-	files, err := filepath.Glob("../scenarios/*.yaml")
+	files, err := filepath.Glob("../../scenarios/*.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
