@@ -32,91 +32,105 @@ import (
 //   - a repaired store takes a new op and reopens in strict mode with it.
 func FuzzBoxFile(f *testing.F) {
 	tuneStoreWorker(f)
-	fx := loadFixture(f)
+	br := newBoxFileRun(f)
 	f.Add([]byte{0})
-	ctx := context.Background()
-	written := map[string][]byte{}
-	for _, st := range fx.history {
+	f.Fuzz(br.run)
+}
+
+// boxFileRun is what FuzzBoxFile's inputs share: the fixture, what its
+// history wrote, and the scratch directory.
+type boxFileRun struct {
+	fx      *fixture
+	written map[string][]byte // op id -> payload, of every op the fixture wrote
+	failed  map[string]bool   // the fixture's failed ops
+	sc      *scratch
+}
+
+func newBoxFileRun(tb testing.TB) *boxFileRun {
+	br := &boxFileRun{fx: loadFixture(tb), written: map[string][]byte{}, failed: map[string]bool{}, sc: newScratch(tb)}
+	for _, st := range br.fx.history {
 		for _, op := range st {
-			written[op.ID] = op.Payload
+			br.written[op.ID] = op.Payload
 		}
 	}
-	sc := newScratch(f)
-	failed := map[string]bool{}
-	for _, op := range fx.failed {
-		failed[op.ID] = true
+	for _, op := range br.fx.failed {
+		br.failed[op.ID] = true
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		in := inputs.DecodeBoxDamage(data)
-		damaged := in.Apply(fx.pending)
-		dir := sc.fill(t, 0, fx.withPending(damaged))
-		path := filepath.Join(dir, store.BoxPending+".db")
+	return br
+}
 
-		s, err := store.Open(ctx, dir, options(in.Mode))
-		if err != nil {
-			checkOpenError(t, fx, dir, damaged, err)
-			return
-		}
-		defer s.Close()
-		clean := bytes.HasPrefix(fx.pending, damaged)
-		repairs := s.Repairs()
-		for _, r := range repairs {
-			if r.Box != store.BoxPending {
-				t.Fatalf("repair of box %s, only pending_ops was damaged: %+v", r.Box, r)
-			}
-			switch {
-			case in.Mode == store.Strict:
-				t.Fatalf("strict mode repaired: %+v", r)
-			case in.Mode == store.TolerateTornTail && r.Kind != "torn-tail":
-				t.Fatalf("tolerate-torn-tail mode made a %s repair: %+v", r.Kind, r)
-			}
-			q, err := os.ReadFile(r.Quarantine)
-			if err != nil || !bytes.Equal(q, damaged) {
-				t.Fatalf("quarantine %s does not hold the damaged file (%d bytes, %v)", r.Quarantine, len(q), err)
-			}
-			if in.Mode != store.SkipDamaged {
-				// Open may have written after the repair (dropping the
-				// pending copy of a failed op), but not before its offset.
-				cur, err := os.ReadFile(path)
-				if err != nil || r.Offset > int64(len(damaged)) || !bytes.HasPrefix(cur, damaged[:r.Offset]) {
-					t.Fatalf("after a %s repair at offset %d, pending_ops.db (%d bytes) does not start with the damaged file's first %d bytes", r.Kind, r.Offset, len(cur), r.Offset)
-				}
-			}
-		}
+// run is one input of FuzzBoxFile.
+func (br *boxFileRun) run(t *testing.T, data []byte) {
+	ctx, fx, written, failed := context.Background(), br.fx, br.written, br.failed
+	in := inputs.DecodeBoxDamage(data)
+	damaged := in.Apply(fx.pending)
+	dir := br.sc.fill(t, 0, fx.withPending(damaged))
+	path := filepath.Join(dir, store.BoxPending+".db")
 
-		ops, err := s.PendingOps(ctx)
-		if err != nil {
-			t.Fatalf("PendingOps after a successful Open: %v", err)
+	s, err := store.Open(ctx, dir, options(in.Mode))
+	if err != nil {
+		checkOpenError(t, fx, dir, damaged, err)
+		return
+	}
+	defer s.Close()
+	clean := bytes.HasPrefix(fx.pending, damaged)
+	repairs := s.Repairs()
+	for _, r := range repairs {
+		if r.Box != store.BoxPending {
+			t.Fatalf("repair of box %s, only pending_ops was damaged: %+v", r.Box, r)
 		}
-		got := make([]manifestOp, len(ops))
-		for i, op := range ops {
-			got[i] = manifestOp{ID: op.ID, Payload: op.Payload}
-			p, ok := written[op.ID]
-			if !ok {
-				t.Fatalf("Open loaded op %s, which was never written", op.ID)
-			}
-			if !bytes.Equal(p, op.Payload) {
-				t.Fatalf("op %s has payload %q, %q was written", op.ID, op.Payload, p)
-			}
+		switch {
+		case in.Mode == store.Strict:
+			t.Fatalf("strict mode repaired: %+v", r)
+		case in.Mode == store.TolerateTornTail && r.Kind != "torn-tail":
+			t.Fatalf("tolerate-torn-tail mode made a %s repair: %+v", r.Kind, r)
 		}
-		if st, err := s.Stats(ctx); err != nil || st.PendingOps != len(ops) {
-			t.Fatalf("Stats: %d pending ops (%v), PendingOps lists %d", st.PendingOps, err, len(ops))
+		q, err := os.ReadFile(r.Quarantine)
+		if err != nil || !bytes.Equal(q, damaged) {
+			t.Fatalf("quarantine %s does not hold the damaged file (%d bytes, %v)", r.Quarantine, len(q), err)
 		}
 		if in.Mode != store.SkipDamaged {
-			k := matchPrefix(fx, failed, got)
-			switch {
-			case k < 0:
-				t.Fatalf("loaded pending ops %s are no prefix of the file's history", describeOps(got))
-			case bytes.Equal(damaged, fx.pending) && (k != len(fx.history)-1 || len(repairs) > 0):
-				t.Fatalf("undamaged file: loaded %d of %d transactions, repairs %+v", k, len(fx.history)-1, repairs)
-			case k < len(fx.history)-1 && len(repairs) == 0 && !clean:
-				t.Fatalf("loaded %d of %d transactions without reporting a repair", k, len(fx.history)-1)
+			// Open may have written after the repair (dropping the
+			// pending copy of a failed op), but not before its offset.
+			cur, err := os.ReadFile(path)
+			if err != nil || r.Offset > int64(len(damaged)) || !bytes.HasPrefix(cur, damaged[:r.Offset]) {
+				t.Fatalf("after a %s repair at offset %d, pending_ops.db (%d bytes) does not start with the damaged file's first %d bytes", r.Kind, r.Offset, len(cur), r.Offset)
 			}
 		}
-		if len(repairs) > 0 {
-			checkRepairedStore(t, s, dir)
+	}
+
+	ops, err := s.PendingOps(ctx)
+	if err != nil {
+		t.Fatalf("PendingOps after a successful Open: %v", err)
+	}
+	got := make([]manifestOp, len(ops))
+	for i, op := range ops {
+		got[i] = manifestOp{ID: op.ID, Payload: op.Payload}
+		p, ok := written[op.ID]
+		if !ok {
+			t.Fatalf("Open loaded op %s, which was never written", op.ID)
 		}
-	})
+		if !bytes.Equal(p, op.Payload) {
+			t.Fatalf("op %s has payload %q, %q was written", op.ID, op.Payload, p)
+		}
+	}
+	if st, err := s.Stats(ctx); err != nil || st.PendingOps != len(ops) {
+		t.Fatalf("Stats: %d pending ops (%v), PendingOps lists %d", st.PendingOps, err, len(ops))
+	}
+	if in.Mode != store.SkipDamaged {
+		k := matchPrefix(fx, failed, got)
+		switch {
+		case k < 0:
+			t.Fatalf("loaded pending ops %s are no prefix of the file's history", describeOps(got))
+		case bytes.Equal(damaged, fx.pending) && (k != len(fx.history)-1 || len(repairs) > 0):
+			t.Fatalf("undamaged file: loaded %d of %d transactions, repairs %+v", k, len(fx.history)-1, repairs)
+		case k < len(fx.history)-1 && len(repairs) == 0 && !clean:
+			t.Fatalf("loaded %d of %d transactions without reporting a repair", k, len(fx.history)-1)
+		}
+	}
+	if len(repairs) > 0 {
+		checkRepairedStore(t, s, dir)
+	}
 }
 
 // checkOpenError checks a failed Open of a damaged fixture.
