@@ -49,6 +49,9 @@ func openBox(dir, name string, seal *sealer, mode SyncMode, lazy, trust bool) (*
 			return nil, res, fmt.Errorf("box %s: %w", name, err)
 		}
 		res = scanBox(name, data, seal)
+		if res.damage != nil || res.torn {
+			res.data = data // for the repair's quarantine copy
+		}
 		if res.damage != nil {
 			return nil, res, res.damage
 		}

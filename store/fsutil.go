@@ -90,12 +90,9 @@ func (l *dirLock) unlock() error {
 	return err
 }
 
-// copyFile copies src to dst (which must not exist) and fsyncs dst.
-func copyFile(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", src, err)
-	}
+// writeNewFile creates dst, which must not exist, with data, and makes it
+// and its directory entry durable.
+func writeNewFile(dst string, data []byte) error {
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", dst, err)

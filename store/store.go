@@ -267,31 +267,41 @@ func (s *Store) openBox(name string) (*box, error) {
 	if err != nil {
 		return nil, err
 	}
-	lazy := name == BoxIndex
-	b, res, err := openBox(s.dir, name, seal, s.opts.Sync, lazy, s.canary(CanaryCorruptionDetection))
-	if err != nil && res.damage == nil {
-		return nil, err
-	}
-	if b == nil && res.torn && s.canary(CanaryTornTailRepair) {
-		// Known-bad: hand the torn file to buntdb, which half-applies it.
-		b, res, err = openBox(s.dir, name, seal, s.opts.Sync, lazy, true)
-		if err != nil {
-			return nil, err
-		}
-	}
+	b, res, err := openBox(s.dir, name, seal, s.opts.Sync, name == BoxIndex, s.canary(CanaryCorruptionDetection))
 	if b == nil {
-		if err := s.repair(name, res); err != nil {
+		if b, err = s.recoverBox(name, seal, res, err); err != nil {
 			return nil, err
-		}
-		if b, res, err = openBox(s.dir, name, seal, s.opts.Sync, lazy, false); err != nil {
-			return nil, err
-		}
-		if res.torn || res.damage != nil {
-			return nil, fmt.Errorf("box %s: still damaged after repair: %w", name, ErrCorrupt)
 		}
 	}
 	b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
 	s.boxes[name] = b
+	return b, nil
+}
+
+// recoverBox opens a box whose file openBox did not load: it applies the
+// recovery mode to what the scan found (res, and err, which is res.damage
+// for damage), and opens the repaired file.
+func (s *Store) recoverBox(name string, seal *sealer, res scanResult, err error) (*box, error) {
+	if err != nil && res.damage == nil {
+		return nil, err
+	}
+	lazy := name == BoxIndex
+	if res.torn && s.canary(CanaryTornTailRepair) {
+		// Known-bad: hand the torn file to buntdb, which half-applies it.
+		b, _, err := openBox(s.dir, name, seal, s.opts.Sync, lazy, true)
+		return b, err
+	}
+	built, err := s.repair(name, seal, res)
+	if err != nil {
+		return nil, err
+	}
+	// The repaired file is the scanned file's verified prefix, or a file
+	// repair has just written: it is loaded without another scan.
+	b, _, err := openBox(s.dir, name, seal, s.opts.Sync, lazy, true)
+	if err != nil {
+		return nil, err
+	}
+	b.txnSeq, b.high = built.lastSeq, built.high
 	return b, nil
 }
 
@@ -305,6 +315,7 @@ func (s *Store) openBoxes(names []string, built map[string]*builtBox) error {
 		name string
 		seal *sealer
 		b    *box
+		res  scanResult // when b is nil: what the scan found
 		err  error
 	}
 	var jobs []*job
@@ -332,12 +343,8 @@ func (s *Store) openBoxes(names []string, built map[string]*builtBox) error {
 		jobs = append(jobs, &job{name: name, seal: seal})
 	}
 	load := func(j *job) {
-		var res scanResult
 		bb := built[j.name]
-		j.b, res, j.err = openBox(s.dir, j.name, j.seal, s.opts.Sync, j.name == BoxIndex, bb != nil || s.canary(CanaryCorruptionDetection))
-		if j.b == nil && j.err == nil && res.torn {
-			j.err = errTornTail
-		}
+		j.b, j.res, j.err = openBox(s.dir, j.name, j.seal, s.opts.Sync, j.name == BoxIndex, bb != nil || s.canary(CanaryCorruptionDetection))
 		if j.b != nil && bb != nil {
 			j.b.txnSeq, j.b.high, j.b.builtOps = bb.lastSeq, bb.high, bb.ops
 		}
@@ -355,28 +362,26 @@ func (s *Store) openBoxes(names []string, built map[string]*builtBox) error {
 		}
 		wg.Wait()
 	}
-	var retry []string
 	for _, j := range jobs {
-		if j.b != nil {
-			j.b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
-			s.boxes[j.name] = j.b
-			continue
+		if j.b == nil {
+			b, err := s.recoverBox(j.name, j.seal, j.res, j.err)
+			if err != nil {
+				return err
+			}
+			j.b = b
 		}
-		retry = append(retry, j.name)
-	}
-	for _, name := range retry {
-		if _, err := s.openBox(name); err != nil {
-			return err
-		}
+		j.b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
+		s.boxes[j.name] = j.b
 	}
 	return nil
 }
 
-var errTornTail = errors.New("torn tail")
-
-// repair applies the recovery mode to a damaged or torn box file: copy the
-// original aside, then cut the file back to its last whole transaction.
-func (s *Store) repair(name string, res scanResult) error {
+// repair applies the recovery mode to a damaged or torn box file, whose
+// bytes as scanned are res.data: copy the original aside, then cut the file
+// back to its last whole transaction (or, in skip-damaged, rewrite it from
+// its whole transactions). It returns what a scan of the repaired file
+// would find.
+func (s *Store) repair(name string, seal *sealer, res scanResult) (*builtBox, error) {
 	mode := s.opts.Recovery
 	kind := "torn-tail"
 	reason := "incomplete last transaction (a torn write)"
@@ -386,56 +391,40 @@ func (s *Store) repair(name string, res scanResult) error {
 	switch {
 	case mode == Strict:
 		if res.damage != nil {
-			return res.damage
+			return nil, res.damage
 		}
-		return &CorruptionError{Box: name, Offset: int64(res.goodEnd), Reason: reason + "; the strict recovery mode refuses it; hint: reopen with the tolerate-torn-tail mode"}
+		return nil, &CorruptionError{Box: name, Offset: int64(res.goodEnd), Reason: reason + "; the strict recovery mode refuses it; hint: reopen with the tolerate-torn-tail mode"}
 	case res.damage != nil && mode == TolerateTornTail:
-		return res.damage
+		return nil, res.damage
 	}
 	path := filepath.Join(s.dir, name+".db")
 	q := s.quarantineName(name, strings.ReplaceAll(kind, "-", ""))
-	if err := copyFile(path, q); err != nil {
-		return fmt.Errorf("box %s: quarantine copy before repair: %w", name, err)
+	if err := writeNewFile(q, res.data); err != nil {
+		return nil, fmt.Errorf("box %s: quarantine copy before repair: %w", name, err)
 	}
 	if res.damage != nil && mode == SkipDamaged {
-		return s.skipDamaged(name, path, q, res)
+		return s.skipDamaged(name, path, q, seal, res)
 	}
 	if err := truncateSync(path, int64(res.goodEnd)); err != nil {
-		return fmt.Errorf("box %s: repair: %w", name, err)
+		return nil, fmt.Errorf("box %s: repair: %w", name, err)
 	}
-	qdata, err := os.ReadFile(q)
-	if err != nil {
-		return err
-	}
-	keys := droppedKeys(qdata, res.goodEnd)
+	keys := droppedKeys(res.data, res.goodEnd)
 	s.repairs = append(s.repairs, Repair{
 		Box: name, Mode: mode.String(), Kind: kind, Offset: int64(res.goodEnd), DroppedBytes: int64(res.size - res.goodEnd),
 		DroppedTxns: 1, DroppedRecord: len(keys), DroppedKeys: keys, Quarantine: q, Reason: reason,
 	})
-	return nil
+	return &builtBox{lastSeq: res.lastSeq, high: res.high}, nil
 }
 
 // skipDamaged rewrites a damaged box file from the whole transactions it
 // still holds, replayed in order; the damaged regions between them are
 // dropped. The original is already in quarantine q.
-func (s *Store) skipDamaged(name, path, q string, res scanResult) error {
-	data, err := os.ReadFile(q)
-	if err != nil {
-		return err
-	}
-	current, keys, _, err := s.kr.boxKeys(s.master, name)
-	if err != nil {
-		return err
-	}
-	seal, err := newSealer(name, current, keys)
-	if err != nil {
-		return err
-	}
-	sv := salvage(name, data, seal)
+func (s *Store) skipDamaged(name, path, q string, seal *sealer, res scanResult) (*builtBox, error) {
+	sv := salvage(name, res.data, seal)
 	tmp := path + ".salvage"
 	bw, err := newBoxWriter(tmp, name, seal, sv.high)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	keysSorted := make([]string, 0, len(sv.state))
 	for k := range sv.state {
@@ -448,24 +437,24 @@ func (s *Store) skipDamaged(name, path, q string, res scanResult) error {
 		}
 		if err := bw.addSealed(k, sv.state[k]); err != nil {
 			bw.abort()
-			return err
+			return nil, err
 		}
 	}
 	if err := bw.finish(); err != nil {
 		os.Remove(tmp)
-		return err
+		return nil, err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return err
+		return nil, err
 	}
 	if err := syncDir(s.dir); err != nil {
-		return err
+		return nil, err
 	}
 	s.repairs = append(s.repairs, Repair{
 		Box: name, Mode: SkipDamaged.String(), Kind: "damage", Offset: res.damage.Offset, DroppedBytes: int64(sv.droppedBytes),
 		DroppedTxns: sv.regions, Quarantine: q, Reason: res.damage.Reason + fmt.Sprintf("; kept %d whole transactions, skipped %d damaged regions", sv.kept, sv.regions),
 	})
-	return nil
+	return bw.staged().built, nil
 }
 
 // quarantineName picks <box>_<kind>_YYYYMMDD.bak, adding a time and then a

@@ -266,6 +266,7 @@ func parseHeader(d []byte, pos *int, c byte) (int, error) {
 
 // scanResult is what the scanner found in one box file.
 type scanResult struct {
+	data         []byte // the bytes scanned, when openBox found them torn or damaged
 	size         int    // file size
 	goodEnd      int    // end offset of the last whole, verified transaction
 	lastSeq      uint64 // sequence number of that transaction, 0 if none
