@@ -246,6 +246,35 @@ func TestOpen_StrictRefusesTornTail(t *testing.T) {
 	}
 }
 
+// A refused Open closes the boxes it had loaded: a fuzzing process that
+// opened thousands of damaged stores ran out of descriptors when it did not.
+func TestOpen_RefusalLeaksNoDescriptors(t *testing.T) {
+	dir, path, ends := buildPending(t, 3)
+	if err := os.Truncate(path, ends[2]-3); err != nil {
+		t.Fatal(err)
+	}
+	strict := testutil.Options(func(o *store.Options) { o.Recovery = store.Strict })
+	openFDs := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("no /proc/self/fd: %v", err)
+		}
+		return len(ents)
+	}
+	before := openFDs()
+	const opens = 20
+	for range opens {
+		if _, err := store.Open(context.Background(), dir, strict); !errors.Is(err, store.ErrCorrupt) {
+			t.Fatalf("strict open of a torn tail: err = %v, want ErrCorrupt", err)
+		}
+	}
+	// Every other box loads before pending_ops is refused: a leak shows as
+	// several descriptors per Open.
+	if after := openFDs(); after-before >= opens {
+		t.Errorf("%d refused Opens left %d more descriptors open (%d before)", opens, after-before, before)
+	}
+}
+
 func TestOpen_NeverPanics(t *testing.T) {
 	for name, content := range map[string]string{
 		"buntdb panic record": "*1\r\n$1\r\ns\r\n",

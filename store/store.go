@@ -362,16 +362,24 @@ func (s *Store) openBoxes(names []string, built map[string]*builtBox) error {
 		}
 		wg.Wait()
 	}
+	// Every box loaded goes into s.boxes before any recovery, so that the
+	// caller's cleanup closes them all when one cannot be recovered.
 	for _, j := range jobs {
-		if j.b == nil {
-			b, err := s.recoverBox(j.name, j.seal, j.res, j.err)
-			if err != nil {
-				return err
-			}
-			j.b = b
+		if j.b != nil {
+			j.b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
+			s.boxes[j.name] = j.b
 		}
-		j.b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
-		s.boxes[j.name] = j.b
+	}
+	for _, j := range jobs {
+		if j.b != nil {
+			continue
+		}
+		b, err := s.recoverBox(j.name, j.seal, j.res, j.err)
+		if err != nil {
+			return err
+		}
+		b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
+		s.boxes[j.name] = b
 	}
 	return nil
 }
