@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -48,8 +47,7 @@ func FuzzBackupArchive(f *testing.F) {
 	tuneStoreWorker(f)
 	fx := loadFixture(f)
 	f.Add(inputs.ArchiveInput{Mode: inputs.ArchiveStructured}.Encode())
-	rt := &restoreTarget{fx: fx, parent: f.TempDir()}
-	f.Cleanup(rt.close)
+	rt := newRestoreTarget(f, fx)
 	f.Fuzz(func(t *testing.T, data []byte) { restoreArchive(t, rt, data) })
 }
 
@@ -76,7 +74,7 @@ func restoreArchive(t *testing.T, rt *restoreTarget, data []byte) {
 
 	rt.dirty = true // until this input is known to have changed nothing
 	_, rerr := rt.s.Restore(ctx, &ct, o)
-	if got := listDir(t, rt.parent); got != "store" {
+	if got := listDir(t, rt.sc.root); got != filepath.Base(rt.dir) {
 		t.Fatalf("after Restore (error %v), the store's parent holds %q, want only the store directory", rerr, got)
 	}
 	if rerr == nil {
@@ -102,10 +100,10 @@ func restoreArchive(t *testing.T, rt *restoreTarget, data []byte) {
 }
 
 // restoreTarget is the open fixture store that FuzzBackupArchive restores
-// into, in <parent>/store.
+// into, the only entry of its scratch root.
 type restoreTarget struct {
 	fx        *fixture
-	parent    string
+	sc        *scratch
 	dir       string
 	s         *store.Store
 	recipient age.Recipient
@@ -115,22 +113,22 @@ type restoreTarget struct {
 	dirty     bool                // the next input needs a fresh store
 }
 
+func newRestoreTarget(tb testing.TB, fx *fixture) *restoreTarget {
+	rt := &restoreTarget{fx: fx, sc: newScratch(tb)}
+	tb.Cleanup(rt.close)
+	return rt
+}
+
 // ensure opens a fresh copy of the fixture when there is none or the last
-// input left it changed.
+// input left it changed. The scratch directory rewrites only the files a
+// successful restore replaced.
 func (rt *restoreTarget) ensure(t *testing.T) {
 	t.Helper()
 	if rt.s != nil && !rt.dirty {
 		return
 	}
 	rt.close()
-	rt.dir = filepath.Join(rt.parent, "store")
-	if err := os.RemoveAll(rt.dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(rt.dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	writeStoreFiles(t, rt.dir, rt.fx.files)
+	rt.dir = rt.sc.fill(t, 0, rt.fx.files)
 	ctx := context.Background()
 	s, err := store.Open(ctx, rt.dir, options(store.Strict))
 	if err != nil {
