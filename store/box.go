@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/buntdb"
+
+	"github.com/boxstorm/boxstorm/internal/fileio"
 )
 
 // box is one buntdb file with its data keys, its framing and its syncer.
@@ -44,7 +46,7 @@ func openBox(dir, name string, seal *sealer, mode SyncMode, lazy, trust bool) (*
 	path := filepath.Join(dir, name+".db")
 	var res scanResult
 	if !trust {
-		data, err := readFile(path)
+		data, err := fileio.ReadFile(path)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, res, fmt.Errorf("box %s: %w", name, err)
 		}

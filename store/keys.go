@@ -22,6 +22,8 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/boxstorm/boxstorm/internal/fileio"
 )
 
 // MasterKeySize is the length of a master key in bytes.
@@ -316,7 +318,7 @@ func (kr *keyringFile) clone() *keyringFile {
 
 func readKeyring(dir string) (*keyringFile, error) {
 	path := filepath.Join(dir, keyringName)
-	b, err := readFile(path)
+	b, err := fileio.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
