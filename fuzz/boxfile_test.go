@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/boxstorm/boxstorm/fuzz/internal/inputs"
+	"github.com/boxstorm/boxstorm/internal/fileio"
 	"github.com/boxstorm/boxstorm/store"
 )
 
@@ -85,14 +85,14 @@ func (br *boxFileRun) run(t *testing.T, data []byte) {
 		case in.Mode == store.TolerateTornTail && r.Kind != "torn-tail":
 			t.Fatalf("tolerate-torn-tail mode made a %s repair: %+v", r.Kind, r)
 		}
-		q, err := os.ReadFile(r.Quarantine)
+		q, err := fileio.ReadFile(r.Quarantine)
 		if err != nil || !bytes.Equal(q, damaged) {
 			t.Fatalf("quarantine %s does not hold the damaged file (%d bytes, %v)", r.Quarantine, len(q), err)
 		}
 		if in.Mode != store.SkipDamaged {
 			// Open may have written after the repair (dropping the
 			// pending copy of a failed op), but not before its offset.
-			cur, err := os.ReadFile(path)
+			cur, err := fileio.ReadFile(path)
 			if err != nil || r.Offset > int64(len(damaged)) || !bytes.HasPrefix(cur, damaged[:r.Offset]) {
 				t.Fatalf("after a %s repair at offset %d, pending_ops.db (%d bytes) does not start with the damaged file's first %d bytes", r.Kind, r.Offset, len(cur), r.Offset)
 			}
@@ -146,14 +146,14 @@ func checkOpenError(t *testing.T, fx *fixture, dir string, damaged []byte, err e
 	if bytes.Equal(damaged, fx.pending) || isTxnPrefix(fx, damaged) {
 		t.Fatalf("Open of an undamaged or cleanly cut file (%d of %d bytes): %v", len(damaged), len(fx.pending), err)
 	}
-	cur, rerr := os.ReadFile(filepath.Join(dir, store.BoxPending+".db"))
+	cur, rerr := fileio.ReadFile(filepath.Join(dir, store.BoxPending+".db"))
 	if rerr == nil && bytes.Equal(cur, damaged) {
 		return
 	}
 	// Bytes were cut: a quarantine copy must hold them.
 	qs, _ := filepath.Glob(filepath.Join(dir, store.BoxPending+"_*.bak"))
 	for _, q := range qs {
-		if b, err := os.ReadFile(q); err == nil && bytes.Equal(b, damaged) {
+		if b, err := fileio.ReadFile(q); err == nil && bytes.Equal(b, damaged) {
 			return
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/boxstorm/boxstorm/fuzz/internal/inputs"
+	"github.com/boxstorm/boxstorm/internal/fileio"
 	"github.com/boxstorm/boxstorm/store"
 )
 
@@ -143,18 +144,22 @@ func tuneStoreWorker(f *testing.F) {
 // every directory, skipping LOCK.
 func hashTree(tb testing.TB, dir string) map[string][32]byte {
 	tb.Helper()
+	dir = filepath.Clean(dir)
 	out := map[string][32]byte{}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, path)
+		rel := strings.TrimPrefix(strings.TrimPrefix(path, dir), string(filepath.Separator))
+		if rel == "" {
+			rel = "."
+		}
 		switch {
 		case rel == "." || rel == "LOCK":
 		case d.IsDir():
 			out[rel+"/"] = [32]byte{}
 		case d.Type().IsRegular():
-			b, err := os.ReadFile(path)
+			b, err := fileio.ReadFile(path)
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/boxstorm/boxstorm/fuzz/internal/inputs"
+	"github.com/boxstorm/boxstorm/internal/fileio"
 	"github.com/boxstorm/boxstorm/store"
 )
 
@@ -74,7 +75,7 @@ func readStoreFiles(tb testing.TB, dir string) map[string][]byte {
 		if e.Name() == "LOCK" || !e.Type().IsRegular() {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		b, err := fileio.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			tb.Fatal(err)
 		}
