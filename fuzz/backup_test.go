@@ -52,7 +52,7 @@ func FuzzBackupArchive(f *testing.F) {
 }
 
 // restoreArchive is one FuzzBackupArchive input.
-func restoreArchive(t *testing.T, rt *restoreTarget, data []byte) {
+func restoreArchive(t testing.TB, rt *restoreTarget, data []byte) {
 	ctx := context.Background()
 	rt.ensure(t)
 	in := inputs.DecodeArchive(data)
@@ -122,7 +122,7 @@ func newRestoreTarget(tb testing.TB, fx *fixture) *restoreTarget {
 // ensure opens a fresh copy of the fixture when there is none or the last
 // input left it changed. The scratch directory rewrites only the files a
 // successful restore replaced.
-func (rt *restoreTarget) ensure(t *testing.T) {
+func (rt *restoreTarget) ensure(t testing.TB) {
 	t.Helper()
 	if rt.s != nil && !rt.dirty {
 		return
@@ -225,7 +225,7 @@ func (r *fastRecipient) Wrap(fileKey []byte) ([]*age.Stanza, error) {
 }
 
 // checkRestoredStore checks a store right after a successful restore.
-func checkRestoredStore(t *testing.T, rt *restoreTarget) {
+func checkRestoredStore(t testing.TB, rt *restoreTarget) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := rt.s.PendingOps(ctx); err != nil {

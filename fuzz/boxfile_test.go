@@ -34,7 +34,7 @@ func FuzzBoxFile(f *testing.F) {
 	tuneStoreWorker(f)
 	br := newBoxFileRun(f)
 	f.Add([]byte{0})
-	f.Fuzz(br.run)
+	f.Fuzz(func(t *testing.T, data []byte) { br.run(t, data) })
 }
 
 // boxFileRun is what FuzzBoxFile's inputs share: the fixture, what its
@@ -60,7 +60,7 @@ func newBoxFileRun(tb testing.TB) *boxFileRun {
 }
 
 // run is one input of FuzzBoxFile.
-func (br *boxFileRun) run(t *testing.T, data []byte) {
+func (br *boxFileRun) run(t testing.TB, data []byte) {
 	ctx, fx, written, failed := context.Background(), br.fx, br.written, br.failed
 	in := inputs.DecodeBoxDamage(data)
 	damaged := in.Apply(fx.pending)
@@ -134,7 +134,7 @@ func (br *boxFileRun) run(t *testing.T, data []byte) {
 }
 
 // checkOpenError checks a failed Open of a damaged fixture.
-func checkOpenError(t *testing.T, fx *fixture, dir string, damaged []byte, err error) {
+func checkOpenError(t testing.TB, fx *fixture, dir string, damaged []byte, err error) {
 	t.Helper()
 	if !errors.Is(err, store.ErrCorrupt) {
 		t.Fatalf("Open: %v, want an error wrapping ErrCorrupt", err)
@@ -188,7 +188,7 @@ func matchPrefix(fx *fixture, failed map[string]bool, got []manifestOp) int {
 
 // checkRepairedStore checks that a repaired store works: a new op goes in,
 // and the store reopens, even in strict mode, with it.
-func checkRepairedStore(t *testing.T, s *store.Store, dir string) {
+func checkRepairedStore(t testing.TB, s *store.Store, dir string) {
 	t.Helper()
 	ctx := context.Background()
 	op, err := s.Enqueue(ctx, []byte("after repair"), store.EnqueueOptions{IdempotencyKey: "after-repair"})

@@ -39,14 +39,18 @@ func FuzzQueueModel(f *testing.F) {
 	empty := emptyStore(f)
 	sc := newScratch(f)
 	f.Add(inputs.EncodeProgram([]inputs.Step{{Op: inputs.OpEnqueue}, {Op: inputs.OpAcquire}, {Op: inputs.OpClaim}, {Op: inputs.OpAck}}))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		q := newQueueRun(t, sc, empty)
-		defer q.close()
-		for i, st := range inputs.DecodeProgram(data) {
-			q.step(i, st)
-			q.compare(i, st)
-		}
-	})
+	f.Fuzz(func(t *testing.T, data []byte) { runProgram(t, sc, empty, data) })
+}
+
+// runProgram is one FuzzQueueModel input: the program data on a store
+// that starts as the files of empty, in sc.
+func runProgram(t testing.TB, sc *scratch, empty map[string][]byte, data []byte) {
+	q := newQueueRun(t, sc, empty)
+	defer q.close()
+	for i, st := range inputs.DecodeProgram(data) {
+		q.step(i, st)
+		q.compare(i, st)
+	}
 }
 
 // emptyStore returns the files of a new store under the fixture's key.
@@ -97,7 +101,7 @@ const staleAfter = 2 * time.Minute
 
 // queueRun is one program's run: the real store and the model side by side.
 type queueRun struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	sc   *scratch
 	slot int // of sc; a kill moves to the other
@@ -108,7 +112,7 @@ type queueRun struct {
 	ids  map[string]*mop // store op id -> model op
 }
 
-func newQueueRun(t *testing.T, sc *scratch, files map[string][]byte) *queueRun {
+func newQueueRun(t testing.TB, sc *scratch, files map[string][]byte) *queueRun {
 	q := &queueRun{t: t, ctx: context.Background(), sc: sc, dir: sc.fill(t, 0, files), now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), ids: map[string]*mop{}}
 	q.m = queueModel{idem: map[string]*mop{}, claimed: map[*mop]bool{}, leases: map[string]uint64{}}
 	q.open()
