@@ -305,11 +305,12 @@ func (s *Store) recoverBox(name string, seal *sealer, res scanResult, err error)
 	return b, nil
 }
 
-// openBoxes opens boxes that are not open yet. Whole files (the common
-// case) are scanned and loaded concurrently, a box per goroutine; a damaged
-// or torn one then goes through openBox, which applies the recovery mode.
-// The audit box is opened first, as repairs are audited. A box in built was
-// just written and fsynced by this process, and is loaded without a scan.
+// openBoxes opens boxes that are not open yet. Every file is scanned and
+// loaded, a box per goroutine (one after another on one P); then each
+// damaged or torn one goes through recoverBox, which applies the recovery
+// mode, in the order of names (the audit box first: repairs are audited).
+// A box in built was just written and fsynced by this process, and is
+// loaded without a scan.
 func (s *Store) openBoxes(names []string, built map[string]*builtBox) error {
 	type job struct {
 		name string
