@@ -123,15 +123,10 @@ func (x *reader) run(ctx context.Context, identity age.Identity) (Meta, error) {
 			return Meta{}, err
 		}
 		bm := m.Boxes[i]
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return Meta{}, tampered("box %q is listed in %s but missing", bm.Name, metaName)
-		}
-		if err != nil {
-			return Meta{}, x.streamErr(err)
-		}
-		kind, name, err := classifyEntry(hdr)
+		hdr, kind, name, err := x.next(tr)
 		switch {
+		case err == io.EOF:
+			return Meta{}, tampered("box %q is listed in %s but missing", bm.Name, metaName)
 		case err != nil:
 			return Meta{}, err
 		case kind == entryBoxesDir && !sawDir:
@@ -158,14 +153,11 @@ func (x *reader) run(ctx context.Context, identity age.Identity) (Meta, error) {
 		i++
 	}
 
-	switch hdr, err := tr.Next(); {
+	switch hdr, _, _, err := x.next(tr); {
 	case err == nil:
-		if _, _, err := classifyEntry(hdr); err != nil {
-			return Meta{}, err
-		}
 		return Meta{}, tampered("entry %s follows the last box listed in %s", quoteName(hdr.Name), metaName)
 	case err != io.EOF:
-		return Meta{}, x.streamErr(err)
+		return Meta{}, err
 	}
 	// Reading to age's EOF is what authenticates the final chunk.
 	if _, err := io.Copy(zeroWriter{ctx}, x.plain); err != nil {
@@ -197,16 +189,26 @@ func (x *reader) checkIntro(br *bufio.Reader) error {
 	return tampered("not an age file")
 }
 
-func (x *reader) readMeta(tr *tar.Reader) (Meta, error) {
+// next reads and classifies the next tar entry: io.EOF at the end of the
+// stream, streamErr's error for a stream that does not read, or
+// classifyEntry's for an entry the format does not allow.
+func (x *reader) next(tr *tar.Reader) (*tar.Header, entryKind, string, error) {
 	hdr, err := tr.Next()
 	if err == io.EOF {
-		return Meta{}, tampered("the tar stream is empty")
+		return nil, 0, "", io.EOF
 	}
 	if err != nil {
-		return Meta{}, x.streamErr(err)
+		return nil, 0, "", x.streamErr(err)
 	}
-	kind, _, err := classifyEntry(hdr)
+	kind, name, err := classifyEntry(hdr)
+	return hdr, kind, name, err
+}
+
+func (x *reader) readMeta(tr *tar.Reader) (Meta, error) {
+	hdr, kind, _, err := x.next(tr)
 	switch {
+	case err == io.EOF:
+		return Meta{}, tampered("the tar stream is empty")
 	case err != nil:
 		return Meta{}, err
 	case kind != entryMeta:
