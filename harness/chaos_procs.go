@@ -391,8 +391,9 @@ func (ps *procSet) start(ctx context.Context, ws *workers, n int) error {
 	ps.srv = srv
 	// The children's recorders read the same clock as r.rec: CLOCK_MONOTONIC
 	// (Go's monotonic time on Linux), from the instant r.rec started.
+	mono, since := monotonicAt(r.rec.now)
 	spec := workerSpec{Scenario: r.sc, Seed: r.opts.Seed, Canary: r.opts.Canary, Dir: r.dir, KeyGen: r.keyGen,
-		Socket: srv.path, MonoStart: MonotonicNanos() - r.rec.now()}
+		Socket: srv.path, MonoStart: mono - since}
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return err
@@ -721,7 +722,8 @@ func runProcessSpec(ctx context.Context, path string, i int, stdout io.Writer) e
 	r.worker, r.keyGen, r.remote = true, spec.KeyGen, c
 	r.rec.proc = procName(i)
 	// Read the harness's clock: CLOCK_MONOTONIC minus its start.
-	r.rec.start = time.Now().Add(-time.Duration(MonotonicNanos() - spec.MonoStart))
+	mono, now := monotonicAt(time.Now)
+	r.rec.start = now.Add(-time.Duration(mono - spec.MonoStart))
 	r.rec.stream = json.NewEncoder(stdout)
 	c.onBreak = func() {
 		r.rec.mu.Lock()

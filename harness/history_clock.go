@@ -15,3 +15,28 @@ func MonotonicNanos() int64 {
 	}
 	return ts.Nano()
 }
+
+// monotonicAt reads CLOCK_MONOTONIC together with read(), another clock:
+// it brackets read() between two MonotonicNanos and keeps the tightest of a
+// few tries, returning the midpoint. Two plain reads in a row can be split
+// by a preemption or a descheduled thread, which on a loaded machine put a
+// worker process's whole history a few milliseconds off the harness's
+// (TestProcessorProcesses_InHistory once failed fencing, FIFO and
+// linearizability in CI that way).
+func monotonicAt[T any](read func() T) (int64, T) {
+	const tries, good = 8, 2000 // ns
+	var mono, gap int64 = 0, -1
+	var val T
+	for range tries {
+		a := MonotonicNanos()
+		v := read()
+		b := MonotonicNanos()
+		if gap < 0 || b-a < gap {
+			mono, gap, val = a+(b-a)/2, b-a, v
+		}
+		if gap <= good {
+			break
+		}
+	}
+	return mono, val
+}
