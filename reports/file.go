@@ -2,11 +2,12 @@ package reports
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/boxstorm/boxstorm/internal/fileio"
 )
 
 // WriteFile writes a report to path through write, for example
@@ -16,32 +17,21 @@ import (
 //	})
 //
 // It creates missing parent directories, writes to a temporary file in the
-// same directory and renames it into place, so a reader never sees half a
-// report and a failed write leaves no file behind.
-func WriteFile(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// same directory, fsyncs and renames it into place (fileio.WriteAtomic), so
+// a reader never sees half a report and a failed write leaves no file behind.
+func WriteFile(path string, write func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("create report directory: %w", err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("create report %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
+	err := fileio.WriteAtomic(path, 0o644, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		if err := write(bw); err != nil {
+			return err
 		}
-	}()
-	bw := bufio.NewWriter(f)
-	if err := write(bw); err != nil {
+		return bw.Flush()
+	})
+	if err != nil {
 		return fmt.Errorf("report %s: %w", path, err)
-	}
-	if err := errors.Join(bw.Flush(), f.Chmod(0o644), f.Close()); err != nil {
-		return fmt.Errorf("write report %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write report %s: %w", path, err)
 	}
 	return nil
 }

@@ -6,12 +6,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 	"unsafe"
 
+	"github.com/boxstorm/boxstorm/internal/fileio"
 	"github.com/boxstorm/boxstorm/store/internal/archive"
 	"github.com/tidwall/buntdb"
 )
@@ -208,29 +207,14 @@ func (s *Store) openSnapshot(ctx context.Context, snap map[string][]kv) (map[str
 // BackupFile writes a backup to path (mode 0600) through a temporary file,
 // fsync and rename, so path holds a whole backup or nothing.
 func (s *Store) BackupFile(ctx context.Context, path string) (BackupInfo, error) {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	var info BackupInfo
+	err := fileio.WriteAtomic(path, 0o600, func(w io.Writer) error {
+		var err error
+		info, err = s.Backup(ctx, w)
+		return err
+	})
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("backup: %w", err)
-	}
-	info, err := s.Backup(ctx, f)
-	if err == nil {
-		if serr := f.Sync(); serr != nil {
-			err = fmt.Errorf("backup: %w: %w", ErrSync, serr)
-		}
-	}
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return BackupInfo{}, err
 	}
 	return info, nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/boxstorm/boxstorm/internal/fileio"
 )
 
 // Sentinel errors. Every error the store returns either is one of these or
@@ -47,8 +49,9 @@ var (
 
 	// ErrSync means an fsync failed. The box is unusable until the store is
 	// reopened, because the kernel may have dropped the dirty pages (see
-	// "Failure model" in the package documentation).
-	ErrSync = errors.New("fsync failed")
+	// "Failure model" in the package documentation). It is the error the
+	// store's atomic file writes wrap too (keyring, ledger, backups).
+	ErrSync = fileio.ErrSync
 
 	// ErrInvalid means an argument is malformed (a box name, a key, an option).
 	ErrInvalid = errors.New("invalid argument")

@@ -10,46 +10,9 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/boxstorm/boxstorm/internal/fileio"
 )
-
-// writeFileAtomic replaces path with data: write a temporary file, fsync it,
-// rename it over path, fsync the directory. A crash leaves either the old or
-// the new file, never a mix.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w: %w", path, ErrSync, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", path, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// syncDir fsyncs a directory so that renames and creations in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w: %w", dir, ErrSync, err)
-	}
-	return nil
-}
 
 // dirLock is an exclusive flock on <dir>/LOCK. flock locks belong to the
 // open file description, so a second Open in the same process conflicts too.
@@ -108,7 +71,7 @@ func writeNewFile(dst string, data []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dst))
+	return fileio.SyncDir(filepath.Dir(dst))
 }
 
 func exists(path string) bool {

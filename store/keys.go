@@ -140,7 +140,7 @@ func WriteKeyFile(path string, key []byte) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close key file %s: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return fileio.SyncDir(filepath.Dir(path))
 }
 
 // NewKey returns a fresh random master key.
@@ -353,7 +353,7 @@ func (kr *keyringFile) write(dir string) error {
 	if err != nil {
 		return fmt.Errorf("encode keyring: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, keyringName), append(b, '\n'), 0o600)
+	return fileio.WriteFileAtomic(filepath.Join(dir, keyringName), append(b, '\n'), 0o600)
 }
 
 // checkMaster compares a candidate master key with the key-check value in

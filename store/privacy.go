@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/boxstorm/boxstorm/internal/fileio"
 )
 
 // BoxSubjectKeys holds one data key per privacy subject. Payloads of ops
@@ -130,7 +132,7 @@ func (s *Store) appendLedger(hash string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.dir, ledgerName), append(b, '\n'), 0o600)
+	return fileio.WriteFileAtomic(filepath.Join(s.dir, ledgerName), append(b, '\n'), 0o600)
 }
 
 // drops reports whether a record of a backup belongs to an erased subject.

@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/boxstorm/boxstorm/internal/fileio"
 	"github.com/boxstorm/boxstorm/store/internal/archive"
 )
 
@@ -90,35 +92,15 @@ func (s *Store) PurgeFailed(ctx context.Context, o PurgeOptions) (PurgeReport, e
 // writeArchiveFile writes one box of plaintext records as an encrypted
 // archive at path, through a temporary file, fsync and rename.
 func writeArchiveFile(ctx context.Context, path string, key *archive.Key, meta archive.Meta, box string, recs []kv) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = archive.Write(ctx, f, key.Recipient(), meta, []archive.Box{{Name: box, Records: func(yield func(k, v string) bool) error {
-		for _, r := range recs {
-			if !yield(r.k, r.v) {
-				break
+	return fileio.WriteAtomic(path, 0o600, func(w io.Writer) error {
+		_, err := archive.Write(ctx, w, key.Recipient(), meta, []archive.Box{{Name: box, Records: func(yield func(k, v string) bool) error {
+			for _, r := range recs {
+				if !yield(r.k, r.v) {
+					break
+				}
 			}
-		}
-		return nil
-	}}})
-	if err == nil {
-		if serr := f.Sync(); serr != nil {
-			err = fmt.Errorf("%w: %w", ErrSync, serr)
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+			return nil
+		}}})
+		return err
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/boxstorm/boxstorm/internal/fileio"
 	"github.com/boxstorm/boxstorm/store/internal/archive"
 )
 
@@ -66,7 +67,7 @@ func RecoverCorrupted(ctx context.Context, dir, backupPath string, opts Options)
 		}
 		rep.Damaged, rep.Quarantined = append(rep.Damaged, name), append(rep.Quarantined, dst)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fileio.SyncDir(dir); err != nil {
 		return nil, rep, err
 	}
 	s, err = Open(ctx, dir, opts)

@@ -20,6 +20,8 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/buntdb"
+
+	"github.com/boxstorm/boxstorm/internal/fileio"
 )
 
 // rewriteBatch is how many records each transaction of a rewritten file holds.
@@ -250,7 +252,7 @@ func (s *Store) swapBoxes(staged []stagedBox) error {
 		}
 		return s.reopenLocked(nil)
 	}
-	if err := writeFileAtomic(filepath.Join(s.dir, journalName), b, 0o600); err != nil {
+	if err := fileio.WriteFileAtomic(filepath.Join(s.dir, journalName), b, 0o600); err != nil {
 		return fmt.Errorf("swap journal: %w", err)
 	}
 	for _, st := range staged {
@@ -319,13 +321,13 @@ func finishSwap(dir string) error {
 		}
 		failpoint("swap/between-renames")
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fileio.SyncDir(dir); err != nil {
 		return err
 	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("swap journal: %w", err)
 	}
-	return syncDir(dir)
+	return fileio.SyncDir(dir)
 }
 
 // stagingPrefixes name the directories procedures stage new box files in.

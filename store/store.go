@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/boxstorm/boxstorm/internal/fileio"
 	"github.com/boxstorm/boxstorm/store/internal/archive"
 )
 
@@ -456,7 +457,7 @@ func (s *Store) skipDamaged(name, path, q string, seal *sealer, res scanResult) 
 	if err := os.Rename(tmp, path); err != nil {
 		return nil, err
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := fileio.SyncDir(s.dir); err != nil {
 		return nil, err
 	}
 	s.repairs = append(s.repairs, Repair{

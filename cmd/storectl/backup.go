@@ -25,8 +25,9 @@ func backupCmd() command {
 		Usage:   "backup --out FILE [--force] [--json]",
 		Help: `Backup writes an encrypted backup of the whole store (an age-encrypted tar:
 backup_meta.json, then one dump per box; see docs/backup-format.md) to FILE,
-mode 0600. It writes FILE.tmp, fsyncs it and renames it, so FILE holds a whole
-backup or nothing. It refuses to replace an existing FILE without --force.
+mode 0600. It writes a temporary file beside FILE (.FILE.*.tmp), fsyncs it
+and renames it, so FILE holds a whole backup or nothing, and a failed backup
+leaves no temporary file. It refuses to replace an existing FILE without --force.
 The backup is encrypted under the store's master key.`,
 		Examples: `
 			storectl --dir ./data --key-file store.key backup --out backups/data-$(date -u +%Y%m%dT%H%M%SZ).tar.age

@@ -1,5 +1,8 @@
-// Package fileio reads regular files with fewer system calls than package
-// os, for the store's Open and the fuzz targets that run a store per input.
+// Package fileio holds the repository's file helpers: ReadFile reads
+// regular files with fewer system calls than package os, for the store's
+// Open and the fuzz targets that run a store per input; WriteAtomic is the
+// one atomic replace (temporary file, fsync, rename, directory fsync) that
+// the store, its backups and the reports all write through.
 package fileio
 
 import (
