@@ -242,7 +242,7 @@ func (r *chaosRun) backupDir() string { return filepath.Join(r.dir, "backups") }
 func (r *chaosRun) storeOptions(gen int) store.Options {
 	o := store.Options{
 		Key:            store.KeyBytes(chaosKey(gen)),
-		SyncInterval:   r.sc.Store.SyncInterval,
+		SyncPeriod:     r.sc.Store.SyncInterval,
 		StaleAfter:     r.sc.Store.StaleAfter,
 		FailedOpsAlert: r.sc.Store.FailedOpsAlert,
 		Logger:         slog.New(r.logs),

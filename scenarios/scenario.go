@@ -16,7 +16,8 @@ const (
 	// DefaultSync is the store's sync mode when store.sync is absent.
 	DefaultSync = SyncAlways
 	// DefaultSyncInterval is the fsync period for sync: interval when
-	// store.sync_interval is absent. It matches buntdb's EverySecond.
+	// store.sync_interval is absent. It matches buntdb's EverySecond, and
+	// differs on purpose from the library's store.DefaultSyncPeriod.
 	DefaultSyncInterval = time.Second
 	// DefaultRecovery is the store's recovery mode when store.recovery is
 	// absent.

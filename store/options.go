@@ -13,7 +13,7 @@ const (
 	// SyncAlways: a call that returns success has been fsynced. Concurrent
 	// commits to one box share an fsync (group commit). The default.
 	SyncAlways SyncMode = iota
-	// SyncInterval: a background fsync runs every Options.SyncInterval. A
+	// SyncInterval: a background fsync runs every Options.SyncPeriod. A
 	// crash can lose the writes of the last interval. For load experiments.
 	SyncInterval
 	// SyncNever: the store never fsyncs while open (Close still does). A
@@ -106,7 +106,7 @@ var SystemClock Clock = ClockFunc(time.Now)
 // Defaults for Options.
 const (
 	DefaultStaleAfter     = 2 * time.Minute
-	DefaultSyncInterval   = 100 * time.Millisecond
+	DefaultSyncPeriod     = 100 * time.Millisecond
 	DefaultFailedOpsAlert = 20
 	DefaultRetryBase      = time.Second
 	DefaultRetryMax       = time.Hour
@@ -119,8 +119,10 @@ type Options struct {
 	Key KeySource
 	// Sync is the durability mode; SyncAlways by default.
 	Sync SyncMode
-	// SyncInterval is the fsync period of SyncInterval.
-	SyncInterval time.Duration
+	// SyncPeriod is the period of the background fsync under SyncInterval;
+	// DefaultSyncPeriod by default. (Scenario files have their own default,
+	// scenarios.DefaultSyncInterval.)
+	SyncPeriod time.Duration
 	// Recovery is what Open does with damaged box files.
 	Recovery RecoveryMode
 	// Clock is the store's clock; SystemClock by default.
@@ -139,8 +141,8 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.SyncInterval <= 0 {
-		o.SyncInterval = DefaultSyncInterval
+	if o.SyncPeriod <= 0 {
+		o.SyncPeriod = DefaultSyncPeriod
 	}
 	if o.Clock == nil {
 		o.Clock = SystemClock

@@ -515,7 +515,7 @@ func (s *Store) SyncMode() SyncMode { return s.opts.Sync }
 func (s *Store) startBackground() {
 	period := DefaultLazySync
 	if s.opts.Sync == SyncInterval {
-		period = s.opts.SyncInterval
+		period = s.opts.SyncPeriod
 	}
 	s.wg.Add(1)
 	go func() {
