@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -54,9 +55,10 @@ func (r *chaosRun) exe() (string, error) {
 	return os.Executable()
 }
 
-// failpointEnv arms the failpoint of the run's kill fault, if it has one:
-// at the op position's hit for an op fault, at the first hit for a step.
-func (r *chaosRun) failpointEnv() string {
+// failpointSpec is the failpoint the worker child arms for the run's kill
+// fault, as NAME@N, or "": at the op position's hit for an op fault, at the
+// first hit for a step.
+func (r *chaosRun) failpointSpec() string {
 	for _, p := range r.plan {
 		if p.Type != scenarios.FaultKill || p.fault.Failpoint == "" {
 			continue
@@ -65,7 +67,7 @@ func (r *chaosRun) failpointEnv() string {
 		if p.AtOp() && p.Op > 0 {
 			n = p.Op
 		}
-		return fmt.Sprintf("BOXSTORM_FAILPOINT=%s@%d", p.fault.Failpoint, n)
+		return fmt.Sprintf("%s@%d", p.fault.Failpoint, n)
 	}
 	return ""
 }
@@ -91,11 +93,11 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	defer stderr.Close()
-	cmd := exec.CommandContext(ctx, exe, WorkerCommand, "--spec", specPath)
-	cmd.Env = os.Environ()
-	if fp := r.failpointEnv(); fp != "" {
-		cmd.Env = append(cmd.Env, fp)
+	args := []string{WorkerCommand, "--spec", specPath}
+	if fp := r.failpointSpec(); fp != "" {
+		args = append(args, "--failpoint", fp)
 	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -288,8 +290,19 @@ func WorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	dieAfter := fs.Int("enqueue-and-die", 0, "enqueue this many ops, then SIGKILL this process")
 	valueSize := fs.Int("value-size", 256, "payload size (enqueue-and-die)")
 	process := fs.Int("process", -1, "run processor process N against the harness's socket (with --spec)")
+	fp := fs.String("failpoint", "", "arm the store failpoint `NAME@N`: SIGKILL this process at its N-th hit (with --spec)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *fp != "" {
+		name, after, err := failpoint.Parse(*fp)
+		if err == nil {
+			err = failpoint.Arm(name, after)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "chaos worker: error: --failpoint: %v\n", err)
+			return 2
+		}
 	}
 	if *process >= 0 {
 		if err := runProcessSpec(ctx, *spec, *process, stdout); err != nil {

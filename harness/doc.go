@@ -57,7 +57,7 @@
 // ([WorkerMain]), which streams its history as JSON lines on stdout, so the
 // parent keeps every call the child made up to the SIGKILL, with calls in
 // flight recorded as never returned (outcome unknown). A kill with a
-// failpoint arms BOXSTORM_FAILPOINT=<name>@<n> in the child's environment:
+// failpoint passes --failpoint <name>@<n> to the child, which arms it:
 // the store SIGKILLs the process at the n-th hit, where n is the fault's op
 // position for an op fault and 1 for a step. The parent then reopens the
 // store, records what the crash left as a store-state event, and, for a

@@ -13,8 +13,8 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/scenarios"
-	"github.com/boxstorm/boxstorm/store"
 )
 
 // PlannedFault is one resolved step of a fault schedule: one line of
@@ -136,8 +136,8 @@ func MarshalSchedule(plan []PlannedFault) ([]byte, error) {
 // store does not define.
 func validateSchedule(plan []PlannedFault) error {
 	for _, p := range plan {
-		if p.fault.Failpoint != "" && !slices.Contains(store.Failpoints, p.fault.Failpoint) {
-			return fmt.Errorf("fault %d: failpoint %q is not defined by the store (store.Failpoints: %v): %w", p.Index, p.fault.Failpoint, store.Failpoints, ErrUnsupportedFault)
+		if p.fault.Failpoint != "" && !failpoint.Known(p.fault.Failpoint) {
+			return fmt.Errorf("fault %d: failpoint %q is not defined by the store (known: %v): %w", p.Index, p.fault.Failpoint, failpoint.Names(), ErrUnsupportedFault)
 		}
 	}
 	return nil

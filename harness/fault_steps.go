@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -137,7 +138,7 @@ func (r *chaosRun) applyOther(ctx context.Context, p PlannedFault, ev *FaultEven
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {}
 		}
-		ev.Detail["armed"] = os.Getenv("BOXSTORM_FAILPOINT")
+		ev.Detail["armed"] = failpoint.Armed()
 		return nil
 	case scenarios.FaultDiskFull:
 		if !r.worker {

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/internal/fileio"
 	"github.com/boxstorm/boxstorm/store/internal/archive"
 	"github.com/tidwall/buntdb"
@@ -143,7 +144,7 @@ func (s *Store) writeBackup(ctx context.Context, w io.Writer, snap map[string][]
 		boxes = append(boxes, archive.Box{Name: name, Records: func(yield func(k, v string) bool) error {
 			for i, r := range recs {
 				if i == len(recs)/2 {
-					failpoint("backup/mid-stream")
+					failpoint.Hit("backup/mid-stream")
 				}
 				if !yield(r.k, r.v) {
 					return nil

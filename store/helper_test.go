@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/internal/testutil"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -18,6 +19,18 @@ import (
 func helperMain(mode string) int {
 	ctx := context.Background()
 	dir := os.Getenv("BOXSTORM_STORE_DIR")
+	// The test binary arms a failpoint itself, as the chaos worker does: the
+	// store reads no environment variable for it.
+	if spec := os.Getenv("BOXSTORM_STORE_FAILPOINT"); spec != "" {
+		name, after, err := failpoint.Parse(spec)
+		if err == nil {
+			err = failpoint.Arm(name, after)
+		}
+		if err != nil {
+			fmt.Println(err)
+			return 2
+		}
+	}
 	s, err := store.Open(ctx, dir, testutil.Options())
 	if err != nil {
 		fmt.Println(err)
@@ -29,7 +42,7 @@ func helperMain(mode string) int {
 		fmt.Println("opened")
 		return 0
 	case "rotate":
-		// BOXSTORM_FAILPOINT kills this process somewhere inside.
+		// The armed failpoint kills this process somewhere inside.
 		if _, err := s.RotateKey(ctx, store.KeyBytes(testutil.OtherKey)); err != nil {
 			fmt.Println("rotate:", err)
 			return 1

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/boxstorm/boxstorm/internal/failpoint"
 )
 
 // A Migration moves the store from schema version Version-1 to Version.
@@ -149,10 +151,10 @@ func (s *Store) migrate(ctx context.Context, migrations []Migration) (MigrateRep
 	if _, err := s.BackupFile(ctx, rep.Backup); err != nil {
 		return rep, fmt.Errorf("migrate: backup first: %w", err)
 	}
-	failpoint("migrate/after-backup")
+	failpoint.Hit("migrate/after-backup")
 	for i, m := range pending {
 		if i > 0 {
-			failpoint("migrate/between-steps")
+			failpoint.Hit("migrate/between-steps")
 		}
 		if m.Version != rep.To+1 {
 			return rep, fmt.Errorf("migrate: migration %q goes to version %d, the store is at %d: %w", m.Name, m.Version, rep.To, ErrInvalid)
@@ -226,7 +228,7 @@ func (s *Store) applyMigration(ctx context.Context, m Migration) (AppliedMigrati
 		if err := s.swapBoxes([]stagedBox{{name: BoxMetadata, path: metaPath}}); err != nil {
 			return AppliedMigration{}, err
 		}
-		failpoint("migrate/between-steps")
+		failpoint.Hit("migrate/between-steps")
 		metaPath = ""
 	}
 	staged := []stagedBox{}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/internal/fileio"
 	"github.com/boxstorm/boxstorm/store/internal/archive"
 )
@@ -73,7 +74,7 @@ func (s *Store) PurgeFailed(ctx context.Context, o PurgeOptions) (PurgeReport, e
 	if err := writeArchiveFile(ctx, o.ArchivePath, key, archive.Meta{CreatedAt: now, StoreID: s.kr.StoreID, ToolVersion: ToolVersion}, BoxFailed, old); err != nil {
 		return rep, fmt.Errorf("purge: archive: %w", err)
 	}
-	failpoint("purge/after-archive")
+	failpoint.Hit("purge/after-archive")
 	if err := s.failed.update(func(t *txn) error {
 		for _, r := range old {
 			if err := t.del(r.k); err != nil {

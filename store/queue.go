@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/tidwall/buntdb"
+
+	"github.com/boxstorm/boxstorm/internal/failpoint"
 )
 
 // Record keys of the queue boxes. None carries personal data: op ids are
@@ -240,7 +242,7 @@ func (s *Store) enqueue(ctx context.Context, payload []byte, o EnqueueOptions, i
 	s.q.push(&op)
 	ierr := s.maybeFlushIndexLocked()
 	s.qmu.Unlock()
-	failpoint("enqueue/after-write-before-sync")
+	failpoint.Hit("enqueue/after-write-before-sync")
 	if err := wait(); err != nil {
 		return Op{}, fmt.Errorf("enqueue: %w", err)
 	}
@@ -427,7 +429,7 @@ func (s *Store) Ack(ctx context.Context, token uint64, id string) error {
 	s.q.pending--
 	ierr := s.maybeFlushIndexLocked()
 	s.qmu.Unlock()
-	failpoint("ack/after-complete-before-delete")
+	failpoint.Hit("ack/after-complete-before-delete")
 	if err := wait(); err != nil {
 		return fmt.Errorf("ack: %w", err)
 	}
@@ -483,7 +485,7 @@ func (s *Store) Fail(ctx context.Context, token uint64, id, reason string) (Op, 
 		return Op{}, fmt.Errorf("fail: %w", err)
 	}
 	s.q.failed++
-	failpoint("fail/between-boxes")
+	failpoint.Hit("fail/between-boxes")
 	wait, err := s.pending.commit(func(t *txn) error { return t.del(opPrefix + id) })
 	if err != nil {
 		s.qmu.Unlock()
@@ -531,7 +533,7 @@ func (s *Store) Retry(ctx context.Context, id string) (Op, error) {
 	if err := s.maybeFlushIndexLocked(); err != nil {
 		return Op{}, fmt.Errorf("retry op %s: %w", id, err)
 	}
-	failpoint("retry/between-boxes")
+	failpoint.Hit("retry/between-boxes")
 	if err := s.failed.update(func(t *txn) error { return t.del(opPrefix + id) }); err != nil {
 		return Op{}, fmt.Errorf("retry op %s: %w", id, err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tidwall/buntdb"
 
+	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/internal/fileio"
 )
 
@@ -248,7 +249,7 @@ func (s *Store) swapBoxes(staged []stagedBox) error {
 			if err := os.Rename(st.path, filepath.Join(s.dir, st.name+".db")); err != nil {
 				return err
 			}
-			failpoint("swap/between-renames")
+			failpoint.Hit("swap/between-renames")
 		}
 		return s.reopenLocked(nil)
 	}
@@ -263,7 +264,7 @@ func (s *Store) swapBoxes(staged []stagedBox) error {
 			delete(s.boxes, st.name)
 		}
 	}
-	failpoint("swap/after-journal")
+	failpoint.Hit("swap/after-journal")
 	if err := finishSwap(s.dir); err != nil {
 		return err
 	}
@@ -319,7 +320,7 @@ func finishSwap(dir string) error {
 		if err := os.Rename(src, filepath.Join(dir, e.Name+".db")); err != nil {
 			return fmt.Errorf("swap box %s: %w", e.Name, err)
 		}
-		failpoint("swap/between-renames")
+		failpoint.Hit("swap/between-renames")
 	}
 	if err := fileio.SyncDir(dir); err != nil {
 		return err

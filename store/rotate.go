@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+
+	"github.com/boxstorm/boxstorm/internal/failpoint"
 )
 
 // rotationState is keyring.json's record of a key rotation in progress.
@@ -99,7 +101,7 @@ func (s *Store) rotateToNew(ctx context.Context, newMaster []byte, rep *RotateRe
 	} else {
 		rep.Resumed = true
 	}
-	failpoint("rotate/after-keyring-add")
+	failpoint.Hit("rotate/after-keyring-add")
 	// Step 2: make each box seal under its new key, then rewrite it.
 	s.mu.Lock()
 	for name, rk := range s.kr.Rotation.Boxes {
@@ -141,7 +143,7 @@ func (s *Store) rotateToNew(ctx context.Context, newMaster []byte, rep *RotateRe
 		}
 		staged = append(staged, stagedBox{name: name, path: path})
 	}
-	failpoint("rotate/after-stage")
+	failpoint.Hit("rotate/after-stage")
 	if err := s.swapBoxes(staged); err != nil {
 		return err
 	}
@@ -188,7 +190,7 @@ func (s *Store) finishRotation(ctx context.Context, rep *RotateReport) error {
 			return fmt.Errorf("rotate key: verification failed, old keys kept: %w", br.Damage[0])
 		}
 	}
-	failpoint("rotate/before-old-key-delete")
+	failpoint.Hit("rotate/before-old-key-delete")
 	changed := false
 	for _, wb := range s.kr.Boxes {
 		cur := strconv.FormatUint(uint64(wb.Current), 10)

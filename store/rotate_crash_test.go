@@ -38,7 +38,7 @@ func TestRotateKey_SIGKILLAtEveryStepThenResume(t *testing.T) {
 			s.Close()
 
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), "BOXSTORM_STORE_HELPER=rotate", "BOXSTORM_STORE_DIR="+dir, "BOXSTORM_FAILPOINT="+fp)
+			cmd.Env = append(os.Environ(), "BOXSTORM_STORE_HELPER=rotate", "BOXSTORM_STORE_DIR="+dir, "BOXSTORM_STORE_FAILPOINT="+fp)
 			out, err := cmd.CombinedOutput()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {

@@ -14,7 +14,7 @@ import (
 var workerCommand = command{
 	Hidden:  true,
 	Summary: "internal: a worker child of a chaos run",
-	Usage:   harness.WorkerCommand + " --spec FILE [--process N] | --open-only --dir DIR",
+	Usage:   harness.WorkerCommand + " --spec FILE [--failpoint NAME@N] [--process N] | --open-only --dir DIR",
 	Setup: func(fs *pflag.FlagSet) runFunc {
 		return func(ctx context.Context, e *env, args []string) error {
 			e.code = harness.WorkerMain(ctx, args, e.stdout, e.stderr)
