@@ -144,11 +144,14 @@ type chaosRun struct {
 	erased   []string
 	restores []restoreRef
 	synth    int // synthetic migrations the run registered
-	killed   bool
-	repairs  []store.Repair
-	states   []stateAt
-	events   []HistoryEvent
-	opened   int // opens since the last store-state observation
+	// migrations are the built-in migrations and the synthetic ones, once
+	// the run registered any; nil before (the store's built-in list).
+	migrations []store.Migration
+	killed     bool
+	repairs    []store.Repair
+	states     []stateAt
+	events     []HistoryEvent
+	opened     int // opens since the last store-state observation
 	// corruptions are the corruption errors opens returned.
 	corruptions []corruptionSeen
 	// markers are the backups after which the run wrote an audit marker.
@@ -246,6 +249,7 @@ func (r *chaosRun) storeOptions(gen int) store.Options {
 		StaleAfter:     r.sc.Store.StaleAfter,
 		FailedOpsAlert: r.sc.Store.FailedOpsAlert,
 		Logger:         slog.New(r.logs),
+		Migrations:     r.migrations,
 	}
 	o.Sync, _ = store.ParseSyncMode(string(r.sc.Store.Sync))
 	o.Recovery, _ = store.ParseRecoveryMode(string(r.sc.Store.Recovery))
@@ -347,15 +351,6 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 		return nil, fmt.Errorf("run scenario %s: %w", sc.Name, err)
 	}
 	r := newChaosRun(sc, opts, dir)
-	// Synthetic migrations live in store.Migrations for this run only. A
-	// run that registered none leaves the variable alone, so runs without
-	// migrate steps may go on in parallel.
-	migrations := slices.Clip(store.Migrations)
-	defer func() {
-		if r.synth > 0 {
-			store.Migrations = migrations
-		}
-	}()
 	res := &ScenarioResult{
 		Scenario: sc.Name, Description: sc.Description, Protection: string(sc.Protection),
 		Seed: opts.Seed, Quick: opts.Quick, Canary: opts.Canary, Ops: sc.Workload.Ops,

@@ -163,9 +163,10 @@ func TestRunScenario_CanaryCaught(t *testing.T) {
 	}
 }
 
-// Migrate steps register synthetic migrations in store.Migrations, a
-// package variable, so this test does not run in parallel with others.
+// Migrate steps pass their synthetic migrations to the store as options,
+// so this test runs in parallel with others.
 func TestRunScenario_Migration(t *testing.T) {
+	t.Parallel()
 	res := runChaos(t, "crash-during-migration", false, 1)
 	if res.Verdict != harness.VerdictPass {
 		t.Fatalf("verdict %s, want pass:\n%s", res.Verdict, describe(res))

@@ -137,8 +137,6 @@
 //   - rotate-key's batch is ignored: Store.RotateKey has no batch option.
 //   - A failpoint armed at @n counts hits from the process start, not from
 //     the fault's position; for the enqueue failpoint the two agree.
-//   - Synthetic migrations are appended to store.Migrations, a package
-//     variable, for the duration of a run; scenarios run one at a time.
 //   - porcupine's search is exponential in overlapping calls; a timeout is
 //     unknown, and large histories often time out.
 package harness

@@ -205,7 +205,7 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p PlannedFault, ev *Fault
 	case scenarios.FaultMigrate:
 		r.registerSynthetic(max(f.Count, 1))
 		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: OpMigrate})
-		rep, err := s.Migrate(ctx)
+		rep, err := s.MigrateWith(ctx, r.migrations)
 		r.rec.end(rec, err)
 		ev.Detail["report"] = rep
 		return err
@@ -348,10 +348,13 @@ func (r *chaosRun) secondOpen(ctx context.Context, p PlannedFault, ev *FaultEven
 // registerSynthetic adds synthetic migrations until the run has n: each
 // appends its version to the synthBox record, in one staged rewrite.
 func (r *chaosRun) registerSynthetic(n int) {
+	if r.migrations == nil {
+		r.migrations = store.BuiltinMigrations()
+	}
 	for r.synth < n {
-		v := store.LatestSchemaVersion() + 1
+		v := store.LatestSchemaVersion() + r.synth + 1
 		tag := fmt.Sprintf(",v%d", v)
-		store.Migrations = append(store.Migrations, store.Migration{
+		r.migrations = append(r.migrations, store.Migration{
 			Version: v,
 			Name:    fmt.Sprintf("chaos-synthetic-%d", r.synth+1),
 			Apply: func(ctx context.Context, m *store.MigrationTx) error {

@@ -19,24 +19,29 @@ type Migration struct {
 	Apply func(ctx context.Context, m *MigrationTx) error
 }
 
-// Migrations are the store's built-in schema migrations, in order.
-var Migrations = []Migration{
-	{Version: 2, Name: "reseal-under-current-keys", Apply: func(ctx context.Context, m *MigrationTx) error {
-		// Every record is opened and sealed again under its box's current
-		// data key: after a key rotation no record depends on an old key.
-		for _, name := range m.Boxes() {
-			if err := m.Rewrite(ctx, name, func(_ string, v []byte) ([]byte, bool, error) { return v, true, nil }); err != nil {
-				return err
-			}
-		}
-		return nil
-	}},
+// BuiltinMigrations returns the store's built-in schema migrations, in
+// order, in a new slice: the list Migrate applies when Options.Migrations is
+// nil. A program with migrations of its own appends them to this list (their
+// versions following on) and passes the result as Options.Migrations.
+func BuiltinMigrations() []Migration {
+	return []Migration{reseal}
 }
+
+var reseal = Migration{Version: 2, Name: "reseal-under-current-keys", Apply: func(ctx context.Context, m *MigrationTx) error {
+	// Every record is opened and sealed again under its box's current
+	// data key: after a key rotation no record depends on an old key.
+	for _, name := range m.Boxes() {
+		if err := m.Rewrite(ctx, name, func(_ string, v []byte) ([]byte, bool, error) { return v, true, nil }); err != nil {
+			return err
+		}
+	}
+	return nil
+}}
 
 // LatestSchemaVersion is the schema version after every built-in migration.
 func LatestSchemaVersion() int {
 	v := InitialSchemaVersion
-	for _, m := range Migrations {
+	for _, m := range BuiltinMigrations() {
 		v = max(v, m.Version)
 	}
 	return v
@@ -115,13 +120,22 @@ type AppliedMigration struct {
 	Alert    bool          `json:"alert"` // took longer than MigrationAlert
 }
 
-// Migrate takes a backup, then applies every pending built-in migration in
-// order. Each one is staged, then swapped in together with the new schema
-// version and timestamps, and recorded with the audit entry
-// migration_applied and its duration. A migration that fails leaves the
-// store at the last good version.
+// Migrate takes a backup, then applies every pending migration of
+// Options.Migrations (the built-in ones by default) in order. Each one is
+// staged, then swapped in together with the new schema version and
+// timestamps, and recorded with the audit entry migration_applied and its
+// duration. A migration that fails leaves the store at the last good
+// version.
 func (s *Store) Migrate(ctx context.Context) (MigrateReport, error) {
-	return s.migrate(ctx, Migrations)
+	return s.migrate(ctx, s.opts.Migrations)
+}
+
+// MigrateWith is Migrate with the list migrations instead of
+// Options.Migrations, for a program whose list grows while the store is
+// open (the chaos harness adds synthetic migrations at a migrate step).
+// The list is read, never kept or changed.
+func (s *Store) MigrateWith(ctx context.Context, migrations []Migration) (MigrateReport, error) {
+	return s.migrate(ctx, migrations)
 }
 
 func (s *Store) migrate(ctx context.Context, migrations []Migration) (MigrateReport, error) {

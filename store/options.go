@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -135,6 +136,11 @@ type Options struct {
 	RetryBase, RetryMax time.Duration
 	// Logger receives operational messages; slog.Default() when nil.
 	Logger *slog.Logger
+	// Migrations are the schema migrations Migrate and RecoverCorrupted
+	// apply, in order; nil means BuiltinMigrations(). Open copies the
+	// slice, so each store has its own list and stores with different
+	// lists can run side by side in one process.
+	Migrations []Migration
 	// Canary switches one protection off to make the chaos suite's
 	// known-bad target (see Canaries). Never set it outside tests.
 	Canary string
@@ -161,6 +167,11 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Migrations == nil {
+		o.Migrations = BuiltinMigrations()
+	} else {
+		o.Migrations = slices.Clone(o.Migrations)
 	}
 	return o
 }
