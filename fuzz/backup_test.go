@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/curve25519"
 
 	"github.com/boxstorm/boxstorm/fuzz/internal/inputs"
+	"github.com/boxstorm/boxstorm/internal/archive"
 	"github.com/boxstorm/boxstorm/store"
 )
 
@@ -136,7 +137,7 @@ func (rt *restoreTarget) ensure(t testing.TB) {
 	}
 	rt.s = s
 	if rt.recipient == nil {
-		rt.recipient = newFastRecipient(t, s)
+		rt.recipient = newFastRecipient(t)
 	}
 	if rt.schema, err = s.SchemaVersion(); err != nil {
 		t.Fatal(err)
@@ -172,9 +173,10 @@ type fastRecipient struct {
 }
 
 // newFastRecipient derives the store's backup public key from the fixture's
-// master key as store/backup.go does (backupKey, then archive.NewKey), and
-// checks with the store's BackupIdentity that the derivation still holds.
-func newFastRecipient(tb testing.TB, s *store.Store) age.Recipient {
+// master key, independently, as docs/backup-format.md specifies, and checks
+// against the store's own derivation (internal/archive.ForMaster) that it
+// still holds.
+func newFastRecipient(tb testing.TB) age.Recipient {
 	tb.Helper()
 	m := hmac.New(sha256.New, inputs.MasterKey())
 	m.Write([]byte("boxstorm/derive/v1/backup"))
@@ -193,7 +195,11 @@ func newFastRecipient(tb testing.TB, s *store.Store) age.Recipient {
 		tb.Fatal(err)
 	}
 	r := &fastRecipient{share: base64.RawStdEncoding.EncodeToString(share), aead: aead}
-	own, err := s.BackupRecipient().Wrap(make([]byte, 16))
+	bk, err := archive.ForMaster(inputs.MasterKey())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	own, err := bk.Recipient().Wrap(make([]byte, 16))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -205,7 +211,7 @@ func newFastRecipient(tb testing.TB, s *store.Store) age.Recipient {
 	fileKey := make([]byte, 16)
 	rand.Read(fileKey)
 	stanzas, _ := r.Wrap(fileKey)
-	if got, err := s.BackupIdentity().Unwrap(stanzas); err != nil || !bytes.Equal(got, fileKey) {
+	if got, err := bk.Identity().Unwrap(stanzas); err != nil || !bytes.Equal(got, fileKey) {
 		tb.Fatalf("the target's archive recipient no longer matches the store's backup key (%v); update newFastRecipient after store/backup.go", err)
 	}
 	return r

@@ -9,53 +9,77 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/boxstorm/boxstorm/fuzz/internal/inputs"
+	"github.com/boxstorm/boxstorm/internal/envelope"
 	"github.com/boxstorm/boxstorm/store"
 )
 
-// FuzzRecordOpen opens arbitrary bytes as the sealed value of a record.
-// Opening never panics, fails only with ErrCorrupt, and is not malleable,
-// after age's FuzzMalleability: a record that opens must be exactly the
-// bytes that sealing its plaintext again, with its nonce and under the
-// docs/store-format.md envelope rebuilt here independently, gives. So every
-// change to a valid record (the seeds are valid records) fails, and a record
-// opens for no other box or key than its own.
+// FuzzRecordOpen opens arbitrary bytes as the sealed value of a record,
+// through the store's record envelope (internal/envelope). Opening never
+// panics, fails only with envelope.ErrCorrupt, and is not malleable, after
+// age's FuzzMalleability: a record that opens must be exactly the bytes that
+// sealing its plaintext again, with its nonce, key id and type id and under
+// the docs/store-format.md envelope rebuilt here independently, gives. So
+// every change to a valid record (the seeds are valid records) fails, and a
+// record opens for no other box or key than its own. The corpus holds
+// version 1 records, which stores written before type ids hold, and the
+// seed below is version 2.
 func FuzzRecordOpen(f *testing.F) {
 	key := inputs.RecordKey()
-	sealed, err := store.SealRecord(key, store.BoxPending, "op/1", []byte("payload"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(store.BoxPending, "op/1", sealed)
+	f.Add(store.BoxPending, "op/1", sealRecord(f, key, store.BoxPending, "op/1", []byte("payload")))
 	f.Fuzz(func(t *testing.T, box, rkey string, sealed []byte) {
-		pt, err := store.OpenRecord(key, box, rkey, sealed)
+		pt, typeID, err := recordSealer(t, key, box).Open(nil, rkey, sealed)
 		if err != nil {
-			if !errors.Is(err, store.ErrCorrupt) {
-				t.Fatalf("OpenRecord: %v, want an ErrCorrupt", err)
-			}
-			var ce *store.CorruptionError
-			if !errors.As(err, &ce) || ce.Box != box {
-				t.Fatalf("OpenRecord: %v does not name box %q", err, box)
+			if !errors.Is(err, envelope.ErrCorrupt) {
+				t.Fatalf("Open: %v, want an ErrCorrupt", err)
 			}
 			return
 		}
-		if want := envelope(t, key, box, rkey, sealed, pt); !bytes.Equal(sealed, want) {
+		if want := canonicalEnvelope(t, key, box, rkey, sealed, pt); !bytes.Equal(sealed, want) {
 			t.Fatalf("record opened but is not the canonical sealing of its plaintext:\n got %x\nwant %x", sealed, want)
 		}
-		if _, err := store.OpenRecord(key, box+"x", rkey, sealed); err == nil {
+		if sealed[0] == envelope.Version1 && typeID != 0 {
+			t.Fatalf("a version 1 record has type id %d", typeID)
+		}
+		if _, _, err := recordSealer(t, key, box+"x").Open(nil, rkey, sealed); err == nil {
 			t.Fatalf("record of box %q opens in box %q", box, box+"x")
 		}
-		if _, err := store.OpenRecord(key, box, rkey+"x", sealed); err == nil {
+		if _, _, err := recordSealer(t, key, box).Open(nil, rkey+"x", sealed); err == nil {
 			t.Fatalf("record of key %q opens under key %q", rkey, rkey+"x")
 		}
 	})
 }
 
-// envelope seals pt as docs/store-format.md specifies, with the key id and
-// nonce of sealed.
-func envelope(t *testing.T, dataKey []byte, box, key string, sealed, pt []byte) []byte {
+// recordSealer is the envelope sealer of box with dataKey as key id 1.
+func recordSealer(tb testing.TB, dataKey []byte, box string) *envelope.Sealer {
+	tb.Helper()
+	s, err := envelope.New(box, 1, map[uint32][]byte{1: dataKey})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// sealRecord seals pt as the store seals the value of record key in box:
+// with the type id the store's registry gives it.
+func sealRecord(tb testing.TB, dataKey []byte, box, key string, pt []byte) []byte {
+	tb.Helper()
+	types, err := store.NewRegistry()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return recordSealer(tb, dataKey, box).Seal(key, uint16(types.TypeOf(box, key)), pt)
+}
+
+// canonicalEnvelope seals pt as docs/store-format.md specifies, in the
+// version of sealed and with its key id, type id and nonce.
+func canonicalEnvelope(t *testing.T, dataKey []byte, box, key string, sealed, pt []byte) []byte {
 	t.Helper()
-	if len(sealed) < 29 {
-		t.Fatalf("a %d-byte record opened", len(sealed))
+	header := 29
+	if sealed[0] == 2 {
+		header = 31
+	}
+	if len(sealed) < header {
+		t.Fatalf("a %d-byte record of version %d opened", len(sealed), sealed[0])
 	}
 	keyID := binary.BigEndian.Uint32(sealed[1:5])
 	ad := []byte("boxstorm/rec/v1")
@@ -64,29 +88,30 @@ func envelope(t *testing.T, dataKey []byte, box, key string, sealed, pt []byte) 
 	ad = binary.BigEndian.AppendUint32(ad, uint32(len(key)))
 	ad = append(ad, key...)
 	ad = binary.BigEndian.AppendUint32(ad, keyID)
-	ad = append(ad, 1)
+	if sealed[0] == 2 {
+		ad = append(ad, sealed[5:7]...) // the type id
+	}
+	ad = append(ad, sealed[0])
 	a, err := chacha20poly1305.NewX(dataKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := append([]byte{1}, sealed[1:29]...)
-	return a.Seal(out, sealed[5:29], pt, ad)
+	out := append([]byte{}, sealed[:header]...)
+	return a.Seal(out, sealed[header-24:header], pt, ad)
 }
 
 // TestRecordBitFlips checks every single-bit change, truncation and
 // extension of a valid record, which the fuzzer only samples.
 func TestRecordBitFlips(t *testing.T) {
 	key := inputs.RecordKey()
-	sealed, err := store.SealRecord(key, store.BoxPending, "op/1", []byte("a short payload"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pt, err := store.OpenRecord(key, store.BoxPending, "op/1", sealed); err != nil || string(pt) != "a short payload" {
-		t.Fatalf("round trip: %q, %v", pt, err)
+	sealed := sealRecord(t, key, store.BoxPending, "op/1", []byte("a short payload"))
+	pending := recordSealer(t, key, store.BoxPending)
+	if pt, typeID, err := pending.Open(nil, "op/1", sealed); err != nil || string(pt) != "a short payload" || typeID != 11 {
+		t.Fatalf("round trip: %q, type id %d, %v; want type id 11 (PendingOp)", pt, typeID, err)
 	}
 	try := func(what string, b []byte) {
-		if _, err := store.OpenRecord(key, store.BoxPending, "op/1", b); !errors.Is(err, store.ErrCorrupt) {
-			t.Errorf("%s: OpenRecord error %v, want ErrCorrupt", what, err)
+		if _, _, err := pending.Open(nil, "op/1", b); !errors.Is(err, envelope.ErrCorrupt) {
+			t.Errorf("%s: Open error %v, want ErrCorrupt", what, err)
 		}
 	}
 	for i := range sealed {
@@ -101,11 +126,11 @@ func TestRecordBitFlips(t *testing.T) {
 	}
 	try("extended", append(bytes.Clone(sealed), 0))
 	for _, other := range []struct{ box, key string }{{store.BoxFailed, "op/1"}, {store.BoxPending, "op/2"}, {store.BoxPending, "op/1\x00"}} {
-		if _, err := store.OpenRecord(key, other.box, other.key, sealed); !errors.Is(err, store.ErrCorrupt) {
+		if _, _, err := recordSealer(t, key, other.box).Open(nil, other.key, sealed); !errors.Is(err, envelope.ErrCorrupt) {
 			t.Errorf("record moved to %s/%q: error %v, want ErrCorrupt", other.box, other.key, err)
 		}
 	}
-	if _, err := store.SealRecord(key[:31], store.BoxPending, "k", nil); !errors.Is(err, store.ErrInvalid) {
-		t.Errorf("SealRecord with a 31-byte key: %v, want ErrInvalid", err)
+	if _, err := envelope.New(store.BoxPending, 1, map[uint32][]byte{1: key[:31]}); err == nil {
+		t.Errorf("a sealer with a 31-byte key: no error")
 	}
 }

@@ -10,14 +10,14 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/boxstorm/boxstorm/internal/archive"
 	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/internal/fileio"
-	"github.com/boxstorm/boxstorm/store/internal/archive"
 	"github.com/tidwall/buntdb"
 )
 
 // ToolVersion is recorded in backups and reports.
-var ToolVersion = "boxstorm/dev"
+const ToolVersion = "boxstorm/dev"
 
 // Backup errors. Restore reports every problem with a backup file through
 // one of them (match with errors.Is); each message ends with a hint.
@@ -60,7 +60,7 @@ func infoFromMeta(m archive.Meta) BackupInfo {
 
 // backupKey derives the age identity of backups made under master.
 func backupKey(master []byte) (*archive.Key, error) {
-	return archive.NewKey(deriveKey(master, "backup"))
+	return archive.ForMaster(master)
 }
 
 // ownBackupKey is backupKey of the store's master key, derived once per

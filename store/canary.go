@@ -27,24 +27,26 @@ const (
 	CanaryMigrationAtomicity  = "migration-atomicity"  // the schema version is written before the migrated boxes
 )
 
-// Canaries lists every canary name.
-var Canaries = []string{
-	CanaryFencing, CanaryTornTailRepair, CanaryCorruptionDetection, CanaryIdempotency, CanaryFIFOOrder,
-	CanaryDurability, CanaryAtomicRestore, CanaryKeyCheck, CanaryErasureLedger, CanaryFailedOpsAlert,
-	CanaryBackupVerification, CanaryDirLock, CanaryDiskFullSafety, CanaryIndexRebuild, CanaryRotationResume,
-	CanaryMigrationAtomicity,
+// Canaries returns every canary name, in a new slice.
+func Canaries() []string {
+	return []string{
+		CanaryFencing, CanaryTornTailRepair, CanaryCorruptionDetection, CanaryIdempotency, CanaryFIFOOrder,
+		CanaryDurability, CanaryAtomicRestore, CanaryKeyCheck, CanaryErasureLedger, CanaryFailedOpsAlert,
+		CanaryBackupVerification, CanaryDirLock, CanaryDiskFullSafety, CanaryIndexRebuild, CanaryRotationResume,
+		CanaryMigrationAtomicity,
+	}
 }
 
 func checkCanary(name string) error {
 	if name == "" {
 		return nil
 	}
-	for _, c := range Canaries {
+	for _, c := range Canaries() {
 		if c == name {
 			return nil
 		}
 	}
-	return fmt.Errorf("canary %q: unknown; want one of %v: %w", name, Canaries, ErrInvalid)
+	return fmt.Errorf("canary %q: unknown; want one of %v: %w", name, Canaries(), ErrInvalid)
 }
 
 // canary reports whether the store runs as the known-bad target name.

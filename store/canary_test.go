@@ -175,7 +175,7 @@ func TestCanaries_SwitchTheirProtectionOff(t *testing.T) {
 			}
 		},
 	}
-	for _, name := range store.Canaries {
+	for _, name := range store.Canaries() {
 		test, ok := tests[name]
 		if !ok {
 			continue // atomic-restore, disk-full-safety, migration-atomicity: shown by the chaos suite

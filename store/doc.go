@@ -108,6 +108,19 @@
 // when the name is taken), and writes the audit entry box_repaired saying
 // which mode ran and what was dropped. [Store.Repairs] lists the same.
 //
+// # Record types and migrations
+//
+// Every record carries a [TypeID] in its envelope, chosen from the store's
+// [Registry] by box and key prefix when it is sealed; [Store.Records] and
+// [Registry.Decode] read records back by it (storectl inspect). A program
+// with record types of its own builds its registry once at start-up with
+// [NewRegistry], which refuses a duplicate id ("already a codec for typeId
+// X"), and passes it as [Options.Types]. Likewise the schema migrations are
+// the program's: [Options.Migrations], the built-in list
+// ([BuiltinMigrations]) by default. Open copies both; the package holds no
+// state a program could change, so stores with different options run side
+// by side in one process.
+//
 // # Caveats
 //
 //   - A cut exactly at a transaction boundary looks like a clean file: the

@@ -60,7 +60,7 @@ type MigrationTx struct {
 // persistence_metadata, which the runner rewrites itself.
 func (m *MigrationTx) Boxes() []string {
 	var names []string
-	for _, n := range SystemBoxes {
+	for _, n := range SystemBoxes() {
 		if n != BoxMetadata {
 			names = append(names, n)
 		}

@@ -101,8 +101,8 @@ type ClockFunc func() time.Time
 // Now calls f.
 func (f ClockFunc) Now() time.Time { return f() }
 
-// SystemClock is the real clock.
-var SystemClock Clock = ClockFunc(time.Now)
+// SystemClock returns the real clock.
+func SystemClock() Clock { return ClockFunc(time.Now) }
 
 // Defaults for Options.
 const (
@@ -141,6 +141,10 @@ type Options struct {
 	// slice, so each store has its own list and stores with different
 	// lists can run side by side in one process.
 	Migrations []Migration
+	// Types is the registry of record types the store stamps each record's
+	// type id from; nil means the store's own types. Build it once at
+	// start-up with NewRegistry, which refuses a duplicate type id.
+	Types *Registry
 	// Canary switches one protection off to make the chaos suite's
 	// known-bad target (see Canaries). Never set it outside tests.
 	Canary string
@@ -151,7 +155,7 @@ func (o Options) withDefaults() Options {
 		o.SyncPeriod = DefaultSyncPeriod
 	}
 	if o.Clock == nil {
-		o.Clock = SystemClock
+		o.Clock = SystemClock()
 	}
 	if o.StaleAfter <= 0 {
 		o.StaleAfter = DefaultStaleAfter
@@ -167,6 +171,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Types == nil {
+		o.Types = builtinTypes()
 	}
 	if o.Migrations == nil {
 		o.Migrations = BuiltinMigrations()

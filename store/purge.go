@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/boxstorm/boxstorm/internal/archive"
 	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/internal/fileio"
-	"github.com/boxstorm/boxstorm/store/internal/archive"
 )
 
 // DefaultRetention is how long failed ops are kept before a purge.

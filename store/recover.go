@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/boxstorm/boxstorm/internal/archive"
 	"github.com/boxstorm/boxstorm/internal/fileio"
-	"github.com/boxstorm/boxstorm/store/internal/archive"
 )
 
 // RecoverReport describes a run of the runbook's "Handling Corrupted Box".
@@ -128,13 +128,13 @@ func findDamaged(dir string, opts Options) ([]string, error) {
 		return nil, err
 	}
 	var damaged []string
-	names := append(append([]string{}, SystemBoxes...), probe.dataBoxNames()...)
+	names := append(append([]string{}, SystemBoxes()...), probe.dataBoxNames()...)
 	for _, name := range names {
 		current, keys, _, err := probe.kr.boxKeys(probe.master, name)
 		if err != nil {
 			return nil, err
 		}
-		seal, err := newSealer(name, current, keys)
+		seal, err := newSealer(probe.opts.Types, name, current, keys)
 		if err != nil {
 			return nil, err
 		}

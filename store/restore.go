@@ -19,7 +19,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/boxstorm/boxstorm/store/internal/archive"
+	"github.com/boxstorm/boxstorm/internal/archive"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -162,7 +162,7 @@ func (s *Store) newStager(staging, name string, ledger *erasureLedger, unchecked
 	default:
 		dk := NewKey()
 		fresh = &wrappedBox{Current: 1, Keys: map[string]string{"1": wrapKey(s.master, name, 1, dk)}}
-		if seal, err = newSealer(name, 1, map[uint32][]byte{1: dk}); err != nil {
+		if seal, err = newSealer(s.opts.Types, name, 1, map[uint32][]byte{1: dk}); err != nil {
 			return nil, err
 		}
 	}

@@ -356,7 +356,7 @@ func removeStaging(dir string) error {
 // reopenLocked opens every box that is not open and reloads the in-memory
 // state from them. Boxes in built are loaded without a scan.
 func (s *Store) reopenLocked(built map[string]*builtBox) error {
-	names := append([]string{}, SystemBoxes...)
+	names := append([]string{}, SystemBoxes()...)
 	if err := s.openBoxes(append(names, s.dataBoxNames()...), built); err != nil {
 		return err
 	}

@@ -1,53 +1,38 @@
 package store
 
 import (
-	"crypto/cipher"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash"
 
-	"golang.org/x/crypto/chacha20poly1305"
+	"github.com/boxstorm/boxstorm/internal/envelope"
 )
 
-// Record envelope, version 1 (docs/store-format.md):
-//
-//	[0]      format version (1)
-//	[1:5]    key id, big endian
-//	[5:29]   XChaCha20-Poly1305 nonce
-//	[29:]    ciphertext || 16-byte tag
-//
-// The associated data binds the box, the record key, the key id and the
-// format version, so a record copied to another key or box fails to open.
-const (
-	envelopeVersion  = 1
-	envelopeHeader   = 1 + 4 + chacha20poly1305.NonceSizeX
-	envelopeOverhead = envelopeHeader + chacha20poly1305.Overhead
-	adPrefix         = "boxstorm/rec/v1"
-)
-
-// sealer holds the data keys of one box, by key id.
+// sealer seals the records of one box through the record envelope
+// (internal/envelope, docs/store-format.md), stamping each with the type id
+// the registry gives its key, and holds the box's transaction-marker MAC
+// keys, derived from the data keys.
 type sealer struct {
+	env     *envelope.Sealer
 	box     string
 	current uint32
-	aeads   map[uint32]cipher.AEAD
-	macKeys map[uint32][]byte // transaction-marker MAC keys, derived from the data keys
+	macKeys map[uint32][]byte
+	typeOf  func(key string) TypeID
 }
 
-func newSealer(box string, current uint32, keys map[uint32][]byte) (*sealer, error) {
-	s := &sealer{box: box, current: current, aeads: make(map[uint32]cipher.AEAD, len(keys)), macKeys: make(map[uint32][]byte, len(keys))}
-	for id, k := range keys {
-		s.macKeys[id] = deriveKey(k, "txn-mac")
-		a, err := chacha20poly1305.NewX(k)
-		if err != nil {
-			return nil, fmt.Errorf("box %s: data key %d: %w", box, id, err)
+func newSealer(types *Registry, box string, current uint32, keys map[uint32][]byte) (*sealer, error) {
+	env, err := envelope.New(box, current, keys)
+	if err != nil {
+		if errors.Is(err, envelope.ErrCorrupt) {
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
-		s.aeads[id] = a
+		return nil, err
 	}
-	if _, ok := s.aeads[current]; !ok {
-		return nil, fmt.Errorf("box %s: no data key for current key id %d: %w", box, current, ErrCorrupt)
+	s := &sealer{env: env, box: box, current: current, macKeys: make(map[uint32][]byte, len(keys)), typeOf: types.typeResolver(box)}
+	for id, k := range keys {
+		s.macKeys[id] = envelope.DeriveKey(k, "txn-mac")
 	}
 	return s, nil
 }
@@ -61,29 +46,9 @@ func (s *sealer) newMAC(id uint32) hash.Hash {
 	return hmac.New(sha256.New, k)
 }
 
-// appendAD appends the associated data for (box, key, keyID) to dst.
-func appendAD(dst []byte, box, key string, keyID uint32) []byte {
-	dst = append(dst, adPrefix...)
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(box)))
-	dst = append(dst, box...)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(key)))
-	dst = append(dst, key...)
-	dst = binary.BigEndian.AppendUint32(dst, keyID)
-	return append(dst, envelopeVersion)
-}
-
 // seal encrypts plaintext for the record key under the current data key.
 func (s *sealer) seal(key string, plaintext []byte) []byte {
-	out := make([]byte, envelopeHeader, envelopeOverhead+len(plaintext))
-	out[0] = envelopeVersion
-	binary.BigEndian.PutUint32(out[1:5], s.current)
-	nonce := out[5:envelopeHeader]
-	if _, err := rand.Read(nonce); err != nil {
-		panic("crypto/rand failed: " + err.Error()) // crypto/rand never fails on Linux
-	}
-	var adBuf [128]byte
-	ad := appendAD(adBuf[:0], s.box, key, s.current)
-	return s.aeads[s.current].Seal(out, nonce, plaintext, ad)
+	return s.env.Seal(key, uint16(s.typeOf(key)), plaintext)
 }
 
 // open authenticates and decrypts a sealed value stored under key.
@@ -93,24 +58,18 @@ func (s *sealer) open(key string, sealed []byte) ([]byte, error) {
 
 // openTo is open, appending the plaintext to dst.
 func (s *sealer) openTo(dst []byte, key string, sealed []byte) ([]byte, error) {
-	if len(sealed) < envelopeOverhead {
-		return nil, &CorruptionError{Box: s.box, Offset: -1, Key: printableKey(key), Reason: fmt.Sprintf("sealed value is %d bytes, shorter than the %d-byte envelope", len(sealed), envelopeOverhead)}
-	}
-	if sealed[0] != envelopeVersion {
-		return nil, &CorruptionError{Box: s.box, Offset: -1, Key: printableKey(key), Reason: fmt.Sprintf("unknown envelope version %d", sealed[0])}
-	}
-	id := binary.BigEndian.Uint32(sealed[1:5])
-	a, ok := s.aeads[id]
-	if !ok {
-		return nil, &CorruptionError{Box: s.box, Offset: -1, Key: printableKey(key), Reason: fmt.Sprintf("record names unknown key id %d", id)}
-	}
-	var adBuf [128]byte
-	ad := appendAD(adBuf[:0], s.box, key, id)
-	pt, err := a.Open(dst, sealed[5:envelopeHeader], sealed[envelopeHeader:], ad)
+	pt, _, err := s.openTyped(dst, key, sealed)
+	return pt, err
+}
+
+// openTyped is openTo that also returns the record's type id (0 for a record
+// sealed before type ids, envelope version 1).
+func (s *sealer) openTyped(dst []byte, key string, sealed []byte) ([]byte, TypeID, error) {
+	pt, id, err := s.env.Open(dst, key, sealed)
 	if err != nil {
-		return nil, &CorruptionError{Box: s.box, Offset: -1, Key: printableKey(key), Reason: "authentication failed (record altered, moved or renamed)"}
+		return nil, 0, &CorruptionError{Box: s.box, Offset: -1, Key: printableKey(key), Reason: err.Error()}
 	}
-	return pt, nil
+	return pt, TypeID(id), nil
 }
 
 // printableKey renders a record key for an error message. Record keys carry

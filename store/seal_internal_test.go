@@ -14,11 +14,11 @@ func openTemp(t *testing.T) (*os.File, error) {
 
 func TestSealer_BindsBoxKeyAndKeyID(t *testing.T) {
 	keys := map[uint32][]byte{1: bytes.Repeat([]byte{1}, 32), 2: bytes.Repeat([]byte{2}, 32)}
-	users, err := newSealer("users", 1, keys)
+	users, err := newSealer(builtinTypes(), "users", 1, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := newSealer("other", 1, keys)
+	other, err := newSealer(builtinTypes(), "other", 1, keys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,8 +18,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tidwall/buntdb"
+
+	"github.com/boxstorm/boxstorm/internal/archive"
+	"github.com/boxstorm/boxstorm/internal/envelope"
 	"github.com/boxstorm/boxstorm/internal/fileio"
-	"github.com/boxstorm/boxstorm/store/internal/archive"
 )
 
 // The runbook's boxes.
@@ -33,8 +34,11 @@ const (
 	BoxAudit    = "audit_logs"
 )
 
-// SystemBoxes lists the runbook's boxes in the order Open loads them.
-var SystemBoxes = []string{BoxAudit, BoxMetadata, BoxPending, BoxIndex, BoxFailed, BoxSubjectKeys}
+// SystemBoxes() returns the runbook's boxes in the order Open loads them, in
+// a new slice.
+func SystemBoxes() []string {
+	return []string{BoxAudit, BoxMetadata, BoxPending, BoxIndex, BoxFailed, BoxSubjectKeys}
+}
 
 var boxNameRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 
@@ -141,7 +145,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.openBoxes(append(append([]string{}, SystemBoxes...), s.dataBoxNames()...), nil); err != nil {
+	if err := s.openBoxes(append(append([]string{}, SystemBoxes()...), s.dataBoxNames()...), nil); err != nil {
 		return nil, err
 	}
 	s.meta, s.pending, s.index, s.failed, s.audit = s.boxes[BoxMetadata], s.boxes[BoxPending], s.boxes[BoxIndex], s.boxes[BoxFailed], s.boxes[BoxAudit]
@@ -222,17 +226,13 @@ func (s *Store) loadHashKey() error {
 	return nil
 }
 
-func deriveKey(master []byte, label string) []byte {
-	m := hmac.New(sha256.New, master)
-	m.Write([]byte("boxstorm/derive/v1/" + label))
-	return m.Sum(nil)
-}
+func deriveKey(master []byte, label string) []byte { return envelope.DeriveKey(master, label) }
 
 // dataBoxNames lists the data boxes recorded in the keyring.
 func (s *Store) dataBoxNames() []string {
 	var names []string
 	for name := range s.kr.Boxes {
-		if !slices.Contains(SystemBoxes, name) {
+		if !slices.Contains(SystemBoxes(), name) {
 			names = append(names, name)
 		}
 	}
@@ -264,7 +264,7 @@ func (s *Store) openBox(name string) (*box, error) {
 			return nil, err
 		}
 	}
-	seal, err := newSealer(name, current, keys)
+	seal, err := newSealer(s.opts.Types, name, current, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +338,7 @@ func (s *Store) openBoxes(names []string, built map[string]*builtBox) error {
 				return err
 			}
 		}
-		seal, err := newSealer(name, current, keys)
+		seal, err := newSealer(s.opts.Types, name, current, keys)
 		if err != nil {
 			return err
 		}
@@ -636,7 +636,7 @@ func (s *Store) dataBox(name string, keys ...string) (*box, error) {
 	if !boxNameRE.MatchString(name) {
 		return nil, fmt.Errorf("box name %q: want 1-64 characters of a-z, 0-9 and _: %w", name, ErrInvalid)
 	}
-	if slices.Contains(SystemBoxes, name) {
+	if slices.Contains(SystemBoxes(), name) {
 		return nil, fmt.Errorf("box %s is reserved for the runbook's records; hint: pick another data box name: %w", name, ErrInvalid)
 	}
 	s.mu.Lock()
@@ -700,6 +700,70 @@ func (s *Store) Get(ctx context.Context, boxName, key string) ([]byte, error) {
 	}
 	return v, err
 }
+
+// Record is one record of a box as [Store.Records] reads it: its plaintext
+// and the type id its envelope carries (0 for a record sealed before type
+// ids). [Registry.Decode] turns it into a value.
+type Record struct {
+	Box    string
+	Key    string
+	TypeID TypeID
+	Value  []byte
+}
+
+// Records reads every record of the box name, a runbook box or a data box,
+// in key order, for inspection tools. The values are plaintext: a
+// subject_keys record is a subject's key, so a tool shows it only through
+// its codec, which redacts it.
+func (s *Store) Records(ctx context.Context, name string) ([]Record, error) {
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.exit()
+	if name == BoxIndex {
+		// The index is written behind: write what is pending first, so the
+		// records read are the index the queue uses.
+		s.qmu.Lock()
+		err := s.flushIndexLocked()
+		s.qmu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	b, ok := s.boxes[name]
+	s.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("box %s: %w", name, ErrNotFound)
+	}
+	var out []Record
+	var ferr error
+	err := b.view(func(tx *buntdb.Tx) error {
+		return tx.Ascend("", func(k, v string) bool {
+			if k == markerKey {
+				return true
+			}
+			if ferr = ctx.Err(); ferr != nil {
+				return false
+			}
+			pt, id, err := b.seal.openTyped(nil, k, []byte(v))
+			if err != nil {
+				ferr = err
+				return false
+			}
+			out = append(out, Record{Box: name, Key: k, TypeID: id, Value: pt})
+			return true
+		})
+	})
+	if err := errors.Join(err, ferr); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Types returns the registry the store stamps its records' type ids from
+// (Options.Types, or the store's own types).
+func (s *Store) Types() *Registry { return s.opts.Types }
 
 // Delete removes key from the data box. Deleting a missing key succeeds.
 func (s *Store) Delete(ctx context.Context, boxName, key string) error {

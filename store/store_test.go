@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 func TestOpen_CreatesBoxes(t *testing.T) {
 	dir := t.TempDir()
 	s := testutil.MustOpen(t, dir)
-	for _, b := range store.SystemBoxes {
+	for _, b := range store.SystemBoxes() {
 		if _, err := os.Stat(filepath.Join(dir, b+".db")); err != nil {
 			t.Errorf("box file %s: %v", b, err)
 		}

@@ -27,6 +27,7 @@ func commands() map[string]command {
 		"rebuild-index": rebuildIndexCmd(),
 		"failed":        failedCmd(),
 		"audit":         auditCmd(),
+		"inspect":       inspectCmd(),
 		"lock":          lockCmd(),
 		"queue":         queueCmd(),
 		"verify":        verifyCmd(),

@@ -34,6 +34,8 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/boxstorm/boxstorm/fuzz/internal/inputs"
+	"github.com/boxstorm/boxstorm/internal/archive"
+	"github.com/boxstorm/boxstorm/internal/envelope"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
@@ -340,7 +342,7 @@ func (g *generator) recordOpen() error {
 		{"binary-key", store.BoxAudit, "\x00txn", []byte{0, 1, 2, 3}},
 	}
 	for _, c := range cases {
-		sealed, err := store.SealRecord(key, c.box, c.key, c.pt)
+		sealed, err := sealRecord(key, c.box, c.key, c.pt)
 		if err != nil {
 			return err
 		}
@@ -350,7 +352,7 @@ func (g *generator) recordOpen() error {
 	}
 	// A few that must fail: moved to another key, cut, lengthened, and
 	// with an unknown envelope version and key id.
-	sealed, err := store.SealRecord(key, store.BoxPending, "op/a", []byte("moved"))
+	sealed, err := sealRecord(key, store.BoxPending, "op/a", []byte("moved"))
 	if err != nil {
 		return err
 	}
@@ -358,8 +360,8 @@ func (g *generator) recordOpen() error {
 		"moved-key": sealed,
 		"cut":       sealed[:len(sealed)-1],
 		"longer":    append(slices.Clone(sealed), 0),
-		"version-2": append([]byte{2}, sealed[1:]...),
-		"key-id-2":  append([]byte{1, 0, 0, 0, 2}, sealed[5:]...),
+		"version-9": append([]byte{9}, sealed[1:]...),
+		"key-id-2":  append([]byte{sealed[0], 0, 0, 0, 2}, sealed[5:]...),
 		"short":     sealed[:28],
 	}
 	for name, b := range bad {
@@ -515,7 +517,11 @@ func realBackup(ctx context.Context, dir string, prepare func(*store.Store) erro
 	if _, err := s.Backup(ctx, &enc); err != nil {
 		return nil, err
 	}
-	r, err := age.Decrypt(&enc, s.BackupIdentity())
+	bk, err := archive.ForMaster(inputs.MasterKey())
+	if err != nil {
+		return nil, err
+	}
+	r, err := age.Decrypt(&enc, bk.Identity())
 	if err != nil {
 		return nil, err
 	}
@@ -742,4 +748,19 @@ func (g *generator) keyFile() error {
 		}
 	}
 	return nil
+}
+
+// sealRecord seals pt as the store seals the value of record key in box:
+// the record envelope under dataKey as key id 1, with the type id the
+// store's registry gives the key.
+func sealRecord(dataKey []byte, box, key string, pt []byte) ([]byte, error) {
+	s, err := envelope.New(box, 1, map[uint32][]byte{1: dataKey})
+	if err != nil {
+		return nil, err
+	}
+	types, err := store.NewRegistry()
+	if err != nil {
+		return nil, err
+	}
+	return s.Seal(key, uint16(types.TypeOf(box, key)), pt), nil
 }

@@ -136,7 +136,7 @@ func layoutName(name string) string {
 	case 1:
 		return "boxes/"
 	case 2, 3, 4, 5:
-		return "boxes/" + store.SystemBoxes[int(name[0])%len(store.SystemBoxes)] + ".jsonl"
+		return "boxes/" + systemBoxes[int(name[0])%len(systemBoxes)] + ".jsonl"
 	case 6:
 		return name
 	}
@@ -244,7 +244,10 @@ type Record struct {
 
 // boxNames are the box names a structured archive picks from: the
 // runbook's boxes, the fixture's data box, and boxes the store lacks.
-var boxNames = append(slices.Clone(store.SystemBoxes), "fixture_data", "zz_new_box", "a")
+var (
+	systemBoxes = store.SystemBoxes()
+	boxNames    = append(store.SystemBoxes(), "fixture_data", "zz_new_box", "a")
+)
 
 // keyPool holds record keys the store uses, so decoded records land where
 // the store looks.

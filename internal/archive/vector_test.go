@@ -4,7 +4,7 @@ package archive_test
 // version 1; every later build must still read it. Regenerate only on a
 // deliberate format change, with
 //
-//	go test ./store/internal/archive/ -run TestExtract_Vector -update
+//	go test ./internal/archive/ -run TestExtract_Vector -update
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/boxstorm/boxstorm/store/internal/archive"
+	"github.com/boxstorm/boxstorm/internal/archive"
 )
 
 var update = flag.Bool("update", false, "rewrite the testdata vectors")

@@ -17,7 +17,7 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/boxstorm/boxstorm/store/internal/archive"
+	"github.com/boxstorm/boxstorm/internal/archive"
 )
 
 func TestWriteExtract_RoundTrip(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/boxstorm/boxstorm/store/internal/archive"
+	"github.com/boxstorm/boxstorm/internal/archive"
 )
 
 // ageChunk is the size of a full encrypted age payload chunk.

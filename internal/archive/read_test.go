@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/boxstorm/boxstorm/store/internal/archive"
+	"github.com/boxstorm/boxstorm/internal/archive"
 )
 
 // TestRead_RecordFunc checks what Read promises its callers: records in

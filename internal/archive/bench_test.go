@@ -12,7 +12,7 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/boxstorm/boxstorm/store/internal/archive"
+	"github.com/boxstorm/boxstorm/internal/archive"
 )
 
 // benchRecords is the size of the benchmark's box: the store's target of a
@@ -23,7 +23,7 @@ const benchRecords = 1_000_000
 // restore, each beside its baseline, age alone over the same number of
 // bytes, so the ratio means something on a noisy machine. Run it with
 //
-//	go test ./store/internal/archive/ -run '^$' -bench Archive -benchtime 1x
+//	go test ./internal/archive/ -run '^$' -bench Archive -benchtime 1x
 //
 // MB/s counts dump bytes: the archive's plaintext less the tar framing.
 func BenchmarkArchive(b *testing.B) {

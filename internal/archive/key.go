@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"filippo.io/age"
+
+	"github.com/boxstorm/boxstorm/internal/envelope"
 )
 
 // KeySize is the length of a backup key in bytes.
@@ -64,6 +66,14 @@ func NewKey(backupKey []byte) (*Key, error) {
 		return nil, fmt.Errorf("deriving backup key id: %w", err)
 	}
 	return &Key{id: id, keyID: hex.EncodeToString(kid)}, nil
+}
+
+// ForMaster derives the Key of the backups of a store whose master key is
+// master: NewKey(HMAC-SHA256(master, "boxstorm/derive/v1/backup")), the
+// derivation of docs/backup-format.md. The store and the fuzz targets both
+// call it, so a target can read the backups of a store it made.
+func ForMaster(master []byte) (*Key, error) {
+	return NewKey(envelope.DeriveKey(master, "backup"))
 }
 
 // Recipient returns the age recipient to pass to Write.

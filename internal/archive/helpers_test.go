@@ -23,7 +23,7 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/boxstorm/boxstorm/store/internal/archive"
+	"github.com/boxstorm/boxstorm/internal/archive"
 )
 
 // rec is one record.
