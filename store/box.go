@@ -62,6 +62,9 @@ func openBox(dir, name string, seal *sealer, mode SyncMode, lazy, trust bool) (*
 			return nil, res, nil
 		}
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, res, fmt.Errorf("box %s: %w", name, err)
+	}
 	db, err := buntdbOpen(path)
 	if err != nil {
 		return nil, res, fmt.Errorf("box %s: buntdb open: %w", name, err)

@@ -129,6 +129,9 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 	if err := s.loadKeys(); err != nil {
 		return nil, err
 	}
+	if err := privateDir(dir, opts.Logger); err != nil {
+		return nil, err
+	}
 	// A procedure that crashed while swapping box files in is finished first;
 	// then what crashed procedures left staged is garbage.
 	if err := finishSwap(dir); err != nil {
