@@ -272,6 +272,7 @@ type scanResult struct {
 	lastSeq      uint64 // sequence number of that transaction, 0 if none
 	high         uint64 // high-water mark of that transaction's marker
 	transactions int    // whole transactions before goodEnd
+	markEnd      int    // end offset of the transaction scanBoxMark was asked about
 	records      int    // records in them, markers excluded
 
 	// torn is set when the bytes after goodEnd are the start of a single
@@ -295,7 +296,13 @@ type scanResult struct {
 // checkpoint catches zeros written over durable ones. Zeros followed by any
 // other byte are damage.
 func scanBox(box string, d []byte, keys *sealer) scanResult {
-	res := scanFraming(box, d, keys)
+	return scanBoxMark(box, d, keys, 0)
+}
+
+// scanBoxMark is scanBox that also notes where transaction mark ends
+// (scanResult.markEnd), to compare with the box's checkpoint.
+func scanBoxMark(box string, d []byte, keys *sealer, mark uint64) scanResult {
+	res := scanFraming(box, d, keys, mark)
 	if res.damage == nil {
 		return res
 	}
@@ -306,7 +313,7 @@ func scanBox(box string, d []byte, keys *sealer) scanResult {
 	if z == len(d) {
 		return res
 	}
-	cut := scanFraming(box, d[:z], keys)
+	cut := scanFraming(box, d[:z], keys, mark)
 	if cut.damage != nil {
 		return res
 	}
@@ -315,7 +322,7 @@ func scanBox(box string, d []byte, keys *sealer) scanResult {
 }
 
 // scanFraming is scanBox without the zero-tail rule.
-func scanFraming(box string, d []byte, keys *sealer) scanResult {
+func scanFraming(box string, d []byte, keys *sealer, mark uint64) scanResult {
 	res := scanResult{size: len(d)}
 	macs := map[uint32]hash.Hash{}
 	var (
@@ -377,6 +384,9 @@ func scanFraming(box string, d []byte, keys *sealer) scanResult {
 			return fail(groupStart, "the file starts with transaction %d, not 1: its first transactions are missing", mk.seq)
 		case mk.seq != res.lastSeq+1:
 			return fail(groupStart, "transaction %d follows transaction %d: transactions are missing", mk.seq, res.lastSeq)
+		}
+		if mk.seq == mark {
+			res.markEnd = pos
 		}
 		res.lastSeq = mk.seq
 		res.high = mk.high
