@@ -27,6 +27,7 @@ type box struct {
 	wmu    sync.Mutex // serializes writers around buntdb's own lock
 	txnSeq uint64     // last transaction sequence number; guarded by wmu
 	high   uint64     // high-water mark carried by every marker; guarded by wmu
+	length int64      // file length after the last commit; guarded by wmu
 	mac    hash.Hash  // marker MAC under the current key; guarded by wmu
 
 	ackFailedWrites bool  // the disk-full-safety canary
@@ -42,7 +43,10 @@ type box struct {
 //
 // With trust set (a canary, or a file this process just built and fsynced),
 // the file goes to buntdb unscanned.
-func openBox(dir, name string, seal *sealer, mode SyncMode, lazy, trust bool) (*box, scanResult, error) {
+//
+// cp is the box's checkpoint entry (nil for none): a file that stops short
+// of it is damaged, not torn.
+func openBox(dir, name string, seal *sealer, mode SyncMode, lazy, trust bool, cp *checkpointEntry) (*box, scanResult, error) {
 	path := filepath.Join(dir, name+".db")
 	var res scanResult
 	if !trust {
@@ -50,7 +54,7 @@ func openBox(dir, name string, seal *sealer, mode SyncMode, lazy, trust bool) (*
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, res, fmt.Errorf("box %s: %w", name, err)
 		}
-		res = scanBox(name, data, seal)
+		res = scanChecked(name, data, seal, cp)
 		if res.damage != nil || res.torn {
 			res.data = data // for the repair's quarantine copy
 		}
@@ -61,6 +65,9 @@ func openBox(dir, name string, seal *sealer, mode SyncMode, lazy, trust bool) (*
 			// buntdb would cut the tail itself, without a copy: the caller repairs first.
 			return nil, res, nil
 		}
+	}
+	if err := createPrivate(path); err != nil {
+		return nil, res, fmt.Errorf("box %s: %w", name, err)
 	}
 	db, err := buntdbOpen(path)
 	if err != nil {
@@ -82,6 +89,11 @@ func openBox(dir, name string, seal *sealer, mode SyncMode, lazy, trust bool) (*
 	// The fsync descriptor: under SyncNever nothing is synced before Close,
 	// and a box nobody wrote is not synced at all, so it is opened when first
 	// needed (box files are replaced only while their box is closed).
+	fi, err := os.Stat(path)
+	if err != nil {
+		db.Close()
+		return nil, res, fmt.Errorf("box %s: %w", name, err)
+	}
 	var f *os.File
 	if mode != SyncNever {
 		if f, err = os.Open(path); err != nil {
@@ -89,7 +101,7 @@ func openBox(dir, name string, seal *sealer, mode SyncMode, lazy, trust bool) (*
 			return nil, res, fmt.Errorf("box %s: %w", name, err)
 		}
 	}
-	b := &box{name: name, path: path, db: db, seal: seal, sync: newSyncer(f, path), mode: mode, lazy: lazy, txnSeq: res.lastSeq, high: res.high, mac: seal.newMAC(seal.current)}
+	b := &box{name: name, path: path, db: db, seal: seal, sync: newSyncer(f, path), mode: mode, lazy: lazy, txnSeq: res.lastSeq, high: res.high, length: fi.Size(), mac: seal.newMAC(seal.current)}
 	return b, res, nil
 }
 
@@ -213,7 +225,7 @@ func (b *box) commit(fn func(*txn) error) (wait func() error, err error) {
 		return noWait, b.broken
 	}
 	var wrote bool
-	var newHigh uint64
+	var newHigh, newLen uint64
 	err = b.db.Update(func(tx *buntdb.Tx) error {
 		t := &txn{b: b, tx: tx}
 		if err := fn(t); err != nil {
@@ -223,7 +235,7 @@ func (b *box) commit(fn func(*txn) error) (wait func() error, err error) {
 			return nil
 		}
 		m := newMarker(b.seal.current, b.txnSeq+1, max(b.high, t.high), t.recs)
-		newHigh = m.high
+		newHigh, newLen = m.high, m.length
 		if _, _, err := tx.Set(markerKey, m.encode(b.mac, b.name, t.recs), nil); err != nil {
 			return fmt.Errorf("box %s: marker: %w", b.name, err)
 		}
@@ -248,7 +260,8 @@ func (b *box) commit(fn func(*txn) error) (wait func() error, err error) {
 	}
 	b.txnSeq++
 	b.high = newHigh
-	target := b.sync.written()
+	b.length += int64(newLen)
+	target := b.sync.written(checkpointEntry{Seq: b.txnSeq, Length: b.length})
 	b.wmu.Unlock()
 	if b.mode != SyncAlways || b.lazy {
 		return noWait, nil
@@ -303,8 +316,10 @@ type syncer struct {
 	f       *os.File // opened at the first sync when nil
 	mu      sync.Mutex
 	cond    *sync.Cond
-	writes  uint64 // commits written to the file
-	synced  uint64 // commits known durable
+	writes  uint64          // commits written to the file
+	synced  uint64          // commits known durable
+	mark    checkpointEntry // the last commit written
+	durable checkpointEntry // the last commit known durable (zero: none since open)
 	syncing bool
 	err     error
 }
@@ -315,12 +330,21 @@ func newSyncer(f *os.File, path string) *syncer {
 	return s
 }
 
-// written counts a commit and returns its ticket for waitFor.
-func (s *syncer) written() uint64 {
+// written counts a commit, which ends the file at m, and returns its ticket
+// for waitFor.
+func (s *syncer) written(m checkpointEntry) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
+	s.mark = m
 	return s.writes
+}
+
+// durableMark returns the last commit an fsync has made durable.
+func (s *syncer) durableMark() checkpointEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.durable
 }
 
 func (s *syncer) failed() error {
@@ -346,7 +370,7 @@ func (s *syncer) waitFor(target uint64) error {
 
 func (s *syncer) runSyncLocked() {
 	s.syncing = true
-	upto := s.writes
+	upto, mark := s.writes, s.mark
 	s.mu.Unlock()
 	var err error
 	if s.f == nil {
@@ -362,6 +386,9 @@ func (s *syncer) runSyncLocked() {
 	}
 	if err == nil && upto > s.synced {
 		s.synced = upto
+	}
+	if err == nil && mark.Seq > s.durable.Seq {
+		s.durable = mark
 	}
 	s.cond.Broadcast()
 }

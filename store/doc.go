@@ -4,8 +4,10 @@
 //
 // # Basics
 //
-// A store is a directory. It holds keyring.json (the key-check value and the
-// wrapped data keys), a LOCK file, and one buntdb file per box, <box>.db:
+// A store is a directory, mode 0700 (Open tightens a directory that group or
+// others may enter, and logs it). It holds keyring.json (the key-check value
+// and the wrapped data keys), a LOCK file, checkpoint.json (see Integrity),
+// and one buntdb file per box, <box>.db, created 0600:
 // persistence_metadata, pending_ops, pending_index, failed_ops, audit_logs,
 // and any data boxes added by name through [Store.Put].
 //
@@ -90,7 +92,16 @@
 // other records. Before buntdb loads a box file, Open scans it:
 //
 //   - A torn tail, an incomplete last transaction, is cut back to the last
-//     whole transaction.
+//     whole transaction, with any zeros after it (the blocks a power cut can
+//     leave unwritten after a file's size advanced).
+//   - A marker is known by its authenticated header, whatever its key: a
+//     damaged marker key or length in the last transaction is damage, never
+//     a torn tail.
+//   - checkpoint.json, kept outside the box files, records each box's last
+//     fsynced transaction and length, written after the boxes' fsyncs at
+//     Close and at most a second apart under load. A box that stops short of
+//     it was truncated: damage, not a torn tail. (pending_index, derived
+//     data, is not covered.)
 //   - Anything else (a flipped bit, a changed length, a garbage line, a NUL
 //     run, a missing transaction, or a cut with whole transactions behind it)
 //     is a [CorruptionError] naming the box and the byte offset.
@@ -123,8 +134,12 @@
 //
 // # Caveats
 //
-//   - A cut exactly at a transaction boundary looks like a clean file: the
-//     scan cannot tell that whole transactions are missing from the end.
+//   - The checkpoint cannot cover the transactions made durable after its
+//     last write (about a second of writes under load; everything since Open
+//     under SyncNever), nor a store or box without an entry (stores of older
+//     versions, a box just replaced by a restore, rotation or erasure). A cut
+//     into that window reads as a torn tail, and a cut exactly at a
+//     transaction boundary there looks like a clean file.
 //   - pending_index is derived data. Claims are served from an in-memory FIFO
 //     built at Open, and index changes are written behind in batches and
 //     fsynced lazily; Open reconciles the index with pending_ops, adding
@@ -142,7 +157,9 @@
 //
 // The store assumes a POSIX file system where fsync of a file makes its
 // written bytes durable and fsync of a directory makes a rename durable; a
-// crash may tear the last write of a file anywhere. It defends against
+// crash may tear the last write of a file anywhere, and may leave zeros
+// where a file's size advanced over blocks that were never written. It
+// defends against
 // process kills, power loss under that model, bit rot and truncation
 // detected as above, and a second opener. It does not defend against an
 // attacker who can both write the files and read the key.

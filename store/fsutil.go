@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -77,4 +78,44 @@ func writeNewFile(dst string, data []byte) error {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// privateDir makes the store directory 0700 when group or others may enter
+// it: box files hold record keys in the clear. An operator's mkdir leaves
+// 0755 under the usual umask, so Open tightens the mode (and logs it) rather
+// than refuse every such directory; it refuses only when it cannot, naming
+// the fix. It runs after the key check: a wrong-key Open changes nothing.
+func privateDir(dir string, log *slog.Logger) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o077 == 0 {
+		return nil
+	}
+	if err := os.Chmod(dir, perm&^0o077); err != nil {
+		return fmt.Errorf("open %s: the store directory has mode %04o, open to group or others, and box files hold record keys in the clear; tightening it failed (%v): %w; hint: chmod 700 %s", dir, perm, err, ErrInvalid, dir)
+	}
+	log.Warn("store directory was open to group or others; tightened", "dir", dir, "mode", fmt.Sprintf("%04o", perm), "now", fmt.Sprintf("%04o", perm&^0o077))
+	return nil
+}
+
+// createPrivate makes sure path exists with mode 0600 before buntdb opens
+// it: buntdb creates files under the umask (0644 as a rule). A box file
+// left group- or world-readable by an older version is tightened.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return f.Chmod(0o600)
+	}
+	return nil
 }

@@ -69,7 +69,10 @@ func TestOpen_TornTailIsRepairedAndQuarantined(t *testing.T) {
 func testTornTailRepaired(t *testing.T) {
 	dir, path, ends := buildPending(t, 5)
 	orig, _ := os.ReadFile(path)
-	// Cut the last transaction in the middle: a torn write.
+	// Cut the last transaction in the middle: a torn write. A torn write
+	// only ever hits a transaction no checkpoint covers yet (Close covered
+	// this one), so the checkpoint goes, as in a store of an older version.
+	checkpointState(nil).restore(t, dir)
 	cut := ends[3] + (ends[4]-ends[3])/2
 	if err := os.Truncate(path, cut); err != nil {
 		t.Fatal(err)

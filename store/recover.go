@@ -60,6 +60,10 @@ func RecoverCorrupted(ctx context.Context, dir, backupPath string, opts Options)
 		}
 	}
 	q := &Store{dir: dir, opts: opts.withDefaults()}
+	// The quarantined files take their checkpoint entries with them.
+	if err := forgetCheckpoint(dir, damaged...); err != nil {
+		return nil, rep, fmt.Errorf("recover: %w", err)
+	}
 	for _, name := range damaged {
 		dst := q.quarantineName(name, "corrupted")
 		if err := os.Rename(filepath.Join(dir, name+".db"), dst); err != nil {
@@ -127,6 +131,10 @@ func findDamaged(dir string, opts Options) ([]string, error) {
 	if err := probe.loadKeys(); err != nil {
 		return nil, err
 	}
+	cp, err := loadCheckpoint(dir)
+	if err != nil {
+		return nil, err
+	}
 	var damaged []string
 	names := append(append([]string{}, SystemBoxes()...), probe.dataBoxNames()...)
 	for _, name := range names {
@@ -145,7 +153,7 @@ func findDamaged(dir string, opts Options) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if res := scanBox(name, data, seal); res.damage != nil || (res.torn && opts.Recovery == Strict) {
+		if res := scanChecked(name, data, seal, cp.entry(name)); res.damage != nil || (res.torn && opts.Recovery == Strict) {
 			damaged = append(damaged, name)
 		}
 	}

@@ -239,6 +239,15 @@ func (s *Store) swapBoxes(staged []stagedBox) error {
 	if err := s.adoptKeysLocked(staged); err != nil {
 		return err
 	}
+	// The checkpoint describes the files being replaced: drop their entries
+	// (durably) before the first rename.
+	names := make([]string, len(staged))
+	for i, st := range staged {
+		names[i] = st.name
+	}
+	if err := s.cp.forget(names...); err != nil {
+		return err
+	}
 	if s.canary(CanaryAtomicRestore) {
 		// Known-bad: rename box by box with no journal to finish the job.
 		for _, st := range staged {

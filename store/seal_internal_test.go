@@ -50,12 +50,12 @@ func TestSyncer_ErrorIsSticky(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newSyncer(f, "")
-	ticket := s.written()
+	ticket := s.written(checkpointEntry{})
 	if err := s.waitFor(ticket); err != nil {
 		t.Fatalf("first sync: %v", err)
 	}
 	f.Close() // every later fsync fails, as on a failing disk
-	ticket = s.written()
+	ticket = s.written(checkpointEntry{})
 	if err := s.waitFor(ticket); !errors.Is(err, ErrSync) {
 		t.Fatalf("sync on a closed file: err = %v, want ErrSync", err)
 	}

@@ -68,6 +68,7 @@ type Store struct {
 	auditSeq uint64
 
 	repairs []Repair
+	cp      *checkpoint // durable length per box, kept outside the box files
 
 	// bk is the backup key derived from bkMaster (see ownBackupKey).
 	bkMu     sync.Mutex
@@ -132,6 +133,12 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 		}
 	}()
 	if err := s.loadKeys(); err != nil {
+		return nil, err
+	}
+	if err := privateDir(dir, opts.Logger); err != nil {
+		return nil, err
+	}
+	if s.cp, err = loadCheckpoint(dir); err != nil {
 		return nil, err
 	}
 	// A procedure that crashed while swapping box files in is finished first;
@@ -251,6 +258,9 @@ func (s *Store) openBox(name string) (*box, error) {
 		// Known-bad, as Hive does: a key that does not fit gets the box
 		// re-keyed and truncated.
 		delete(s.kr.Boxes, name)
+		if ferr := s.cp.forget(name); ferr != nil {
+			return nil, ferr
+		}
 		if terr := os.Truncate(filepath.Join(s.dir, name+".db"), 0); terr != nil && !errors.Is(terr, fs.ErrNotExist) {
 			return nil, terr
 		}
@@ -268,7 +278,7 @@ func (s *Store) openBox(name string) (*box, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, res, err := openBox(s.dir, name, seal, s.opts.Sync, name == BoxIndex, s.canary(CanaryCorruptionDetection))
+	b, res, err := openBox(s.dir, name, seal, s.opts.Sync, name == BoxIndex, s.canary(CanaryCorruptionDetection), s.cp.entry(name))
 	if b == nil {
 		if b, err = s.recoverBox(name, seal, res, err); err != nil {
 			return nil, err
@@ -289,7 +299,7 @@ func (s *Store) recoverBox(name string, seal *sealer, res scanResult, err error)
 	lazy := name == BoxIndex
 	if res.torn && s.canary(CanaryTornTailRepair) {
 		// Known-bad: hand the torn file to buntdb, which half-applies it.
-		b, _, err := openBox(s.dir, name, seal, s.opts.Sync, lazy, true)
+		b, _, err := openBox(s.dir, name, seal, s.opts.Sync, lazy, true, nil)
 		return b, err
 	}
 	built, err := s.repair(name, seal, res)
@@ -298,7 +308,7 @@ func (s *Store) recoverBox(name string, seal *sealer, res scanResult, err error)
 	}
 	// The repaired file is the scanned file's verified prefix, or a file
 	// repair has just written: it is loaded without another scan.
-	b, _, err := openBox(s.dir, name, seal, s.opts.Sync, lazy, true)
+	b, _, err := openBox(s.dir, name, seal, s.opts.Sync, lazy, true, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +356,7 @@ func (s *Store) openBoxes(names []string, built map[string]*builtBox) error {
 	}
 	load := func(j *job) {
 		bb := built[j.name]
-		j.b, j.res, j.err = openBox(s.dir, j.name, j.seal, s.opts.Sync, j.name == BoxIndex, bb != nil || s.canary(CanaryCorruptionDetection))
+		j.b, j.res, j.err = openBox(s.dir, j.name, j.seal, s.opts.Sync, j.name == BoxIndex, bb != nil || s.canary(CanaryCorruptionDetection), s.cp.entry(j.name))
 		if j.b != nil && bb != nil {
 			j.b.txnSeq, j.b.high, j.b.builtOps = bb.lastSeq, bb.high, bb.ops
 		}
@@ -406,6 +416,12 @@ func (s *Store) repair(name string, seal *sealer, res scanResult) (*builtBox, er
 		return nil, &CorruptionError{Box: name, Offset: int64(res.goodEnd), Reason: reason + "; the strict recovery mode refuses it; hint: reopen with the tolerate-torn-tail mode"}
 	case res.damage != nil && mode == TolerateTornTail:
 		return nil, res.damage
+	}
+	if res.damage != nil {
+		// The cut or the rewrite may go below the checkpointed length.
+		if err := s.cp.forget(name); err != nil {
+			return nil, err
+		}
 	}
 	path := filepath.Join(s.dir, name+".db")
 	q := s.quarantineName(name, strings.ReplaceAll(kind, "-", ""))
@@ -544,6 +560,9 @@ func (s *Store) startBackground() {
 						}
 					}
 				}
+				if err := s.cp.update(s.boxList(), true, period); err != nil {
+					s.opts.Logger.Error("checkpoint write failed", "err", err)
+				}
 				s.exit()
 			}
 		}
@@ -575,6 +594,10 @@ func (s *Store) Close() error {
 	ferr := s.flushIndexLocked()
 	s.qmu.Unlock()
 	err := errors.Join(ferr, s.closeBoxes())
+	if err == nil {
+		// Every box was fsynced by its close: checkpoint what is durable.
+		err = s.cp.update(s.boxList(), false, 0)
+	}
 	if uerr := s.dlock.unlock(); err == nil && uerr != nil {
 		err = uerr
 	}

@@ -272,6 +272,7 @@ type scanResult struct {
 	lastSeq      uint64 // sequence number of that transaction, 0 if none
 	high         uint64 // high-water mark of that transaction's marker
 	transactions int    // whole transactions before goodEnd
+	markEnd      int    // end offset of the transaction scanBoxMark was asked about
 	records      int    // records in them, markers excluded
 
 	// torn is set when the bytes after goodEnd are the start of a single
@@ -284,7 +285,44 @@ type scanResult struct {
 }
 
 // scanBox checks the framing of a box file with the box's keys.
+//
+// A torn last transaction may be followed by zeros: after a power cut some
+// file systems (XFS, ext4 data=writeback) have advanced the file's size
+// over blocks that were never written. When the file ends in zeros and the
+// bytes before them scan as whole transactions plus at most a torn one, the
+// zeros are part of the torn tail (as RocksDB's tolerate-corrupted-tail
+// treats them). A complete transaction never ends in a zero byte (its last
+// record ends in CRLF), so no whole transaction is lost that way; the
+// checkpoint catches zeros written over durable ones. Zeros followed by any
+// other byte are damage.
 func scanBox(box string, d []byte, keys *sealer) scanResult {
+	return scanBoxMark(box, d, keys, 0)
+}
+
+// scanBoxMark is scanBox that also notes where transaction mark ends
+// (scanResult.markEnd), to compare with the box's checkpoint.
+func scanBoxMark(box string, d []byte, keys *sealer, mark uint64) scanResult {
+	res := scanFraming(box, d, keys, mark)
+	if res.damage == nil {
+		return res
+	}
+	z := len(d)
+	for z > 0 && d[z-1] == 0 {
+		z--
+	}
+	if z == len(d) {
+		return res
+	}
+	cut := scanFraming(box, d[:z], keys, mark)
+	if cut.damage != nil {
+		return res
+	}
+	cut.size, cut.torn = len(d), true
+	return cut
+}
+
+// scanFraming is scanBox without the zero-tail rule.
+func scanFraming(box string, d []byte, keys *sealer, mark uint64) scanResult {
 	res := scanResult{size: len(d)}
 	macs := map[uint32]hash.Hash{}
 	var (
@@ -309,6 +347,12 @@ func scanBox(box string, d []byte, keys *sealer) scanResult {
 		}
 		group = append(group, rec)
 		pos = rec.end
+		if rec.key != markerKey && isMarkerValue(rec.val, keys, macs) {
+			// A marker is known by its authenticated header, whatever its
+			// key says: a flipped bit in the key must not turn a complete
+			// transaction into a torn one.
+			return fail(rec.off, "a transaction marker is stored under the damaged key %q", printableKey(rec.key))
+		}
 		if rec.key == markerKey {
 			if mk != nil {
 				return fail(rec.off, "transaction at offset %d has two markers", groupStart)
@@ -341,6 +385,9 @@ func scanBox(box string, d []byte, keys *sealer) scanResult {
 		case mk.seq != res.lastSeq+1:
 			return fail(groupStart, "transaction %d follows transaction %d: transactions are missing", mk.seq, res.lastSeq)
 		}
+		if mk.seq == mark {
+			res.markEnd = pos
+		}
 		res.lastSeq = mk.seq
 		res.high = mk.high
 		res.transactions++
@@ -354,26 +401,44 @@ func scanBox(box string, d []byte, keys *sealer) scanResult {
 	return res
 }
 
+// maybeMarker is the cheap test that v could be a marker value: the right
+// length, the marker version and a key id the box has. Sealed records share
+// the version byte and key id, so parseMarker's header tag decides.
+func maybeMarker(v []byte, keys *sealer) bool {
+	if len(v) != markerLen || v[0] != markerVersion {
+		return false
+	}
+	_, ok := keys.macKeys[binary.BigEndian.Uint32(v[1:5])]
+	return ok
+}
+
+// isMarkerValue reports whether v, a record's value, is an authentic marker.
+func isMarkerValue(v string, keys *sealer, macs map[uint32]hash.Hash) bool {
+	if len(v) != markerLen || v[0] != markerVersion {
+		return false
+	}
+	if _, ok := keys.macKeys[binary.BigEndian.Uint32([]byte(v[1:5]))]; !ok {
+		return false
+	}
+	_, _, err := parseMarker(v, keys, macs)
+	return err == nil
+}
+
 // checkTail decides whether the bytes from start to the end of d are a torn
 // write of one transaction. They are not when they hold a marker that
 // belongs to a later transaction, or a marker whose transaction fits in
 // them: then whole, acknowledged transactions sit behind the damage.
 func checkTail(box string, d []byte, start int, res scanResult, keys *sealer) scanResult {
 	tail := d[start:]
-	// Look for marker values by their key and length alone, so a marker
-	// whose record header was damaged is still found.
-	pattern := []byte("$4\r\n" + markerKey + "\r\n$" + strconv.Itoa(markerLen) + "\r\n")
-	for i := 0; ; {
-		j := bytes.Index(tail[i:], pattern)
-		if j < 0 {
-			break
-		}
-		at := i + j + len(pattern)
-		i += j + 1
-		if at+markerLen+2 > len(tail) || tail[at+markerLen] != '\r' || tail[at+markerLen+1] != '\n' {
+	// Look for marker values by their authenticated header alone, at any
+	// offset, so a marker whose key, length prefix or record header was
+	// damaged is still found.
+	macs := map[uint32]hash.Hash{}
+	for at := range max(len(tail)-markerLen+1, 0) {
+		if !maybeMarker(tail[at:at+markerLen], keys) {
 			continue
 		}
-		m, _, err := parseMarker(string(tail[at:at+markerLen]), keys, map[uint32]hash.Hash{})
+		m, _, err := parseMarker(string(tail[at:at+markerLen]), keys, macs)
 		if err != nil {
 			continue
 		}
