@@ -26,6 +26,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/boxstorm/boxstorm/internal/fileio"
 )
 
 const (
@@ -96,8 +98,7 @@ func (c *checkpoint) writeLocked() error {
 	if err != nil {
 		return err
 	}
-	// writeFileAtomic: temp file, fsync, rename, fsync of the directory.
-	if err := writeFileAtomic(c.path, b, 0o600); err != nil {
+	if err := fileio.WriteFileAtomic(c.path, b, 0o600); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	c.written = time.Now()
