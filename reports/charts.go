@@ -144,7 +144,7 @@ func latencyChart(run *Run) (*plot.Plot, error) {
 				continue // left out: drawn as a gap
 			}
 			s.Steps = append(s.Steps, LatencyStep{Start: iv.Start, End: iv.End,
-				P99: time.Duration(iv.Corrected.ValueAtPercentile(99)), Max: time.Duration(iv.Corrected.Max())})
+				P99: time.Duration(ValueAtPercentile(iv.Corrected, 99)), Max: time.Duration(iv.Corrected.Max())})
 		}
 		c.Series = append(c.Series, s)
 	}
