@@ -280,7 +280,7 @@ func (s *RunSummary) JUnit() []reports.TestSuite {
 		{Name: "seed", Value: fmt.Sprint(s.Seed)}, {Name: "quick", Value: fmt.Sprint(s.Quick)}, {Name: "canary", Value: fmt.Sprint(s.Canary)},
 	}}
 	for _, e := range s.Scenarios {
-		tc := reports.TestCase{Name: e.Name, Classname: name, Time: e.Elapsed}
+		tc := reports.ScenarioTestCase(name, e.Name, s.Seed, e.Elapsed)
 		detail := strings.Join(append(append([]string{}, e.Failed...), e.Unknown...), "\n")
 		switch {
 		case s.Canary && !e.Held():
