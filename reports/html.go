@@ -150,8 +150,10 @@ figcaption { color: #555; font-size: .9rem; }
 <p class="meta">{{.Describe}}</p>
 {{with .Comparison}}
 <h2>Baseline comparison</h2>
+{{with .MismatchNote}}<p class="verdict fail">{{.}}</p>
+{{end}}<p>Corrected latency (from each op's intended start, coordinated omission corrected) is compared; uncorrected service time is not.</p>
 <table>
-<tr><th>op</th><th>percentile</th><th class="num">baseline ms</th><th class="num">current ms</th><th class="num">delta</th><th class="num">limit</th><th>verdict</th></tr>
+<tr><th>op</th><th>percentile</th><th class="num">baseline corrected ms</th><th class="num">current corrected ms</th><th class="num">delta</th><th class="num">limit</th><th>verdict</th></tr>
 {{range $op := .Ops}}{{range .Rows}}<tr{{if .Regressed}} class="regressed"{{end}}><td>{{$op.Name}}</td><td>{{.Label}}</td><td class="num">{{ms .Base}}</td><td class="num">{{ms .New}}</td><td class="num">{{pct .DeltaPct}}</td><td class="num">{{limit .Limit}}</td><td>{{verdict .}}</td></tr>
 {{end}}{{end}}</table>
 {{range .OnlyInBaseline}}<p>Op {{.}} is in the baseline but not in this run: it was not compared.</p>
