@@ -52,11 +52,11 @@ func WriteHTML(w io.Writer, run *Run, opts HTMLOptions) error {
 		caption string
 		build   func() (*plot.Plot, error)
 	}{
-		{"Latency by percentile: corrected (solid), uncorrected (dashed) and baseline (dotted). The x axis is 1/(1-p): each step right is one more nine.",
+		{spectrumCaption(run, opts.Baseline),
 			func() (*plot.Plot, error) { return spectrumChart(run, opts.Baseline) }},
-		{"Corrected p99 (solid) and max (dashed) per interval, by completion time. Shaded: injected pauses.",
+		{"Corrected p99 (solid) and max (dashed) of the ops that completed in each interval, by completion time; the legend names each op by its p99 line." + pauseCaption(run),
 			func() (*plot.Plot, error) { return latencyChart(run) }},
-		{"Completed ops per second per interval. Shaded: injected pauses.",
+		{"Completed ops per second in each interval." + pauseCaption(run),
 			func() (*plot.Plot, error) { return throughputChart(run) }},
 	}
 	for _, ch := range charts {
@@ -82,6 +82,27 @@ func WriteHTML(w io.Writer, run *Run, opts HTMLOptions) error {
 		return fmt.Errorf("write HTML report: %w", err)
 	}
 	return nil
+}
+
+// spectrumCaption describes the percentile chart: which lines it has.
+func spectrumCaption(run *Run, baseline map[string]Spectrum) string {
+	lines := "corrected (solid) and uncorrected (dashed) latency"
+	for i := range run.Ops {
+		if len(baseline[run.Ops[i].Name]) > 0 {
+			lines = "corrected (solid), uncorrected (dashed) and the baseline's corrected (dotted) latency"
+			break
+		}
+	}
+	return "Latency by percentile, as HdrHistogram's plotter draws it: " + lines +
+		" of each op. The x axis is 1/(1-p), each step right one more nine; latency is on a log scale."
+}
+
+// pauseCaption mentions the shaded pauses when the run had any.
+func pauseCaption(run *Run) string {
+	if len(run.Meta.Pauses) == 0 {
+		return ""
+	}
+	return " Shaded: injected pauses."
 }
 
 // headline sums up a run without a baseline: each op's corrected and
