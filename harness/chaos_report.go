@@ -58,8 +58,8 @@ func latencySummary(hs map[string]*hdrhistogram.Histogram) []OpLatency {
 	var out []OpLatency
 	for name, h := range hs {
 		out = append(out, OpLatency{Op: name, Count: h.TotalCount(),
-			P50: time.Duration(h.ValueAtQuantile(50)), P99: time.Duration(h.ValueAtQuantile(99)),
-			P999: time.Duration(h.ValueAtQuantile(99.9)), Max: time.Duration(h.Max())})
+			P50: time.Duration(reports.ValueAtPercentile(h, 50)), P99: time.Duration(reports.ValueAtPercentile(h, 99)),
+			P999: time.Duration(reports.ValueAtPercentile(h, 99.9)), Max: time.Duration(h.Max())})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Op < out[j].Op })
 	return out
@@ -75,7 +75,7 @@ func (r *chaosRun) thresholds(hs map[string]*hdrhistogram.Histogram) []Threshold
 			if t.Percentile == "max" {
 				tr.Measured = time.Duration(h.Max())
 			} else {
-				tr.Measured = time.Duration(h.ValueAtQuantile(t.Percentile.Percent()))
+				tr.Measured = time.Duration(reports.ValueAtPercentile(h, t.Percentile.Percent()))
 			}
 			tr.Verdict = VerdictPass
 			switch {
@@ -280,7 +280,7 @@ func (s *RunSummary) JUnit() []reports.TestSuite {
 		{Name: "seed", Value: fmt.Sprint(s.Seed)}, {Name: "quick", Value: fmt.Sprint(s.Quick)}, {Name: "canary", Value: fmt.Sprint(s.Canary)},
 	}}
 	for _, e := range s.Scenarios {
-		tc := reports.TestCase{Name: e.Name, Classname: name, Time: e.Elapsed}
+		tc := reports.ScenarioTestCase(name, e.Name, s.Seed, e.Elapsed)
 		detail := strings.Join(append(append([]string{}, e.Failed...), e.Unknown...), "\n")
 		switch {
 		case s.Canary && !e.Held():

@@ -20,6 +20,11 @@ import (
 const (
 	chartWidth  = 9 * vg.Inch
 	chartHeight = 4 * vg.Inch
+
+	// legendGap separates the legend column from the plot; legendTop
+	// lowers it to the plot's top, below the title.
+	legendGap = 12 * vg.Millimeter / 4
+	legendTop = 24
 )
 
 // spectrumX maps a percentile (0–100) to the 1/(1-p) axis; ok is false at
@@ -31,6 +36,10 @@ func spectrumX(percentile float64) (x float64, ok bool) {
 	return 1 / (1 - percentile/100), true
 }
 
+// minSpectrumMs is where the spectrum's log latency axis starts: a value
+// below it (a sub-microsecond op recorded as 0) is drawn on it.
+const minSpectrumMs = 0.001
+
 // spectrumXYs converts a spectrum to plot points (x on the 1/(1-p) axis, y
 // in ms).
 func spectrumXYs(s Spectrum) plotter.XYs {
@@ -40,10 +49,14 @@ func spectrumXYs(s Spectrum) plotter.XYs {
 		if !ok || x < 1 {
 			continue
 		}
-		xys = append(xys, plotter.XY{X: x, Y: float64(p.Value) / 1e6})
+		xys = append(xys, plotter.XY{X: x, Y: max(float64(p.Value)/1e6, minSpectrumMs)})
 	}
 	return xys
 }
+
+// headroom is how far above its highest value a chart's y axis reaches, so
+// that no line runs along the top border.
+const headroom = 1.15
 
 // ninesTicker labels a 1/(1-p) log axis in percentiles: 10 is 90%, 100 is
 // 99%, 1000 is 99.9% and so on.
@@ -81,13 +94,19 @@ func ninesLabel(e int) string {
 	return "99." + strings.Repeat("9", e-2) + "%"
 }
 
-// spectrumChart draws every op's corrected and uncorrected distribution on a
-// 1/(1-p) axis, with the baseline's corrected distribution overlaid.
+// spectrumChart draws every op's corrected and uncorrected distribution as
+// HdrHistogram's plotter does, on a 1/(1-p) axis labelled in percentiles,
+// with the baseline's corrected distribution overlaid. Latency is on a log
+// axis: tails are often a thousand times the median, and a linear axis
+// flattens everything below p90 onto zero.
 func spectrumChart(run *Run, baseline map[string]Spectrum) (*plot.Plot, error) {
-	p := newPlot("Latency by percentile", "percentile", "latency (ms)")
+	p := newPlot("Latency by percentile", "percentile", "latency (ms, log scale)")
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = ninesTicker{}
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	maxX := 10.0
+	minY, maxY := math.Inf(1), 0.0
 	n := 0
 	for i := range run.Ops {
 		op := &run.Ops[i]
@@ -114,6 +133,9 @@ func spectrumChart(run *Run, baseline map[string]Spectrum) (*plot.Plot, error) {
 			p.Add(l)
 			p.Legend.Add(s.label, l)
 			maxX = max(maxX, s.xys[len(s.xys)-1].X)
+			for _, xy := range s.xys {
+				minY, maxY = min(minY, xy.Y), max(maxY, xy.Y)
+			}
 			n++
 		}
 	}
@@ -121,8 +143,8 @@ func spectrumChart(run *Run, baseline map[string]Spectrum) (*plot.Plot, error) {
 		return nil, nil
 	}
 	p.X.Min, p.X.Max = 1, math.Pow(10, math.Ceil(math.Log10(maxX)))
-	p.Y.Min = 0
-	p.Legend.Top, p.Legend.Left = true, true
+	// A margin on the log axis keeps the curves off both borders.
+	p.Y.Min, p.Y.Max = minY/1.5, maxY*1.5
 	return p, nil
 }
 
@@ -144,7 +166,7 @@ func latencyChart(run *Run) (*plot.Plot, error) {
 				continue // left out: drawn as a gap
 			}
 			s.Steps = append(s.Steps, LatencyStep{Start: iv.Start, End: iv.End,
-				P99: time.Duration(iv.Corrected.ValueAtPercentile(99)), Max: time.Duration(iv.Corrected.Max())})
+				P99: time.Duration(ValueAtPercentile(iv.Corrected, 99)), Max: time.Duration(iv.Corrected.Max())})
 		}
 		c.Series = append(c.Series, s)
 	}
@@ -157,6 +179,7 @@ func throughputChart(run *Run) (*plot.Plot, error) {
 	p := newPlot("Throughput over time", "time (s)", "completed ops/s")
 	addBands(p, pauseBands(run.Meta.Pauses), "pause")
 	n := 0
+	maxY := 0.0
 	for i := range run.Ops {
 		op := &run.Ops[i]
 		if len(op.Intervals) == 0 {
@@ -166,6 +189,7 @@ func throughputChart(run *Run) (*plot.Plot, error) {
 		for j := range op.Intervals {
 			iv := &op.Intervals[j]
 			xys = append(xys, plotter.XY{X: iv.Start.Seconds(), Y: iv.Throughput()}, plotter.XY{X: iv.End.Seconds(), Y: iv.Throughput()})
+			maxY = max(maxY, iv.Throughput())
 		}
 		l, err := plotter.NewLine(xys)
 		if err != nil {
@@ -180,7 +204,7 @@ func throughputChart(run *Run) (*plot.Plot, error) {
 		return nil, nil
 	}
 	p.X.Min, p.X.Max = 0, max(runEnd(run).Seconds(), p.X.Max)
-	p.Y.Min = 0
+	p.Y.Min, p.Y.Max = 0, max(maxY*headroom, 1)
 	return p, nil
 }
 
@@ -228,7 +252,19 @@ func renderSVG(p *plot.Plot) (svg string, err error) {
 		}
 	}()
 	c := vgsvg.New(chartWidth, chartHeight)
-	p.Draw(draw.New(c))
+	dc := draw.New(c)
+	// The legend goes in a column right of the plot, never over the data.
+	leg := p.Legend
+	if r := leg.Rectangle(dc); r.Max.X > r.Min.X {
+		w := r.Max.X - r.Min.X + legendGap
+		p.Legend = plot.NewLegend()
+		p.Draw(draw.Crop(dc, 0, -w, 0, 0))
+		p.Legend = leg
+		leg.Top, leg.Left = true, true
+		leg.Draw(draw.Crop(dc, chartWidth-w+legendGap/2, 0, 0, -legendTop))
+	} else {
+		p.Draw(dc)
+	}
 	var buf bytes.Buffer
 	if _, err := c.WriteTo(&buf); err != nil {
 		return "", fmt.Errorf("draw chart %q: %w", p.Title.Text, err)

@@ -131,8 +131,68 @@ func levelLabels() []string {
 	return out
 }
 
+// SettingDiff is a run setting that differs between a baseline and the run
+// compared with it: their latencies then measure different things.
+type SettingDiff struct {
+	Setting   string // "workload", "sync mode", "loop", "rate", "workers", "value size"
+	Base, New string
+}
+
+// String formats d as "rate 500 ops/s vs 1000 ops/s".
+func (d SettingDiff) String() string {
+	return d.Setting + " " + d.Base + " vs " + d.New
+}
+
+// DiffSettings returns the settings that shape a run's latencies and differ
+// between base and cur: workload, sync mode, open or closed loop, rate (open
+// loop), workers (closed loop) and value size. A setting either side does
+// not record (a baseline of .hgrm files, a summary from before the field
+// existed) is not compared.
+func DiffSettings(base, cur *Meta) []SettingDiff {
+	var out []SettingDiff
+	add := func(setting, b, n string) {
+		if b != "" && n != "" && b != n {
+			out = append(out, SettingDiff{Setting: setting, Base: b, New: n})
+		}
+	}
+	add("workload", base.Workload, cur.Workload)
+	add("sync mode", base.SyncMode, cur.SyncMode)
+	loop := func(m *Meta) string {
+		if m.Mode == "" {
+			return ""
+		}
+		return m.Mode + " loop"
+	}
+	add("loop", loop(base), loop(cur))
+	if base.Mode == cur.Mode {
+		num := func(v float64, unit string) string {
+			if v <= 0 {
+				return ""
+			}
+			return strconv.FormatFloat(v, 'f', -1, 64) + unit
+		}
+		switch base.Mode {
+		case ModeOpen:
+			add("rate", num(base.Rate, " ops/s"), num(cur.Rate, " ops/s"))
+		case ModeClosed:
+			add("workers", num(float64(base.Workers), ""), num(float64(cur.Workers), ""))
+		}
+	}
+	size := func(m *Meta) string {
+		if m.ValueSize <= 0 {
+			return ""
+		}
+		return strconv.Itoa(m.ValueSize) + " B"
+	}
+	add("value size", size(base), size(cur))
+	return out
+}
+
 // Comparison is the result of comparing a run against a baseline.
 type Comparison struct {
+	// Mismatches lists the settings in which the two runs differ
+	// (DiffSettings): the comparison is then of unlike runs.
+	Mismatches     []SettingDiff
 	Thresholds     Thresholds
 	Ops            []OpComparison // ops in both runs, sorted by name
 	OnlyInBaseline []string       // ops the baseline has and the current run lacks
@@ -156,9 +216,10 @@ type PercentileDelta struct {
 
 // Compare compares the corrected latencies of cur against base. It never
 // ignores an op silently: ops on one side only are listed in
-// OnlyInBaseline and OnlyInCurrent.
+// OnlyInBaseline and OnlyInCurrent, and settings that differ in
+// Mismatches.
 func Compare(base, cur *Summary, t Thresholds) *Comparison {
-	c := &Comparison{Thresholds: t}
+	c := &Comparison{Thresholds: t, Mismatches: DiffSettings(&base.Meta, &cur.Meta)}
 	for i := range base.Ops {
 		b := &base.Ops[i]
 		n := cur.Op(b.Name)
@@ -231,6 +292,22 @@ func (c *Comparison) Verdict() string {
 	return "FAIL: " + strings.Join(problems, "; ")
 }
 
+// correctedNote says which latency a comparison compares.
+const correctedNote = "Corrected latency (from each op's intended start, coordinated omission corrected) is compared; uncorrected service time is not."
+
+// MismatchNote returns a warning naming the settings in which the runs
+// differ, or "" when they match.
+func (c *Comparison) MismatchNote() string {
+	if len(c.Mismatches) == 0 {
+		return ""
+	}
+	parts := make([]string, len(c.Mismatches))
+	for i, d := range c.Mismatches {
+		parts[i] = d.String()
+	}
+	return "WARNING: the runs' settings differ (" + strings.Join(parts, "; ") + "): their latencies measure different things"
+}
+
 func pluralWord(n int, w string) string {
 	if n == 1 {
 		return w
@@ -252,10 +329,13 @@ func rowVerdict(r PercentileDelta) string {
 func WriteComparisonText(w io.Writer, c *Comparison) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintln(bw, c.Verdict())
+	if m := c.MismatchNote(); m != "" {
+		fmt.Fprintln(bw, m)
+	}
 	if len(c.Ops) > 0 {
-		fmt.Fprintln(bw)
+		fmt.Fprintf(bw, "\n%s\n\n", correctedNote)
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "op\tpercentile\tbaseline ms\tcurrent ms\tdelta\tlimit\tverdict")
+		fmt.Fprintln(tw, "op\tpercentile\tbaseline corrected ms\tcurrent corrected ms\tdelta\tlimit\tverdict")
 		for _, op := range c.Ops {
 			for _, r := range op.Rows {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", op.Name, r.Label, ms(r.Base), ms(r.New), pct(r.DeltaPct), limitLabel(r.Limit), rowVerdict(r))
@@ -276,8 +356,12 @@ func WriteComparisonText(w io.Writer, c *Comparison) error {
 func WriteComparisonMarkdown(w io.Writer, c *Comparison) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "## Baseline comparison\n\n**%s**\n", mdEscape(c.Verdict()))
+	if m := c.MismatchNote(); m != "" {
+		fmt.Fprintf(bw, "\n%s\n", mdEscape(m))
+	}
 	if len(c.Ops) > 0 {
-		fmt.Fprint(bw, "\n| op | percentile | baseline (ms) | current (ms) | delta | limit | verdict |\n|---|---|---:|---:|---:|---:|---|\n")
+		fmt.Fprintf(bw, "\n%s\n", correctedNote)
+		fmt.Fprint(bw, "\n| op | percentile | baseline corrected (ms) | current corrected (ms) | delta | limit | verdict |\n|---|---|---:|---:|---:|---:|---|\n")
 		for _, op := range c.Ops {
 			for _, r := range op.Rows {
 				v := rowVerdict(r)

@@ -160,3 +160,44 @@ func TestParseThresholds(t *testing.T) {
 		})
 	}
 }
+
+func TestDiffSettings(t *testing.T) {
+	base := reports.Meta{Workload: "cycle", SyncMode: "always", Mode: reports.ModeOpen, Rate: 500, Workers: 8, ValueSize: 256}
+	for _, tc := range []struct {
+		name string
+		edit func(m *reports.Meta)
+		want []string
+	}{
+		{"same", func(*reports.Meta) {}, nil},
+		{"workers of an open loop do not matter", func(m *reports.Meta) { m.Workers = 2 }, nil},
+		{"workload and sync", func(m *reports.Meta) { m.Workload, m.SyncMode = "kv-a", "never" },
+			[]string{"workload cycle vs kv-a", "sync mode always vs never"}},
+		{"rate", func(m *reports.Meta) { m.Rate = 1000 }, []string{"rate 500 ops/s vs 1000 ops/s"}},
+		{"value size", func(m *reports.Meta) { m.ValueSize = 1024 }, []string{"value size 256 B vs 1024 B"}},
+		{"closed loop", func(m *reports.Meta) { m.Mode, m.Rate = reports.ModeClosed, 0 }, []string{"loop open loop vs closed loop"}},
+		{"value size not recorded", func(m *reports.Meta) { m.ValueSize = 0 }, nil},
+		{"a baseline of .hgrm files records nothing", func(m *reports.Meta) { *m = reports.Meta{} }, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cur := base
+			tc.edit(&cur)
+			var got []string
+			for _, d := range reports.DiffSettings(&base, &cur) {
+				got = append(got, d.String())
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("DiffSettings = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	closed := reports.Meta{Mode: reports.ModeClosed, Workers: 4}
+	more := closed
+	more.Workers = 16
+	if d := reports.DiffSettings(&closed, &more); len(d) != 1 || d[0].String() != "workers 4 vs 16" {
+		t.Errorf("closed loops with 4 and 16 workers: %v", d)
+	}
+	c := reports.Compare(&reports.Summary{Meta: base}, &reports.Summary{Meta: more}, reports.DefaultThresholds())
+	if !strings.Contains(c.MismatchNote(), "loop open loop vs closed loop") {
+		t.Errorf("MismatchNote() = %q", c.MismatchNote())
+	}
+}

@@ -39,7 +39,11 @@
 // Histograms hold nanoseconds. Human-readable outputs print milliseconds
 // with three decimals; the JSON summary gives both. The reported
 // percentiles are p50, p90, p99, p99.9, p99.99 and max
-// ([ReportedPercentiles]), chosen with HdrHistogram's nearest-rank rule.
+// ([ReportedPercentiles]), read by [ValuesAtPercentiles] with HdrHistogram's
+// reference rule (Java's getValueAtPercentile, hdr-histogram-js): the
+// bucket at count rank ⌈p/100·N⌉, at least 1, reported as its highest
+// equivalent value. hdrhistogram-go's own ValueAtPercentile rounds the rank
+// half up and reads the tail one value low: do not use it for a figure.
 //
 // # Comparing with a baseline
 //

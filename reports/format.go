@@ -59,6 +59,16 @@ func describe(m *Meta) string {
 	if m.Workload != "" {
 		parts = append(parts, "workload "+m.Workload)
 	}
+	if m.ValueSize > 0 {
+		parts = append(parts, fmt.Sprintf("%d B values", m.ValueSize))
+	}
+	if m.StoreDir != "" {
+		where := "store " + m.StoreDir
+		if m.StoreFS != "" {
+			where += " (" + m.StoreFS + ")"
+		}
+		parts = append(parts, where)
+	}
 	parts = append(parts, "seed "+strconv.FormatUint(m.Seed, 10))
 	if len(m.Pauses) > 0 {
 		ps := make([]string, len(m.Pauses))

@@ -161,19 +161,19 @@ func (h *Hgrm) parseFooter(text string) error {
 	return nil
 }
 
-// ValueAtPercentile returns the value at percent (0–100, as in 99.9). Like
-// HdrHistogram it takes the value of rank ⌊percent/100·total + 0.5⌋, reading
-// the first row whose cumulative count reaches that rank; files without
-// counts fall back to the first row at or above the percentile. Between
-// rows the answer is the next row's value.
+// ValueAtPercentile returns the value at percent (0–100, as in 99.9). As
+// HdrHistogram's reference implementations do, it takes the value of rank
+// PercentileRank(percent, total), ⌈percent/100·total⌉, reading the first
+// row whose cumulative count reaches that rank; files without counts fall
+// back to the first row at or above the percentile. Between rows the
+// answer is the next row's value.
 func (h *Hgrm) ValueAtPercentile(percent float64) float64 {
 	if len(h.Rows) == 0 {
 		return 0
 	}
 	last := h.Rows[len(h.Rows)-1]
 	if total := last.TotalCount; total > 0 && !math.IsNaN(percent) {
-		rank := int64(math.Min(percent, 100)/100*float64(total) + 0.5)
-		rank = max(1, min(rank, total))
+		rank := PercentileRank(percent, total)
 		for _, r := range h.Rows {
 			if r.TotalCount >= rank {
 				return r.Value

@@ -31,9 +31,9 @@ func TestWriteHgrm(t *testing.T) {
 		t.Errorf("last row count = %d, want %d", got, want)
 	}
 	for _, p := range []float64{50, 90, 99, 99.9} {
-		// ValueAtQuantile takes a percent; the file holds milliseconds with
-		// three decimals, and the same ranks.
-		want := float64(h.ValueAtQuantile(p)) / 1e6
+		// The file holds milliseconds with three decimals, and the same
+		// ranks.
+		want := float64(reports.ValueAtPercentile(h, p)) / 1e6
 		if got := back.ValueAtPercentile(p); math.Abs(got-want) > 0.0005 {
 			t.Errorf("p%v = %v ms, want %v ms", p, got, want)
 		}

@@ -52,11 +52,11 @@ func WriteHTML(w io.Writer, run *Run, opts HTMLOptions) error {
 		caption string
 		build   func() (*plot.Plot, error)
 	}{
-		{"Latency by percentile: corrected (solid), uncorrected (dashed) and baseline (dotted). The x axis is 1/(1-p): each step right is one more nine.",
+		{spectrumCaption(run, opts.Baseline),
 			func() (*plot.Plot, error) { return spectrumChart(run, opts.Baseline) }},
-		{"Corrected p99 (solid) and max (dashed) per interval, by completion time. Shaded: injected pauses.",
+		{"Corrected p99 (solid) and max (dashed) of the ops that completed in each interval, by completion time; the legend names each op by its p99 line." + pauseCaption(run),
 			func() (*plot.Plot, error) { return latencyChart(run) }},
-		{"Completed ops per second per interval. Shaded: injected pauses.",
+		{"Completed ops per second in each interval." + pauseCaption(run),
 			func() (*plot.Plot, error) { return throughputChart(run) }},
 	}
 	for _, ch := range charts {
@@ -82,6 +82,27 @@ func WriteHTML(w io.Writer, run *Run, opts HTMLOptions) error {
 		return fmt.Errorf("write HTML report: %w", err)
 	}
 	return nil
+}
+
+// spectrumCaption describes the percentile chart: which lines it has.
+func spectrumCaption(run *Run, baseline map[string]Spectrum) string {
+	lines := "corrected (solid) and uncorrected (dashed) latency"
+	for i := range run.Ops {
+		if len(baseline[run.Ops[i].Name]) > 0 {
+			lines = "corrected (solid), uncorrected (dashed) and the baseline's corrected (dotted) latency"
+			break
+		}
+	}
+	return "Latency by percentile, as HdrHistogram's plotter draws it: " + lines +
+		" of each op. The x axis is 1/(1-p), each step right one more nine; latency is on a log scale."
+}
+
+// pauseCaption mentions the shaded pauses when the run had any.
+func pauseCaption(run *Run) string {
+	if len(run.Meta.Pauses) == 0 {
+		return ""
+	}
+	return " Shaded: injected pauses."
 }
 
 // headline sums up a run without a baseline: each op's corrected and
@@ -150,8 +171,10 @@ figcaption { color: #555; font-size: .9rem; }
 <p class="meta">{{.Describe}}</p>
 {{with .Comparison}}
 <h2>Baseline comparison</h2>
+{{with .MismatchNote}}<p class="verdict fail">{{.}}</p>
+{{end}}<p>Corrected latency (from each op's intended start, coordinated omission corrected) is compared; uncorrected service time is not.</p>
 <table>
-<tr><th>op</th><th>percentile</th><th class="num">baseline ms</th><th class="num">current ms</th><th class="num">delta</th><th class="num">limit</th><th>verdict</th></tr>
+<tr><th>op</th><th>percentile</th><th class="num">baseline corrected ms</th><th class="num">current corrected ms</th><th class="num">delta</th><th class="num">limit</th><th>verdict</th></tr>
 {{range $op := .Ops}}{{range .Rows}}<tr{{if .Regressed}} class="regressed"{{end}}><td>{{$op.Name}}</td><td>{{.Label}}</td><td class="num">{{ms .Base}}</td><td class="num">{{ms .New}}</td><td class="num">{{pct .DeltaPct}}</td><td class="num">{{limit .Limit}}</td><td>{{verdict .}}</td></tr>
 {{end}}{{end}}</table>
 {{range .OnlyInBaseline}}<p>Op {{.}} is in the baseline but not in this run: it was not compared.</p>

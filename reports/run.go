@@ -42,6 +42,9 @@ type Meta struct {
 	Mode          string            `json:"mode"`              // ModeOpen or ModeClosed
 	Rate          float64           `json:"rate"`              // target rate in ops/s (open loop); 0 for a closed loop
 	Workers       int               `json:"workers"`           // number of concurrent workers
+	ValueSize     int               `json:"value_size"`        // payload and value size in bytes; 0 when not recorded
+	StoreDir      string            `json:"store_dir"`         // directory of the store the run measured; "" when not recorded
+	StoreFS       string            `json:"store_fs"`          // file system type of StoreDir, such as "ext4" or "tmpfs"; "" when not recorded
 	Duration      time.Duration     `json:"duration_ns"`       // configured measured duration; 0 when stopped by op count
 	Warmup        time.Duration     `json:"warmup_ns"`         // warm-up run before the measured window, excluded from results
 	Interval      time.Duration     `json:"interval_ns"`       // length of one interval histogram

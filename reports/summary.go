@@ -105,19 +105,19 @@ func (l *Latencies) ptr(label string) *Latency {
 }
 
 // HistogramLatencies reads the reported percentiles from a nanosecond
-// histogram. An empty or nil histogram gives zeros.
+// histogram, by HdrHistogram's reference rule (ValuesAtPercentiles). An
+// empty or nil histogram gives zeros.
 func HistogramLatencies(h *hdrhistogram.Histogram) Latencies {
 	var l Latencies
 	if h == nil || h.TotalCount() == 0 {
 		return l
 	}
-	for _, lv := range levels {
-		v := h.Max()
-		if lv.Percent < 100 {
-			// ValueAtQuantile takes a percent (99.9), not a fraction.
-			v = h.ValueAtQuantile(lv.Percent)
-		}
-		*l.ptr(lv.Label) = NewLatency(time.Duration(v))
+	percents := make([]float64, len(levels))
+	for i, lv := range levels {
+		percents[i] = lv.Percent
+	}
+	for i, v := range ValuesAtPercentiles(h, percents) {
+		*l.ptr(levels[i].Label) = NewLatency(time.Duration(v))
 	}
 	return l
 }

@@ -135,6 +135,7 @@ func (c *LatencyTimeChart) plot() (*plot.Plot, error) {
 	}
 	p.X.Min, p.X.Max = 0, max(end.Seconds(), p.X.Max)
 	p.Y.Min = 0
+	p.Y.Max *= headroom // no line along the top border
 	return p, nil
 }
 

@@ -39,7 +39,7 @@ func Builtin() ([]*Scenario, error) {
 func Lookup(name string) (*Scenario, error) {
 	name = strings.TrimSuffix(name, ".yaml")
 	if !nameRE.MatchString(name) {
-		return nil, fmt.Errorf("scenario %q: %w", name, ErrNotFound)
+		return nil, fmt.Errorf("scenario %s: %w", quote(name), ErrNotFound)
 	}
 	return loadBuiltin(name + ".yaml")
 }
@@ -47,7 +47,7 @@ func Lookup(name string) (*Scenario, error) {
 func loadBuiltin(file string) (*Scenario, error) {
 	data, err := builtin.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("scenario %q: %w", strings.TrimSuffix(file, ".yaml"), ErrNotFound)
+		return nil, fmt.Errorf("scenario %s: %w", quote(strings.TrimSuffix(file, ".yaml")), ErrNotFound)
 	}
 	return Load(file, data)
 }

@@ -3,7 +3,9 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Sentinel errors. An *Error wraps one of them where it applies, so
@@ -19,7 +21,33 @@ var (
 
 	// ErrTooLarge means the file is larger than MaxSize.
 	ErrTooLarge = errors.New("scenario file too large")
+
+	// ErrNotText means the file is not UTF-8 text, or holds a NUL byte:
+	// a binary, an image, a file in another encoding.
+	ErrNotText = errors.New("not a text file")
 )
+
+// MaxQuoted is the most characters of the file's own text an error quotes;
+// a longer value is cut there and followed by an ellipsis and its length,
+// so that a huge or binary value cannot flood a terminal or a CI log.
+const MaxQuoted = 80
+
+// quote quotes s, a piece of the scenario file, for an error message: at
+// most MaxQuoted characters, then "…" and the full length in bytes.
+func quote(s string) string {
+	if utf8.RuneCountInString(s) <= MaxQuoted {
+		return strconv.Quote(s)
+	}
+	cut, n := 0, 0
+	for i := range s {
+		if n == MaxQuoted {
+			cut = i
+			break
+		}
+		n++
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
+}
 
 // Error is a problem with a scenario file. Every error Load and LoadFile
 // return is an *Error.

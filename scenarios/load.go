@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -111,6 +112,9 @@ func load(file string, data []byte) (*Scenario, *Error) {
 			Hint: "a scenario is a short description; split it into several files",
 			Err:  ErrTooLarge}
 	}
+	if err := checkText(file, data); err != nil {
+		return nil, err
+	}
 	if err := precheck(file, data); err != nil {
 		return nil, err
 	}
@@ -212,4 +216,33 @@ func (s *source) checkVersion() *Error {
 			ErrUnsupportedVersion)
 	}
 	return s.fail("version", "missing", fmt.Sprintf("start the file with version: %d", CurrentVersion), nil)
+}
+
+// checkText refuses a file that is not UTF-8 text before the YAML parser
+// sees it: its errors would quote the bytes back, escaped, at length.
+func checkText(file string, data []byte) *Error {
+	bad, what := -1, ""
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		bad, what = i, "a NUL byte"
+	}
+	if !utf8.Valid(data) {
+		i := 0
+		for i < len(data) {
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		if bad < 0 || i < bad {
+			bad, what = i, "a byte that is not UTF-8"
+		}
+	}
+	if bad < 0 {
+		return nil
+	}
+	return &Error{File: file, Line: 1 + bytes.Count(data[:bad], []byte{'\n'}),
+		Msg:  fmt.Sprintf("not a text file: %s at offset %d", what, bad),
+		Hint: "a scenario is a YAML text file in UTF-8; check that this is the file you meant",
+		Err:  ErrNotText}
 }

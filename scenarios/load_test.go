@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/boxstorm/boxstorm/scenarios"
 )
@@ -338,5 +339,64 @@ func TestThresholds_Sorted(t *testing.T) {
 		if got := sc.Thresholds[i]; got != want[i] {
 			t.Errorf("Thresholds[%d] = %+v, want %+v", i, got, want[i])
 		}
+	}
+}
+
+// TestLoad_NotText checks that a binary or non-UTF-8 file is refused as
+// such, with a short, valid UTF-8 message, before YAML quotes it back.
+func TestLoad_NotText(t *testing.T) {
+	binary := make([]byte, 8000)
+	for i := range binary {
+		binary[i] = byte(i*7 + i/3) // every byte value, most of them not text
+	}
+	for _, tc := range []struct {
+		name string
+		data string
+		line int
+	}{
+		{"binary", string(binary), 1},
+		{"latin-1 on line 2", "version: 1\nname: caf\xe9\n", 2},
+		{"NUL byte on line 3", "version: 1\nname: t\ndescription: a\x00b\n", 3},
+		{"PNG header", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := scenarios.Load("t.yaml", []byte(tc.data))
+			var se *scenarios.Error
+			if !errors.As(err, &se) || !errors.Is(err, scenarios.ErrNotText) {
+				t.Fatalf("err = %v, want an *Error wrapping ErrNotText", err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "not a text file") || se.Line != tc.line {
+				t.Errorf("error %q (line %d), want \"not a text file\" on line %d", msg, se.Line, tc.line)
+			}
+			if !utf8.ValidString(msg) || len(msg) > 300 {
+				t.Errorf("error is %d bytes, valid UTF-8 %t: %q", len(msg), utf8.ValidString(msg), msg)
+			}
+		})
+	}
+}
+
+// TestLoad_LongValueQuotedShort checks that an error quotes at most
+// MaxQuoted characters of a value, then an ellipsis and its length.
+func TestLoad_LongValueQuotedShort(t *testing.T) {
+	long := strings.Repeat("Ab3", 2000)
+	for _, tc := range []struct {
+		name, data string
+	}{
+		{"bad name", strings.Replace(valid, "name: t", "name: "+long, 1)},
+		{"bad number", strings.Replace(valid, "ops: 100", "ops: "+long, 1)},
+		{"bad duration", insert(4, "store:", "  stale_after: "+long)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := scenarios.Load("t.yaml", []byte(tc.data))
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			msg := err.Error()
+			want := `"` + long[:scenarios.MaxQuoted] + `"… (6000 bytes)`
+			if !strings.Contains(msg, want) || len(msg) > 400 {
+				t.Errorf("error (%d bytes) %q, want it to quote %s and stay short", len(msg), msg, want)
+			}
+		})
 	}
 }

@@ -585,7 +585,7 @@ func Percentiles() []Percentile {
 }
 
 // Percent returns p as a percent, 99.9 for p99.9 and 100 for max: the form
-// hdrhistogram's ValueAtQuantile takes.
+// reports.ValueAtPercentile takes.
 func (p Percentile) Percent() float64 {
 	switch p {
 	case P50:

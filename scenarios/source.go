@@ -287,7 +287,7 @@ func describe(n ast.Node) string {
 	case ast.NullType:
 		return "null"
 	}
-	return fmt.Sprintf("%q", n.GetToken().Value)
+	return quote(n.GetToken().Value)
 }
 
 // describeType names a Go type of the raw schema for error messages.
@@ -488,7 +488,7 @@ func (s *source) fromYAML(err error) *Error {
 		e.Msg = "unknown field"
 	case errors.As(err, &te):
 		e.Field = s.values[posOf(tk)]
-		e.Msg = fmt.Sprintf("want %s, got %q", describeType(te.DstType), tk.Value)
+		e.Msg = fmt.Sprintf("want %s, got %s", describeType(te.DstType), quote(tk.Value))
 	case errors.As(err, &oe):
 		e.Field = s.values[posOf(tk)]
 		e.Msg = fmt.Sprintf("%s is out of range", oe.SrcNum)

@@ -68,11 +68,11 @@ func (s *source) name(v *string) (string, *Error) {
 		return "", s.fail("name", "missing", "add name: "+base, nil)
 	}
 	if !nameRE.MatchString(*v) {
-		return "", s.fail("name", fmt.Sprintf("%q is not a valid name", *v),
+		return "", s.fail("name", quote(*v)+" is not a valid name",
 			"use lowercase letters and digits in words joined by -, as in truncated-tail", nil)
 	}
 	if *v != base {
-		return "", s.fail("name", fmt.Sprintf("%q does not match the file name %q", *v, filepath.Base(s.file)),
+		return "", s.fail("name", fmt.Sprintf("%s does not match the file name %s", quote(*v), quote(filepath.Base(s.file))),
 			fmt.Sprintf("set name: %s, or rename the file to %s.yaml", base, *v), nil)
 	}
 	return *v, nil
@@ -368,7 +368,7 @@ func (s *source) fault(p string, r *rawFault, sched *faultSchedule) (Fault, *Err
 		f.Rate, err = s.fraction(p+".rate", r.Rate, 0, false)
 	case FaultKill:
 		if r.Failpoint != nil && !failpointRE.MatchString(*r.Failpoint) {
-			err = s.fail(p+".failpoint", fmt.Sprintf("%q is not a failpoint name", *r.Failpoint),
+			err = s.fail(p+".failpoint", quote(*r.Failpoint)+" is not a failpoint name",
 				"failpoints are named area/point, as in enqueue/after-write-before-sync", nil)
 		} else if r.Failpoint != nil {
 			f.Failpoint = *r.Failpoint
@@ -522,7 +522,7 @@ func (s *source) box(p string, v *string) (string, *Error) {
 		return "", s.fail(p+".box", "missing", "name the box file to damage, such as box: pending_ops", nil)
 	}
 	if !boxRE.MatchString(*v) {
-		return "", s.fail(p+".box", fmt.Sprintf("%q is not a box name", *v),
+		return "", s.fail(p+".box", quote(*v)+" is not a box name",
 			"box names are lowercase letters, digits and _, as in pending_ops", nil)
 	}
 	return *v, nil
@@ -538,10 +538,10 @@ func (s *source) subject(path string, v *string, w Workload) (string, *Error) {
 	}
 	m := subjectRE.FindStringSubmatch(*v)
 	if m == nil {
-		return "", s.fail(path, fmt.Sprintf("%q is not a subject name", *v), hint, nil)
+		return "", s.fail(path, quote(*v)+" is not a subject name", hint, nil)
 	}
 	if n, _ := strconv.Atoi(m[1]); n >= w.Subjects {
-		return "", s.fail(path, fmt.Sprintf("%q is not among the workload's subjects", *v), hint, nil)
+		return "", s.fail(path, quote(*v)+" is not among the workload's subjects", hint, nil)
 	}
 	return *v, nil
 }
@@ -617,7 +617,7 @@ func (s *source) check(p, v string) (Check, *Error) {
 		return Check{Name: CheckErrorIs, Error: e}, err
 	}
 	if strings.HasPrefix(v, string(CheckErrorIs)) {
-		return Check{}, s.fail(p, fmt.Sprintf("%q is not a valid error-is check", v),
+		return Check{}, s.fail(p, quote(v)+" is not a valid error-is check",
 			"write error-is(<name>) with <name> one of: "+joinValues(ErrorNames()), nil)
 	}
 	plain := slices.DeleteFunc(CheckNames(), func(c CheckName) bool { return c == CheckErrorIs })
@@ -714,7 +714,7 @@ func oneOf[T ~string](s *source, path string, v *string, allowed []T, def T) (T,
 	if near := nearest(*v, names); near != "" {
 		hint = fmt.Sprintf("did you mean %q? %s", near, hint)
 	}
-	return "", s.fail(path, fmt.Sprintf("%q is not allowed", *v), hint, nil)
+	return "", s.fail(path, quote(*v)+" is not allowed", hint, nil)
 }
 
 func (s *source) integer(path string, v *int64, def, lo, hi int64) (int64, *Error) {
@@ -761,7 +761,7 @@ func (s *source) duration(path string, v *string, def, lo, hi time.Duration) (ti
 	}
 	d, err := time.ParseDuration(*v)
 	if err != nil {
-		return 0, s.fail(path, fmt.Sprintf("%q is not a duration", *v), durationHint, fmt.Errorf("parse duration: %w", err))
+		return 0, s.fail(path, quote(*v)+" is not a duration", durationHint, fmt.Errorf("parse duration: %w", err))
 	}
 	if d < lo || d > hi {
 		return 0, s.fail(path, fmt.Sprintf("%v is out of range", d), fmt.Sprintf("use a duration from %v to %v", lo, hi), nil)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -50,15 +51,29 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 		c.seed = uint64(time.Now().UnixNano())
 	}
 
-	s, storeDir, closeStore, err := c.openStore(ctx, e)
+	s, storeDir, temp, closeStore, err := c.openStore(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, closeStore()) }()
+	if abs, err := filepath.Abs(storeDir); err == nil {
+		storeDir = abs
+	}
+	fsName, err := fsType(storeDir)
+	if err != nil {
+		e.log.Warn("cannot tell the store's file system type", "err", err)
+	}
 
 	fmt.Fprintf(e.stdout, "seed: %d\n", c.seed)
 	fmt.Fprintf(e.stdout, "sync: %s\n", s.SyncMode())
-	fmt.Fprintf(e.stdout, "store: %s\n", storeDir)
+	where := storeDir
+	if temp {
+		where += " (temporary)"
+	}
+	if fsName != "" {
+		where += ", file system " + fsName
+	}
+	fmt.Fprintf(e.stdout, "store: %s\n", where)
 
 	records := c.recordCount()
 	if records > 0 {
@@ -86,6 +101,9 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 		Flags:       givenFlags(e.flags),
 		SyncMode:    s.SyncMode().String(),
 		Workload:    c.workload,
+		ValueSize:   c.valueSize,
+		StoreDir:    storeDir,
+		StoreFS:     fsName,
 	})
 	r := rendering{run: run, baseline: base}
 	if base != nil {
@@ -116,15 +134,15 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 // openStore opens the store the run uses: --dir with --key-file or a fresh
 // key, or a temporary directory with a fresh key. closeStore closes it and
 // removes a temporary directory.
-func (c *runConfig) openStore(ctx context.Context, e *env) (s *store.Store, where string, closeStore func() error, err error) {
+func (c *runConfig) openStore(ctx context.Context, e *env) (s *store.Store, dir string, temp bool, closeStore func() error, err error) {
 	key := store.KeyBytes(store.NewKey())
 	if c.keyFile != "" {
 		key = store.KeyFile(c.keyFile)
 	}
-	dir, temp := c.dir, c.dir == ""
+	dir, temp = c.dir, c.dir == ""
 	if temp {
 		if dir, err = os.MkdirTemp("", "loadgen-store-"); err != nil {
-			return nil, "", nil, fmt.Errorf("create temporary store directory: %w", err)
+			return nil, "", false, nil, fmt.Errorf("create temporary store directory: %w", err)
 		}
 	}
 	remove := func() error {
@@ -141,7 +159,7 @@ func (c *runConfig) openStore(ctx context.Context, e *env) (s *store.Store, wher
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err = store.Open(ctx, dir, store.Options{Key: key, Sync: c.syncMode, Logger: logger})
 	if err != nil {
-		return nil, "", nil, errors.Join(fmt.Errorf("open store %s: %w", dir, err), remove())
+		return nil, "", false, nil, errors.Join(fmt.Errorf("open store %s: %w", dir, err), remove())
 	}
 	closeStore = func() error {
 		var cerr error
@@ -150,11 +168,7 @@ func (c *runConfig) openStore(ctx context.Context, e *env) (s *store.Store, wher
 		}
 		return errors.Join(cerr, remove())
 	}
-	where = dir
-	if temp {
-		where += " (temporary)"
-	}
-	return s, where, closeStore, nil
+	return s, dir, temp, closeStore, nil
 }
 
 // warnDrained warns when the claim workload found the queue empty: its

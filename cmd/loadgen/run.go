@@ -71,7 +71,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.ops, "ops", 0, "stop after `N` measured ops (alone, it replaces the default --duration)")
 	fs.DurationVar(&f.warmup, "warmup", DefaultWarmup, "run for `D` first, excluded from the results")
 	fs.DurationVar(&f.interval, "interval", harness.DefaultInterval, "length `D` of the interval histograms in run.hlog")
-	fs.IntVar(&f.valueSize, "value-size", DefaultValueSize, "payload and value size in bytes `B`")
+	fs.IntVar(&f.valueSize, "value-size", DefaultValueSize, "payload and value size: `N` bytes")
 	fs.IntVar(&f.records, "records", 0, "kv-*: `N` records in the data box (default 10000); claim: ops to prefill\n(default: enough for the run)")
 	fs.StringVar(&f.sync, "sync", DefaultSync.String(), "store durability `MODE`: always, interval or never")
 	fs.StringVar(&f.dir, "dir", "", "run against the store in `DIR`, and keep it (default: a temporary store)")
@@ -91,7 +91,7 @@ func runCmd() command {
 	return command{
 		Summary: "run a workload against a store and write its reports",
 		Usage: `run [--workload W] [--rate N | --closed --workers N] [--duration D | --ops N]
-            [--warmup D] [--value-size B] [--sync MODE] [--dir D] [--pause DUR@AT]...
+            [--warmup D] [--value-size N] [--sync MODE] [--dir DIR] [--pause DUR@AT]...
             [--seed N] [--out DIR] [--baseline RUN_DIR|summary.json] [--max-regression PCT]`,
 		Help: `Run drives a store workload in an open loop at a constant rate (or a closed
 loop with --closed) and measures every op's latency into HDR histograms.

@@ -34,37 +34,21 @@ func TestRunConfig_RecordCount(t *testing.T) {
 }
 
 func TestProgressBar(t *testing.T) {
-	t.Run("by ops", func(t *testing.T) {
-		var buf bytes.Buffer
-		p := &progressBar{w: &buf}
-		p.update(harness.Progress{Total: 1000, Elapsed: -time.Second, Duration: 2 * time.Second})
-		p.update(harness.Progress{Done: 500, Total: 1000, Elapsed: time.Second, Duration: 2 * time.Second})
-		p.update(harness.Progress{Done: 1000, Total: 1000, Elapsed: 2 * time.Second, Duration: 2 * time.Second, Final: true})
-		if p.byTime {
-			t.Error("a run with a known total is shown by time")
+	var buf bytes.Buffer
+	p := &progressBar{w: &buf}
+	p.update(harness.Progress{Total: 1000, Elapsed: -time.Second, Duration: 2 * time.Second})
+	p.last = time.Time{} // past the redraw throttle
+	p.update(harness.Progress{Done: 500, Total: 1000, Elapsed: time.Second, Duration: 2 * time.Second})
+	p.update(harness.Progress{Done: 1000, Total: 1000, Elapsed: 2 * time.Second, Duration: 2 * time.Second, Final: true})
+	out := buf.String()
+	for _, want := range []string{"\rwarm-up      1.0s left", "\rmeasuring [", " 500/1000 ops  500 ops/s  elapsed 1.0s  ETA 1.0s\x1b[K"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%q", want, out)
 		}
-		if !p.bar.IsFinished() {
-			t.Error("the bar is not finished after the final update")
-		}
-		if got, want := p.bar.State().CurrentNum, int64(1000); got != want {
-			t.Errorf("bar at %d ops, want %d", got, want)
-		}
-		if out := buf.String(); !strings.Contains(out, "warm-up  1.0s") || !strings.Contains(out, "/1000") {
-			t.Errorf("bar output lacks the warm-up or the count:\n%q", out)
-		}
-	})
-	t.Run("by time", func(t *testing.T) {
-		var buf bytes.Buffer
-		p := &progressBar{w: &buf}
-		p.update(harness.Progress{Done: 10, Elapsed: -time.Second, Duration: 4 * time.Second})
-		p.update(harness.Progress{Done: 900, Elapsed: 5 * time.Second, Duration: 4 * time.Second, Final: true})
-		if !p.byTime {
-			t.Error("a closed loop stopped by time is shown by count")
-		}
-		if got, want := p.bar.State().CurrentNum, int64(4000); got != want {
-			t.Errorf("bar at %d ms, want %d (capped at the duration)", got, want)
-		}
-	})
+	}
+	if !strings.HasSuffix(out, "\r\x1b[K") {
+		t.Errorf("the final update does not clear the line:\n%q", out)
+	}
 }
 
 func TestProgressLog(t *testing.T) {
@@ -77,7 +61,7 @@ func TestProgressLog(t *testing.T) {
 	if got, want := strings.Count(out, "\n"), 1; got != want {
 		t.Fatalf("%d log lines, want %d (one per %v):\n%s", got, want, progressLogEvery, out)
 	}
-	if !strings.Contains(out, `msg=progress done=2500 elapsed=5s total=10000 duration=20s`) {
+	if !strings.Contains(out, `msg=progress done=2500 elapsed=5s total=10000 duration=20s ops_per_s=500`) {
 		t.Errorf("log line:\n%s", out)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/store"
@@ -22,6 +23,8 @@ func problemf(hint, format string, args ...any) error {
 // error that carries no hint of its own.
 func sentinelHint(err error) string {
 	switch {
+	case errors.Is(err, syscall.ENOTDIR):
+		return "--dir takes the store's directory (the one that holds the <box>.db files), not a file: pass its directory, such as --dir ./data"
 	case errors.Is(err, store.ErrWrongKey):
 		return "this key does not open the store: pass the key it was created with (--key-file, --key-env or --passphrase-env)"
 	case errors.Is(err, store.ErrLocked):

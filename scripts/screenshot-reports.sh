@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Renders HTML reports to PNG screenshots in headless Chromium, to look at
+# the charts as a reader's browser draws them.
+#
+#   scripts/screenshot-reports.sh OUT_DIR REPORT.html...
+#
+# Each REPORT.html becomes OUT_DIR/<parent dir>-<name>.png. Needs Debian's
+# chromium (apt-get install -y chromium); it runs as root with --no-sandbox.
+# Example, a fresh load run with a pause and a baseline:
+#
+#   go run ./cmd/loadgen run --duration 10s --pause 1s@4s --out /tmp/base
+#   go run ./cmd/loadgen run --duration 10s --out /tmp/new --baseline /tmp/base --max-regression 1e9
+#   scripts/screenshot-reports.sh /tmp/shots /tmp/base/report.html /tmp/new/report.html
+set -euo pipefail
+if [ $# -lt 2 ]; then
+	echo "usage: $0 OUT_DIR REPORT.html..." >&2
+	exit 2
+fi
+out=$1; shift
+browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
+if [ -z "$browser" ]; then
+	echo "error: no chromium found; hint: apt-get install -y chromium" >&2
+	exit 1
+fi
+mkdir -p "$out"
+for f in "$@"; do
+	abs=$(cd "$(dirname "$f")" && pwd)/$(basename "$f")
+	png="$out/$(basename "$(dirname "$abs")")-$(basename "$f" .html).png"
+	"$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars \
+		--window-size=1280,3800 --screenshot="$png" "file://$abs" 2>/dev/null
+	echo "$png"
+done
