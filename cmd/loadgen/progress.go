@@ -10,7 +10,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
@@ -22,7 +22,7 @@ const progressLogEvery = 5 * time.Second
 // newProgress returns the Engine.Progress callback for a run: a progress
 // bar on stderr when it is a terminal, else a log line at most every
 // progressLogEvery.
-func newProgress(stderr io.Writer, log *slog.Logger) func(harness.Progress) {
+func newProgress(stderr io.Writer, log *slog.Logger) func(load.Progress) {
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		return (&progressBar{w: stderr}).update
 	}
@@ -35,7 +35,7 @@ type progressLog struct {
 	last time.Time
 }
 
-func (p *progressLog) update(pr harness.Progress) {
+func (p *progressLog) update(pr load.Progress) {
 	now := time.Now()
 	if pr.Final || now.Sub(p.last) < progressLogEvery {
 		return
@@ -64,7 +64,7 @@ type progressBar struct {
 	desc   string // the description shown
 }
 
-func (p *progressBar) update(pr harness.Progress) {
+func (p *progressBar) update(pr load.Progress) {
 	desc := "measuring"
 	if pr.Elapsed < 0 {
 		desc = fmt.Sprintf("warm-up %4.1fs", (-pr.Elapsed).Seconds())
