@@ -18,6 +18,7 @@ import (
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/harness/load"
+	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -94,7 +95,7 @@ type ScenarioResult struct {
 	Elapsed     time.Duration       `json:"elapsed_ns"`
 	SyncMode    string              `json:"sync_mode"`
 	Recovery    string              `json:"recovery"`
-	Latency     []OpLatency         `json:"latency,omitempty"`
+	Latency     []reports.OpLatency `json:"latency,omitempty"`
 	Notes       []string            `json:"notes,omitempty"`
 	Error       string              `json:"error,omitempty"`
 	Dir         string              `json:"-"`

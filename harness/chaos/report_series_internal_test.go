@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
 
@@ -41,7 +42,7 @@ func TestAddLatencySeries(t *testing.T) {
 		&ChaosOp{Op: "claim", Call: ms, Return: -1},
 		&ChaosOp{Op: "open", Call: 0, Return: ms / 2},
 	)
-	ls := []OpLatency{{Op: "claim"}, {Op: "enqueue"}, {Op: "open"}}
+	ls := []reports.OpLatency{{Op: "claim"}, {Op: "enqueue"}, {Op: "open"}}
 	addLatencySeries(ls, ops)
 	for _, l := range ls {
 		if l.Step != time.Millisecond {
@@ -51,7 +52,7 @@ func TestAddLatencySeries(t *testing.T) {
 	if ls[0].Series != nil {
 		t.Errorf("claim never returned, series %+v", ls[0].Series)
 	}
-	want := []LatencyPoint{
+	want := []reports.LatencyPoint{
 		{At: 0, Count: 100, P99: 99 * time.Microsecond, Max: 100 * time.Microsecond},
 		{At: 42 * time.Millisecond, Count: 1, P99: 40 * time.Millisecond, Max: 40 * time.Millisecond},
 	}

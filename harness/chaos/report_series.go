@@ -2,14 +2,12 @@ package chaos
 
 // The chaos report's latency-over-time chart: each op's latency per time
 // bucket, and the windows the faults ran in, both on the run's monotonic
-// clock. The series live in result.json and summary.json (OpLatency.Series)
+// clock. The series live in result.json and summary.json (reports.OpLatency.Series)
 // so a report can be drawn again from them; faults.jsonl stays the logical
 // schedule only.
 
 import (
 	"cmp"
-	"fmt"
-	"html/template"
 	"slices"
 	"time"
 
@@ -23,30 +21,6 @@ const maxSeriesPoints = 200
 
 // minSeriesStep is the narrowest bucket of a latency series.
 const minSeriesStep = time.Millisecond
-
-// LatencyPoint is the latency of the calls of one op that returned in one
-// bucket of a scenario's run.
-type LatencyPoint struct {
-	At    time.Duration `json:"at_ns"` // bucket start, on the run's monotonic clock
-	Count int64         `json:"count"`
-	P99   time.Duration `json:"p99_ns"` // nearest rank
-	Max   time.Duration `json:"max_ns"`
-}
-
-// FaultWindow is when one fault of a scenario ran, on the run's monotonic
-// clock: from its "start" event to its "done" or "kill" event. A fault
-// with only one of the two has a window of zero length at it.
-type FaultWindow struct {
-	Index int                 `json:"index"`
-	Type  scenarios.FaultType `json:"type"`
-	Start time.Duration       `json:"start_ns"`
-	End   time.Duration       `json:"end_ns"`
-	// Unfinished is set when the fault started and never ended: the run
-	// stopped, or the process that ran it was killed, and End is then the
-	// kill when one was recorded, else Start.
-	Unfinished bool   `json:"unfinished,omitempty"`
-	Err        string `json:"err,omitempty"`
-}
 
 // seriesStep is the bucket width for a run whose last call returned at
 // span: the smallest of 1, 2, 5 × 10^k ns, at least minSeriesStep, that
@@ -63,7 +37,7 @@ func seriesStep(span time.Duration) time.Duration {
 
 // addLatencySeries fills the Series and Step of each op in ls from the
 // calls that returned, bucketed by return time.
-func addLatencySeries(ls []OpLatency, ops []*ChaosOp) {
+func addLatencySeries(ls []reports.OpLatency, ops []*ChaosOp) {
 	var span int64
 	for _, o := range ops {
 		if o.Returned() {
@@ -92,7 +66,7 @@ func addLatencySeries(ls []OpLatency, ops []*ChaosOp) {
 			}
 			slices.Sort(ds)
 			rank := (99*len(ds) + 99) / 100 // ceil(0.99 n), from 1
-			l.Series = append(l.Series, LatencyPoint{At: time.Duration(b) * step, Count: int64(len(ds)), P99: ds[rank-1], Max: ds[len(ds)-1]})
+			l.Series = append(l.Series, reports.LatencyPoint{At: time.Duration(b) * step, Count: int64(len(ds)), P99: ds[rank-1], Max: ds[len(ds)-1]})
 		}
 	}
 }
@@ -103,8 +77,8 @@ func addLatencySeries(ls []OpLatency, ops []*ChaosOp) {
 // "kill" event, when there is one. A "kill" also ends the windows its
 // process had open, which stay Unfinished. Faults that were skipped (never
 // injected) have no window. The windows are sorted by start, then index.
-func FaultWindows(events []FaultEvent) []FaultWindow {
-	var out []FaultWindow
+func FaultWindows(events []FaultEvent) []reports.FaultWindow {
+	var out []reports.FaultWindow
 	type started struct {
 		window int // in out
 		proc   string
@@ -121,11 +95,11 @@ func FaultWindows(events []FaultEvent) []FaultWindow {
 		switch ev.Phase {
 		case "start":
 			open[ev.Index] = started{len(out), ev.Proc}
-			out = append(out, FaultWindow{Index: ev.Index, Type: ev.Type, Start: t, End: t, Unfinished: true})
+			out = append(out, reports.FaultWindow{Index: ev.Index, Type: string(ev.Type), Start: t, End: t, Unfinished: true})
 		case "done":
 			i, ok := open[ev.Index]
 			if !ok {
-				out = append(out, FaultWindow{Index: ev.Index, Type: ev.Type, Start: t, End: t, Err: ev.Err})
+				out = append(out, reports.FaultWindow{Index: ev.Index, Type: string(ev.Type), Start: t, End: t, Err: ev.Err})
 				continue
 			}
 			w := &out[i.window]
@@ -142,7 +116,7 @@ func FaultWindows(events []FaultEvent) []FaultWindow {
 				out[w].End = max(t, out[w].Start)
 				delete(armed, ev.Index)
 			} else {
-				out = append(out, FaultWindow{Index: ev.Index, Type: ev.Type, Start: t, End: t})
+				out = append(out, reports.FaultWindow{Index: ev.Index, Type: string(ev.Type), Start: t, End: t})
 			}
 			for idx, o := range open { // the killed process's faults end with it
 				if o.proc == ev.Proc {
@@ -152,43 +126,9 @@ func FaultWindows(events []FaultEvent) []FaultWindow {
 			}
 		}
 	}
-	out = slices.DeleteFunc(out, func(w FaultWindow) bool { return skipped[w.Index] })
-	slices.SortStableFunc(out, func(a, b FaultWindow) int {
+	out = slices.DeleteFunc(out, func(w reports.FaultWindow) bool { return skipped[w.Index] })
+	slices.SortStableFunc(out, func(a, b reports.FaultWindow) int {
 		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.Index, b.Index))
 	})
 	return out
-}
-
-// label is how the chart names the window's band.
-func (w FaultWindow) label() string {
-	s := string(w.Type)
-	switch {
-	case w.Unfinished:
-		s += " (unfinished)"
-	case w.Err != "":
-		s += " (error)"
-	}
-	return s
-}
-
-// latencyChart draws the entry's latency series with its fault windows
-// shaded, as inline SVG; "" when the entry has no series.
-func (e *ScenarioEntry) latencyChart() (template.HTML, error) {
-	c := reports.LatencyTimeChart{Title: e.Name + ": latency over time", BandLegend: "fault"}
-	for _, l := range e.Latency {
-		s := reports.LatencySeries{Op: l.Op}
-		for _, p := range l.Series {
-			s.Steps = append(s.Steps, reports.LatencyStep{Start: p.At, End: p.At + l.Step, P99: p.P99, Max: p.Max})
-		}
-		c.Series = append(c.Series, s)
-	}
-	for _, w := range e.FaultWindows {
-		c.Bands = append(c.Bands, reports.Band{Window: reports.Window{At: w.Start, For: w.End - w.Start}, Label: w.label()})
-	}
-	svg, err := c.SVG()
-	if err != nil {
-		return "", fmt.Errorf("latency chart of %s: %w", e.Name, err)
-	}
-	// The SVG comes from gonum/plot, which escapes every text it draws.
-	return template.HTML(svg), nil
 }
