@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/harness/load"
@@ -25,9 +26,6 @@ import (
 
 // Errors of the chaos runner.
 var (
-	// ErrUnsupportedFault means the harness cannot inject a fault as the
-	// scenario writes it; the checks that depend on it report unknown.
-	ErrUnsupportedFault = errors.New("fault cannot be injected")
 	// ErrWorker means a worker child failed in a way the scenario did not
 	// ask for.
 	ErrWorker = errors.New("chaos worker failed")
@@ -121,7 +119,7 @@ var wrongKey = []byte("boxstorm-chaos-wrong-test-key-99")
 type chaosRun struct {
 	sc       *scenarios.Scenario
 	opts     RunOptions
-	plan     []PlannedFault
+	plan     []fault.PlannedFault
 	dir      string // the scenario's output directory
 	storeDir string
 	log      *slog.Logger
@@ -211,7 +209,7 @@ type damageRecord struct {
 	Box    string
 	Kind   scenarios.FaultType
 	Mode   string
-	Damage Damage
+	Damage fault.Damage
 	// At is the history time of the damage; an enqueue that returned
 	// before it was acknowledged.
 	At int64
@@ -235,7 +233,7 @@ func newChaosRun(sc *scenarios.Scenario, opts RunOptions, dir string) *chaosRun 
 		r.clocks[i] = &skewClock{}
 	}
 	r.stallReq = make([]atomic.Int64, len(r.clocks))
-	r.plan = Schedule(sc, opts.Seed)
+	r.plan = fault.Schedule(sc, opts.Seed)
 	return r
 }
 
@@ -324,7 +322,7 @@ func (r *chaosRun) note(format string, args ...any) {
 
 // needsWorker reports whether the run's workload must run in a worker
 // child: a kill or a disk-full fault.
-func needsWorker(plan []PlannedFault) bool {
+func needsWorker(plan []fault.PlannedFault) bool {
 	for _, p := range plan {
 		if p.Type == scenarios.FaultKill || p.Type == scenarios.FaultDiskFull {
 			return true
@@ -365,7 +363,7 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 		Seed: opts.Seed, Quick: opts.Quick, Canary: opts.Canary, Ops: sc.Workload.Ops,
 		SyncMode: string(sc.Store.Sync), Recovery: string(sc.Store.Recovery), Dir: dir,
 	}
-	sched, err := MarshalSchedule(r.plan)
+	sched, err := fault.MarshalSchedule(r.plan)
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +372,7 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 	}
 	start := time.Now()
 	r.log.Info("scenario start", "scenario", sc.Name, "seed", opts.Seed, "quick", opts.Quick, "canary", opts.Canary)
-	if err := validateSchedule(r.plan); err != nil {
+	if err := fault.ValidateSchedule(r.plan); err != nil {
 		res.Error = err.Error()
 	} else if err := r.execute(ctx); err != nil {
 		res.Error = err.Error()
@@ -448,7 +446,7 @@ func (r *chaosRun) execute(ctx context.Context) error {
 	if err := r.runWorker(ctx); err != nil {
 		return err
 	}
-	var rest []PlannedFault
+	var rest []fault.PlannedFault
 	for _, p := range r.plan {
 		if !r.steps[p.Index] && !p.AtOp() {
 			rest = append(rest, p)
@@ -474,7 +472,7 @@ func (r *chaosRun) execute(ctx context.Context) error {
 // migrations need the built-in ones applied first, so that synthetic
 // migrations are the only pending ones.
 func (r *chaosRun) prepare(ctx context.Context) error {
-	if !slices.ContainsFunc(r.plan, func(p PlannedFault) bool { return p.Type == scenarios.FaultMigrate }) {
+	if !slices.ContainsFunc(r.plan, func(p fault.PlannedFault) bool { return p.Type == scenarios.FaultMigrate }) {
 		return nil
 	}
 	s := r.st
@@ -489,8 +487,8 @@ func (r *chaosRun) prepare(ctx context.Context) error {
 }
 
 // runPlan runs the workload with the op faults, then the step faults.
-func (r *chaosRun) runPlan(ctx context.Context, plan []PlannedFault) error {
-	var opFaults, steps []PlannedFault
+func (r *chaosRun) runPlan(ctx context.Context, plan []fault.PlannedFault) error {
+	var opFaults, steps []fault.PlannedFault
 	for _, p := range plan {
 		if p.AtOp() {
 			opFaults = append(opFaults, p)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/boxstorm/boxstorm/harness/chaos"
+	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
@@ -20,8 +21,12 @@ import (
 // The chaos runner starts worker children from the running binary; in a
 // test that is the test binary, which serves them here before the testing
 // package parses any flag.
+// The test binary stands in for chaos: run as `chaos __worker`, it is a
+// worker or processor process (one that misbehaves on purpose first, when
+// a test asks procTestChild to).
 func init() {
 	if len(os.Args) > 1 && os.Args[1] == chaos.WorkerCommand {
+		procTestChild()
 		os.Exit(chaos.WorkerMain(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
 	}
 }
@@ -67,11 +72,11 @@ func describe(res *chaos.ScenarioResult) string {
 func TestSchedule_SameSeedSameBytes(t *testing.T) {
 	t.Parallel()
 	sc := lookup(t, "crash-during-enqueue").Quick()
-	a, err := chaos.MarshalSchedule(chaos.Schedule(sc, 42))
+	a, err := fault.MarshalSchedule(fault.Schedule(sc, 42))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := chaos.MarshalSchedule(chaos.Schedule(sc, 42))
+	b, _ := fault.MarshalSchedule(fault.Schedule(sc, 42))
 	if !bytes.Equal(a, b) {
 		t.Fatalf("same seed, different schedules:\n%s\n%s", a, b)
 	}
@@ -79,13 +84,13 @@ func TestSchedule_SameSeedSameBytes(t *testing.T) {
 	// cannot all do so.
 	differs := false
 	for seed := uint64(1); seed <= 10 && !differs; seed++ {
-		c, _ := chaos.MarshalSchedule(chaos.Schedule(sc, seed))
+		c, _ := fault.MarshalSchedule(fault.Schedule(sc, seed))
 		differs = !bytes.Equal(a, c)
 	}
 	if !differs {
 		t.Fatalf("seeds 1-10 all give the schedule of seed 42:\n%s", a)
 	}
-	p := chaos.Schedule(sc, 42)[0]
+	p := fault.Schedule(sc, 42)[0]
 	if p.Op < 100 || p.Op > 900 || !p.AtOp() {
 		t.Fatalf("kill at %+v, want an op position in [100, 900] (op_between [1000, 9000] scaled by 1/10)", p)
 	}

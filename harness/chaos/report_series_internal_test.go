@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
@@ -65,12 +66,12 @@ func TestAddLatencySeries(t *testing.T) {
 }
 
 func TestRecordObservedKill(t *testing.T) {
-	kill := PlannedFault{Index: 1, Type: scenarios.FaultKill, fault: scenarios.Fault{Type: scenarios.FaultKill, Failpoint: "enqueue/after-write-before-sync"}}
+	kill := fault.PlannedFault{Index: 1, Type: scenarios.FaultKill, Fault: scenarios.Fault{Type: scenarios.FaultKill, Failpoint: "enqueue/after-write-before-sync"}}
 	before := []FaultEvent{
 		{Index: 0, Type: scenarios.FaultBitflip, Phase: "done", Time: 10},
 		{Index: 2, Type: scenarios.FaultReopen, Phase: "done", Time: 90},
 	}
-	r := &chaosRun{rec: newRecorder(), plan: []PlannedFault{kill}, killed: true}
+	r := &chaosRun{rec: newRecorder(), plan: []fault.PlannedFault{kill}, killed: true}
 	r.rec.faults = slices.Clone(before)
 	r.recordObservedKill(50)
 	got := r.rec.faults

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/scenarios"
@@ -73,12 +74,12 @@ type opGate struct {
 	inflight int
 	paused   bool
 	stopped  bool
-	faults   []PlannedFault
+	faults   []fault.PlannedFault
 	next     int
-	apply    func(PlannedFault)
+	apply    func(fault.PlannedFault)
 }
 
-func newGate(total int64, faults []PlannedFault, apply func(PlannedFault)) *opGate {
+func newGate(total int64, faults []fault.PlannedFault, apply func(fault.PlannedFault)) *opGate {
 	g := &opGate{total: total, faults: faults, apply: apply}
 	g.cond = sync.NewCond(&g.mu)
 	return g
@@ -171,13 +172,13 @@ type workers struct {
 	lastProgress  atomic.Int64 // unix ns of the last successful claim
 }
 
-func (r *chaosRun) runWorkload(ctx context.Context, opFaults []PlannedFault) error {
+func (r *chaosRun) runWorkload(ctx context.Context, opFaults []fault.PlannedFault) error {
 	w := r.sc.Workload
 	ws := &workers{r: r}
 	if w.Kind == scenarios.WorkloadClaim {
 		// Index faults before the first claim land in the middle of the
 		// prefilled queue, so that claims must get past them in order.
-		var early, rest []PlannedFault
+		var early, rest []fault.PlannedFault
 		for _, p := range opFaults {
 			if p.Op == 0 && (p.Type == scenarios.FaultCorruptIndex || p.Type == scenarios.FaultMalformedTimestamps) {
 				early = append(early, p)
@@ -200,7 +201,7 @@ func (r *chaosRun) runWorkload(ctx context.Context, opFaults []PlannedFault) err
 		}
 		opFaults = rest
 	}
-	ws.gate = newGate(w.Ops, opFaults, func(p PlannedFault) { r.applyFault(ctx, p) })
+	ws.gate = newGate(w.Ops, opFaults, func(p fault.PlannedFault) { r.applyFault(ctx, p) })
 	r.gate = ws.gate
 	if w.Kind == scenarios.WorkloadNone {
 		ws.gate.finish()

@@ -1,4 +1,4 @@
-package chaos
+package fault
 
 // Damage to box files, made while the store is closed: torn tails, cuts in
 // the middle, bit flips, garbage lines and NUL runs. Offsets come from the
@@ -26,7 +26,7 @@ type Damage struct {
 }
 
 // damageBox applies a damage fault to dir/<box>.db.
-func damageBox(dir string, f scenarios.Fault, seed uint64) (Damage, error) {
+func DamageBox(dir string, f scenarios.Fault, seed uint64) (Damage, error) {
 	path := filepath.Join(dir, f.Box+".db")
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -1,4 +1,4 @@
-package chaos
+package fault
 
 // The fault schedule: a scenario's fault list resolved against a seed into
 // logical positions and per-fault seeds, written as faults.jsonl. Nothing in
@@ -8,6 +8,7 @@ package chaos
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -16,6 +17,10 @@ import (
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
+
+// ErrUnsupportedFault means the harness cannot inject a fault as the
+// scenario writes it; the checks that depend on it report unknown.
+var ErrUnsupportedFault = errors.New("fault cannot be injected")
 
 // PlannedFault is one resolved step of a fault schedule: one line of
 // faults.jsonl.
@@ -33,7 +38,7 @@ type PlannedFault struct {
 	// Params are the fault's fields from the scenario, as written.
 	Params map[string]any `json:"params,omitempty"`
 
-	fault scenarios.Fault
+	Fault scenarios.Fault `json:"-"` // the fault as the scenario wrote it
 }
 
 // AtOp reports whether the fault runs at an op position, with the workload
@@ -47,7 +52,7 @@ func Schedule(sc *scenarios.Scenario, seed uint64) []PlannedFault {
 	rng := rand.New(rand.NewPCG(seed, scenarioHash(sc.Name)))
 	out := make([]PlannedFault, 0, len(sc.Faults))
 	for i, f := range sc.Faults {
-		p := PlannedFault{Index: i, Type: f.Type, Op: -1, fault: f}
+		p := PlannedFault{Index: i, Type: f.Type, Op: -1, Fault: f}
 		switch f.At.Kind {
 		case scenarios.AtStep:
 			p.Step = f.At.Step
@@ -134,10 +139,10 @@ func MarshalSchedule(plan []PlannedFault) ([]byte, error) {
 
 // validateSchedule refuses what the harness cannot inject: a failpoint the
 // store does not define.
-func validateSchedule(plan []PlannedFault) error {
+func ValidateSchedule(plan []PlannedFault) error {
 	for _, p := range plan {
-		if p.fault.Failpoint != "" && !slices.Contains(store.Failpoints, p.fault.Failpoint) {
-			return fmt.Errorf("fault %d: failpoint %q is not defined by the store (store.Failpoints: %v): %w", p.Index, p.fault.Failpoint, store.Failpoints, ErrUnsupportedFault)
+		if p.Fault.Failpoint != "" && !slices.Contains(store.Failpoints, p.Fault.Failpoint) {
+			return fmt.Errorf("fault %d: failpoint %q is not defined by the store (store.Failpoints: %v): %w", p.Index, p.Fault.Failpoint, store.Failpoints, ErrUnsupportedFault)
 		}
 	}
 	return nil

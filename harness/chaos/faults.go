@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
@@ -31,8 +32,8 @@ const (
 const backupMarkerEvent = "chaos_after_backup"
 
 // applyFault runs one fault and records what it did.
-func (r *chaosRun) applyFault(ctx context.Context, p PlannedFault) {
-	f := p.fault
+func (r *chaosRun) applyFault(ctx context.Context, p fault.PlannedFault) {
+	f := p.Fault
 	r.steps[p.Index] = true
 	r.rec.fault(FaultEvent{Index: p.Index, Type: p.Type, Phase: "start", Detail: r.startDetail(p)})
 	ev := FaultEvent{Index: p.Index, Type: p.Type, Phase: "done", Detail: map[string]any{}}
@@ -52,7 +53,7 @@ func (r *chaosRun) applyFault(ctx context.Context, p PlannedFault) {
 	}
 	if err != nil {
 		ev.Err, ev.Class = err.Error(), ErrorClass(err)
-		if errors.Is(err, ErrUnsupportedFault) {
+		if errors.Is(err, fault.ErrUnsupportedFault) {
 			ev.Skipped, ev.Err, ev.Class = err.Error(), "", ""
 		}
 	}
@@ -62,7 +63,7 @@ func (r *chaosRun) applyFault(ctx context.Context, p PlannedFault) {
 	r.rec.fault(ev)
 }
 
-func (r *chaosRun) startDetail(p PlannedFault) map[string]any {
+func (r *chaosRun) startDetail(p fault.PlannedFault) map[string]any {
 	if p.Type == scenarios.FaultBackup {
 		return map[string]any{"path": r.backupPath(p.Index)}
 	}
@@ -73,14 +74,14 @@ func (r *chaosRun) backupPath(index int) string {
 	return filepath.Join(r.backupDir(), fmt.Sprintf("backup-%02d.tar.age", index))
 }
 
-func (r *chaosRun) applyOther(ctx context.Context, p PlannedFault, ev *FaultEvent) error {
-	f := p.fault
+func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *FaultEvent) error {
+	f := p.Fault
 	switch f.Type {
 	case scenarios.FaultTruncate, scenarios.FaultBitflip, scenarios.FaultGarbage, scenarios.FaultNULRun:
 		if err := r.close(); err != nil {
 			ev.Detail["close_err"] = err.Error()
 		}
-		d, err := damageBox(r.storeDir, f, p.Seed)
+		d, err := fault.DamageBox(r.storeDir, f, p.Seed)
 		r.damage = append(r.damage, damageRecord{Index: p.Index, Box: f.Box, Kind: f.Type, Mode: f.Mode, Damage: d, At: r.rec.now()})
 		ev.Detail["damage"] = d
 		if err != nil {
@@ -115,7 +116,7 @@ func (r *chaosRun) applyOther(ctx context.Context, p PlannedFault, ev *FaultEven
 		_ = r.close()
 		b, ok := r.latestBackup()
 		if !ok {
-			return fmt.Errorf("recover: no backup taken before it: %w", ErrUnsupportedFault)
+			return fmt.Errorf("recover: no backup taken before it: %w", fault.ErrUnsupportedFault)
 		}
 		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: "recover"})
 		s, rep, err := store.RecoverCorrupted(ctx, r.storeDir, b.Path, r.storeOptions(r.keyGen))
@@ -131,7 +132,7 @@ func (r *chaosRun) applyOther(ctx context.Context, p PlannedFault, ev *FaultEven
 		return r.wrongKey(ctx, p, ev)
 	case scenarios.FaultKill:
 		if !r.worker {
-			return fmt.Errorf("kill outside a worker child: %w", ErrUnsupportedFault)
+			return fmt.Errorf("kill outside a worker child: %w", fault.ErrUnsupportedFault)
 		}
 		if f.Failpoint == "" {
 			r.rec.fault(FaultEvent{Index: p.Index, Type: p.Type, Phase: "kill"})
@@ -142,7 +143,7 @@ func (r *chaosRun) applyOther(ctx context.Context, p PlannedFault, ev *FaultEven
 		return nil
 	case scenarios.FaultDiskFull:
 		if !r.worker {
-			return fmt.Errorf("disk-full outside a worker child: %w", ErrUnsupportedFault)
+			return fmt.Errorf("disk-full outside a worker child: %w", fault.ErrUnsupportedFault)
 		}
 		lim, err := limitFileSize(r.storeDir, f.Limit)
 		ev.Detail["rlimit_fsize"] = lim
@@ -162,11 +163,11 @@ func (r *chaosRun) applyOther(ctx context.Context, p PlannedFault, ev *FaultEven
 	case scenarios.FaultSecondOpen:
 		return r.secondOpen(ctx, p, ev)
 	}
-	return fmt.Errorf("%s: %w", f.Type, ErrUnsupportedFault)
+	return fmt.Errorf("%s: %w", f.Type, fault.ErrUnsupportedFault)
 }
 
-func (r *chaosRun) applyStoreStep(ctx context.Context, p PlannedFault, ev *FaultEvent) error {
-	f := p.fault
+func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev *FaultEvent) error {
+	f := p.Fault
 	s := r.st
 	switch f.Type {
 	case scenarios.FaultBackup:
@@ -174,7 +175,7 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p PlannedFault, ev *Fault
 	case scenarios.FaultRestore:
 		b, ok := r.latestBackup()
 		if !ok {
-			return fmt.Errorf("restore: no backup: %w", ErrUnsupportedFault)
+			return fmt.Errorf("restore: no backup: %w", fault.ErrUnsupportedFault)
 		}
 		fh, err := os.Open(b.Path)
 		if err != nil {
@@ -224,7 +225,7 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p PlannedFault, ev *Fault
 	case scenarios.FaultSchemaMismatch:
 		b, ok := r.latestBackup()
 		if !ok {
-			return fmt.Errorf("schema-mismatch: no backup: %w", ErrUnsupportedFault)
+			return fmt.Errorf("schema-mismatch: no backup: %w", fault.ErrUnsupportedFault)
 		}
 		before := hashStore(r.storeDir)
 		fh, err := os.Open(b.Path)
@@ -241,10 +242,10 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p PlannedFault, ev *Fault
 		ev.Detail["unchanged"] = sameHashes(before, hashStore(r.storeDir))
 		return err
 	}
-	return fmt.Errorf("%s: %w", f.Type, ErrUnsupportedFault)
+	return fmt.Errorf("%s: %w", f.Type, fault.ErrUnsupportedFault)
 }
 
-func (r *chaosRun) backup(ctx context.Context, p PlannedFault, ev *FaultEvent) error {
+func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *FaultEvent) error {
 	if err := os.MkdirAll(r.backupDir(), 0o700); err != nil {
 		return err
 	}
@@ -287,8 +288,8 @@ func (r *chaosRun) latestBackup() (backupRef, bool) {
 	return r.backups[len(r.backups)-1], true
 }
 
-func (r *chaosRun) wrongKey(ctx context.Context, p PlannedFault, ev *FaultEvent) error {
-	f := p.fault
+func (r *chaosRun) wrongKey(ctx context.Context, p fault.PlannedFault, ev *FaultEvent) error {
+	f := p.Fault
 	switch f.During {
 	case scenarios.DuringOpen:
 		if err := r.close(); err != nil {
@@ -307,11 +308,11 @@ func (r *chaosRun) wrongKey(ctx context.Context, p PlannedFault, ev *FaultEvent)
 		return err
 	case scenarios.DuringRestore:
 		if err := r.open(ctx, nil); err != nil {
-			return fmt.Errorf("wrong-key restore: store does not open: %v: %w", err, ErrUnsupportedFault)
+			return fmt.Errorf("wrong-key restore: store does not open: %v: %w", err, fault.ErrUnsupportedFault)
 		}
 		b, ok := r.latestBackup()
 		if !ok {
-			return fmt.Errorf("wrong-key restore: no backup: %w", ErrUnsupportedFault)
+			return fmt.Errorf("wrong-key restore: no backup: %w", fault.ErrUnsupportedFault)
 		}
 		before := hashStore(r.storeDir)
 		fh, err := os.Open(b.Path)
@@ -325,14 +326,14 @@ func (r *chaosRun) wrongKey(ctx context.Context, p PlannedFault, ev *FaultEvent)
 		ev.Detail["unchanged"] = sameHashes(before, hashStore(r.storeDir))
 		return err
 	}
-	return fmt.Errorf("wrong-key during %q: %w", f.During, ErrUnsupportedFault)
+	return fmt.Errorf("wrong-key during %q: %w", f.During, fault.ErrUnsupportedFault)
 }
 
-func (r *chaosRun) secondOpen(ctx context.Context, p PlannedFault, ev *FaultEvent) error {
+func (r *chaosRun) secondOpen(ctx context.Context, p fault.PlannedFault, ev *FaultEvent) error {
 	if err := r.open(ctx, nil); err != nil {
-		return fmt.Errorf("second-open: the first open fails: %v: %w", err, ErrUnsupportedFault)
+		return fmt.Errorf("second-open: the first open fails: %v: %w", err, fault.ErrUnsupportedFault)
 	}
-	if p.fault.From == scenarios.FromSameProcess {
+	if p.Fault.From == scenarios.FromSameProcess {
 		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: OpSecondOpen})
 		s, err := store.Open(ctx, r.storeDir, r.storeOptions(r.keyGen))
 		r.rec.end(rec, err)

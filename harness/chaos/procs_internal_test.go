@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/boxstorm/boxstorm/harness/chaos/proc"
 	"github.com/boxstorm/boxstorm/store"
 )
 
@@ -22,8 +23,8 @@ func TestProcResponse_ErrorRoundTrip(t *testing.T) {
 		&store.LockHeldError{Owner: "processor-1", Token: 7},
 		errors.New("something else"),
 	} {
-		res := errorResponse(want)
-		got := res.error()
+		res := proc.ErrorResponse(want)
+		got := res.AsError()
 		if got.Error() != want.Error() {
 			t.Errorf("message %q, want %q", got, want)
 		}
@@ -31,7 +32,7 @@ func TestProcResponse_ErrorRoundTrip(t *testing.T) {
 			t.Errorf("%v: outcome %s class %s, want %s %s", want, outcomeOf(got), ErrorClass(got), outcomeOf(want), ErrorClass(want))
 		}
 	}
-	if (&procResponse{}).error() != nil {
+	if (&proc.Response{}).AsError() != nil {
 		t.Error("an empty response is an error")
 	}
 }
@@ -50,15 +51,15 @@ func TestUnixPath_LongDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := dialProcs(context.Background(), srv.path)
+	c, err := proc.Dial(context.Background(), srv.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.begin(true) {
+	if !c.Begin(true) {
 		t.Error("begin: no ticket")
 	}
 	// The ticket the client holds is given back when it goes away.
-	_ = c.conn.Close()
+	_ = c.Conn.Close()
 	if errs := srv.close(); len(errs) > 0 {
 		t.Errorf("server errors: %v", errs)
 	}

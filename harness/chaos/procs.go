@@ -18,7 +18,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -31,128 +30,15 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/boxstorm/boxstorm/harness/chaos/proc"
 	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/store"
 )
 
-const (
-	// procSocketName is the socket the harness serves its store on, in the
-	// scenario's directory. It is removed when the processes are done.
-	procSocketName = "procs.sock"
-	// procSpecName is the spec every processor process reads.
-	procSpecName = "processes.json"
-	// procGrace is how long the harness waits for processor processes
-	// after its own processors stopped before it kills them.
-	procGrace = 30 * time.Second
-)
+// procGrace is how long the harness waits for processor processes
+// after its own processors stopped before it kills them.
+const procGrace = 30 * time.Second
 
-// procName is the Proc of processor process i's ops; procClientName is
-// its client name and lock owner, distinct from every goroutine's.
-func procName(i int) string       { return fmt.Sprintf("process-%d", i) }
-func procClientName(i int) string { return fmt.Sprintf("proc-processor-%d", i) }
-
-// procRequest is one call of a processor process: a method and its
-// arguments.
-type procRequest struct {
-	Method  string `json:"m"`
-	Counted bool   `json:"counted,omitempty"`
-	Owner   string `json:"owner,omitempty"`
-	// Now is the processor's clock reading when it sent the call; the
-	// store reads it, plus the time since the request arrived, as the
-	// processor's clock. Zero means the store's clock.
-	Now     time.Time `json:"now,omitzero"`
-	Token   uint64    `json:"token,omitempty"`
-	ID      string    `json:"id,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	Payload []byte    `json:"payload,omitempty"`
-	Key     string    `json:"key,omitempty"`
-	Subject string    `json:"subject,omitempty"`
-}
-
-// procStatus is the workload state a processor loop asks about (procEnv);
-// every response carries it.
-type procStatus struct {
-	Done     bool    `json:"done,omitempty"`
-	Idle     bool    `json:"idle,omitempty"`
-	Yield    bool    `json:"yield,omitempty"` // a stall waits for the lock
-	FailRate float64 `json:"fail_rate,omitempty"`
-}
-
-// procResponse answers one procRequest.
-type procResponse struct {
-	OK    bool      `json:"ok,omitempty"` // begin: a ticket was taken
-	Token uint64    `json:"token,omitempty"`
-	Op    *store.Op `json:"op,omitempty"`
-	Err   string    `json:"err,omitempty"`
-	// Sentinel names the error Err wraps (procSentinels), so that
-	// errors.Is, ErrorClass and outcomeOf work in the child.
-	Sentinel string     `json:"sentinel,omitempty"`
-	Status   procStatus `json:"status"`
-}
-
-// procSentinels are the errors a response can carry by name.
-var procSentinels = []struct {
-	name string
-	err  error
-}{
-	{"empty", store.ErrEmpty}, {"stale-token", store.ErrStaleToken}, {"not-claimed", store.ErrNotClaimed},
-	{"lock-held", store.ErrLockHeld}, {"not-found", store.ErrNotFound}, {"closed", store.ErrClosed},
-	{"invalid", store.ErrInvalid}, {"corrupt", store.ErrCorrupt}, {"wrong-key", store.ErrWrongKey},
-	{"locked", store.ErrLocked}, {"sync", store.ErrSync}, {"efbig", syscall.EFBIG}, {"enospc", syscall.ENOSPC},
-	{"canceled", context.Canceled}, {"deadline", context.DeadlineExceeded},
-}
-
-// remoteError is a store error that crossed the socket: the harness's
-// message, wrapping the sentinel it named.
-type remoteError struct {
-	msg string
-	err error
-}
-
-func (e *remoteError) Error() string { return e.msg }
-func (e *remoteError) Unwrap() error { return e.err }
-
-func errorResponse(err error) procResponse {
-	res := procResponse{Err: err.Error()}
-	for _, s := range procSentinels {
-		if errors.Is(err, s.err) {
-			res.Sentinel = s.name
-			break
-		}
-	}
-	return res
-}
-
-func (res *procResponse) error() error {
-	if res.Err == "" {
-		return nil
-	}
-	e := &remoteError{msg: res.Err}
-	for _, s := range procSentinels {
-		if s.name == res.Sentinel {
-			e.err = s.err
-		}
-	}
-	return e
-}
-
-// unixPath returns a name for the socket at path that fits in a sockaddr
-// (108 bytes): path itself, or for a long path /proc/self/fd/N/<base>
-// through a descriptor of its directory, which done closes.
-func unixPath(path string) (name string, done func(), err error) {
-	if len(path) < 100 {
-		return path, func() {}, nil
-	}
-	fd, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return "", nil, fmt.Errorf("socket directory: %w", err)
-	}
-	return "/proc/self/fd/" + strconv.Itoa(fd) + "/" + filepath.Base(path), func() { _ = unix.Close(fd) }, nil
-}
-
-// procServer serves the harness's store and op gate to processor
 // processes, one connection each.
 type procServer struct {
 	ctx  context.Context
@@ -170,9 +56,9 @@ type procServer struct {
 }
 
 func (r *chaosRun) serveProcs(ctx context.Context, ws *workers) (*procServer, error) {
-	path := filepath.Join(r.dir, procSocketName)
+	path := filepath.Join(r.dir, proc.SocketName)
 	_ = os.Remove(path)
-	name, done, err := unixPath(path)
+	name, done, err := proc.UnixPath(path)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +114,7 @@ func (s *procServer) serve(c net.Conn) {
 	sc.Buffer(make([]byte, 1<<16), 1<<26)
 	enc := json.NewEncoder(c)
 	for sc.Scan() {
-		var req procRequest
+		var req proc.Request
 		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
 			s.fail("bad request line from a processor process: %v", err)
 			return
@@ -238,7 +124,7 @@ func (s *procServer) serve(c net.Conn) {
 			s.fail("processor process: %v", err)
 			return
 		}
-		res.Status = procStatus{Done: s.ws.done(), Idle: s.ws.idle(), Yield: s.ws.stallWaiting(-1), FailRate: s.r.handlerFailRate()}
+		res.Status = proc.Status{Done: s.ws.done(), Idle: s.ws.idle(), Yield: s.ws.stallWaiting(-1), FailRate: s.r.handlerFailRate()}
 		if err := enc.Encode(res); err != nil {
 			return
 		}
@@ -256,7 +142,7 @@ func clockAt(now time.Time) store.Clock {
 
 // do runs one request against the store or the gate. The error is for a
 // request the protocol does not know.
-func (s *procServer) do(req procRequest, tickets *int) (procResponse, error) {
+func (s *procServer) do(req proc.Request, tickets *int) (proc.Response, error) {
 	ctx := s.ctx
 	switch req.Method {
 	case "begin":
@@ -264,18 +150,18 @@ func (s *procServer) do(req procRequest, tickets *int) (procResponse, error) {
 		if ok {
 			*tickets++
 		}
-		return procResponse{OK: ok}, nil
+		return proc.Response{OK: ok}, nil
 	case "end":
 		if *tickets == 0 {
-			return procResponse{}, fmt.Errorf("end without begin: %w", store.ErrInvalid)
+			return proc.Response{}, fmt.Errorf("end without begin: %w", store.ErrInvalid)
 		}
 		*tickets--
 		s.ws.gate.end()
-		return procResponse{}, nil
+		return proc.Response{}, nil
 	}
 	st, err := s.r.current()
 	if err != nil {
-		return errorResponse(err), nil
+		return proc.ErrorResponse(err), nil
 	}
 	var op store.Op
 	switch req.Method {
@@ -283,7 +169,7 @@ func (s *procServer) do(req procRequest, tickets *int) (procResponse, error) {
 		var l store.Lease
 		l, err = st.AcquireLock(ctx, store.LockRequest{Owner: req.Owner, Clock: clockAt(req.Now)})
 		if err == nil {
-			return procResponse{Token: l.Token}, nil
+			return proc.Response{Token: l.Token}, nil
 		}
 	case "heartbeat":
 		err = st.Heartbeat(ctx, req.Token, clockAt(req.Now))
@@ -301,15 +187,15 @@ func (s *procServer) do(req procRequest, tickets *int) (procResponse, error) {
 	case "fail":
 		op, err = st.Fail(ctx, req.Token, req.ID, req.Reason)
 	default:
-		return procResponse{}, fmt.Errorf("unknown method %q: %w", req.Method, store.ErrInvalid)
+		return proc.Response{}, fmt.Errorf("unknown method %q: %w", req.Method, store.ErrInvalid)
 	}
 	if err != nil {
-		return errorResponse(err), nil
+		return proc.ErrorResponse(err), nil
 	}
 	if op.ID != "" {
-		return procResponse{Op: &op}, nil
+		return proc.Response{Op: &op}, nil
 	}
-	return procResponse{}, nil
+	return proc.Response{}, nil
 }
 
 // close stops serving: the listener goes, and with it the socket file,
@@ -399,14 +285,14 @@ func (ps *procSet) start(ctx context.Context, ws *workers, n int) error {
 	if err != nil {
 		return err
 	}
-	specPath := filepath.Join(r.dir, procSpecName)
+	specPath := filepath.Join(r.dir, proc.SpecName)
 	if err := os.WriteFile(specPath, b, 0o644); err != nil {
 		return err
 	}
 	for i := range n {
 		c, err := ps.spawn(ctx, exe, specPath, i)
 		if err != nil {
-			return fmt.Errorf("%s: %w", procName(i), err)
+			return fmt.Errorf("%s: %w", proc.Name(i), err)
 		}
 		ps.children = append(ps.children, c)
 	}
@@ -417,7 +303,7 @@ func (ps *procSet) start(ctx context.Context, ws *workers, n int) error {
 // the parent's death, the run's context, and its socket closing.
 func (ps *procSet) spawn(ctx context.Context, exe, specPath string, i int) (*procChild, error) {
 	r := ps.r
-	c := &procChild{name: procName(i), done: make(chan struct{})}
+	c := &procChild{name: proc.Name(i), done: make(chan struct{})}
 	stderr, err := os.Create(filepath.Join(r.dir, c.name+".stderr"))
 	if err != nil {
 		return nil, err
@@ -538,7 +424,7 @@ func (ps *procSet) wait() {
 	for _, e := range errs {
 		r.procProblem("harness socket: %s", e)
 	}
-	r.note("%d of %d processor processes ran to the end against the harness's store over %s", ran, r.sc.Workload.Processes, procSocketName)
+	r.note("%d of %d processor processes ran to the end against the harness's store over %s", ran, r.sc.Workload.Processes, proc.SocketName)
 }
 
 func joinWhy(why []string) string {
@@ -558,150 +444,6 @@ func (r *chaosRun) procProblem(format string, args ...any) {
 	r.log.Warn("processor process problem", "problem", msg)
 }
 
-// procClient is a processor process's end of the socket: its queueStore
-// and its procEnv. A broken socket cancels the child's run and stops its
-// event stream, so the call in flight stays without a return (outcome
-// unknown) in the history.
-type procClient struct {
-	conn    net.Conn
-	sc      *bufio.Scanner
-	enc     *json.Encoder
-	status  procStatus
-	err     error // the transport error that broke the client
-	onBreak func()
-}
-
-func dialProcs(ctx context.Context, path string) (*procClient, error) {
-	name, done, err := unixPath(path)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", name)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", path, err)
-	}
-	sc := bufio.NewScanner(conn)
-	sc.Buffer(make([]byte, 1<<16), 1<<26)
-	return &procClient{conn: conn, sc: sc, enc: json.NewEncoder(conn)}, nil
-}
-
-// do sends one request and reads its response. A processor loop is one
-// goroutine, so calls never overlap.
-func (c *procClient) do(req procRequest) (procResponse, error) {
-	if c.err != nil {
-		return procResponse{}, c.err
-	}
-	var res procResponse
-	err := c.enc.Encode(req)
-	if err == nil {
-		if c.sc.Scan() {
-			err = json.Unmarshal(c.sc.Bytes(), &res)
-		} else if err = c.sc.Err(); err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-	}
-	if err != nil {
-		c.err = fmt.Errorf("harness socket, %s: %w: %w", req.Method, err, ErrWorker)
-		if c.onBreak != nil {
-			c.onBreak()
-		}
-		return procResponse{}, c.err
-	}
-	c.status = res.Status
-	return res, nil
-}
-
-func (c *procClient) call(req procRequest) (procResponse, error) {
-	res, err := c.do(req)
-	if err != nil {
-		return res, err
-	}
-	return res, res.error()
-}
-
-func clockNow(c store.Clock) time.Time {
-	if c == nil {
-		return time.Time{}
-	}
-	return c.Now()
-}
-
-func opOf(res procResponse) store.Op {
-	if res.Op == nil {
-		return store.Op{}
-	}
-	return *res.Op
-}
-
-// AcquireLock implements queueStore over the socket.
-func (c *procClient) AcquireLock(_ context.Context, req store.LockRequest) (store.Lease, error) {
-	res, err := c.call(procRequest{Method: "acquire", Owner: req.Owner, Now: clockNow(req.Clock)})
-	if err != nil {
-		return store.Lease{}, err
-	}
-	return store.Lease{Owner: req.Owner, Token: res.Token}, nil
-}
-
-// Heartbeat implements queueStore over the socket.
-func (c *procClient) Heartbeat(_ context.Context, token uint64, clock store.Clock) error {
-	_, err := c.call(procRequest{Method: "heartbeat", Token: token, Now: clockNow(clock)})
-	return err
-}
-
-// ReleaseLock implements queueStore over the socket.
-func (c *procClient) ReleaseLock(_ context.Context, token uint64) error {
-	_, err := c.call(procRequest{Method: "release", Token: token})
-	return err
-}
-
-// Enqueue implements queueStore over the socket.
-func (c *procClient) Enqueue(_ context.Context, payload []byte, o store.EnqueueOptions) (store.Op, error) {
-	res, err := c.call(procRequest{Method: "enqueue", Payload: payload, Key: o.IdempotencyKey, Subject: o.Subject})
-	return opOf(res), err
-}
-
-// Claim implements queueStore over the socket.
-func (c *procClient) Claim(_ context.Context, token uint64) (store.Op, error) {
-	res, err := c.call(procRequest{Method: "claim", Token: token})
-	return opOf(res), err
-}
-
-// Ack implements queueStore over the socket.
-func (c *procClient) Ack(_ context.Context, token uint64, id string) error {
-	_, err := c.call(procRequest{Method: "ack", Token: token, ID: id})
-	return err
-}
-
-// Fail implements queueStore over the socket.
-func (c *procClient) Fail(_ context.Context, token uint64, id, reason string) (store.Op, error) {
-	res, err := c.call(procRequest{Method: "fail", Token: token, ID: id, Reason: reason})
-	return opOf(res), err
-}
-
-func (c *procClient) begin(counted bool) bool {
-	res, err := c.do(procRequest{Method: "begin", Counted: counted})
-	return err == nil && res.OK
-}
-
-func (c *procClient) end() { _, _ = c.do(procRequest{Method: "end"}) }
-
-// done, idle and failRate answer from the status of the last response:
-// every loop iteration has just made a call.
-func (c *procClient) done() bool        { return c.status.Done || c.err != nil }
-func (c *procClient) idle() bool        { return c.status.Idle || c.err != nil }
-func (c *procClient) failRate() float64 { return c.status.FailRate }
-func (c *procClient) yield() bool       { return c.status.Yield }
-
-// progress is noted by the harness when it serves a claim.
-func (c *procClient) progress() {}
-
-// Stalls and clock skews name goroutine processors only.
-func (c *procClient) stallPending() bool    { return false }
-func (c *procClient) stall(context.Context) {}
-func (c *procClient) dropStall()            {}
-
 // runProcessSpec is processor process i: one processor loop against the
 // store the harness serves on spec.Socket, its calls streamed to stdout.
 func runProcessSpec(ctx context.Context, path string, i int, stdout io.Writer) error {
@@ -714,30 +456,46 @@ func runProcessSpec(ctx context.Context, path string, i int, stdout io.Writer) e
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c, err := dialProcs(ctx, spec.Socket)
+	c, err := proc.Dial(ctx, spec.Socket)
 	if err != nil {
 		return err
 	}
-	defer c.conn.Close()
+	defer c.Conn.Close()
 	r := newChaosRun(spec.Scenario, RunOptions{Seed: spec.Seed, Canary: spec.Canary}, spec.Dir)
-	r.worker, r.keyGen, r.remote = true, spec.KeyGen, c
-	r.rec.proc = procName(i)
+	r.worker, r.keyGen, r.remote = true, spec.KeyGen, remoteProc{c}
+	r.rec.proc = proc.Name(i)
 	// Read the harness's clock: CLOCK_MONOTONIC minus its start.
 	mono, now := history.MonotonicAt(time.Now)
 	r.rec.start = now.Add(-time.Duration(mono - spec.MonoStart))
 	r.rec.stream = json.NewEncoder(stdout)
-	c.onBreak = func() {
+	c.OnBreak = func() {
 		r.rec.mu.Lock()
 		r.rec.stream = nil
 		r.rec.mu.Unlock()
 		cancel()
 	}
 	rng := rand.New(rand.NewPCG(spec.Seed, uint64(2000+i)))
-	r.processorLoop(ctx, c, procClientName(i), &skewClock{}, rng)
-	if c.err != nil {
-		return c.err
+	r.processorLoop(ctx, remoteProc{c}, proc.ClientName(i), &skewClock{}, rng)
+	if c.Broken != nil {
+		return fmt.Errorf("%w: %w", c.Broken, ErrWorker)
 	}
 	r.rec.mu.Lock()
 	defer r.rec.mu.Unlock()
 	return r.rec.stream.Encode(workerEvent{Kind: "end"})
 }
+
+// remoteProc is a processor process's queueStore and procEnv: the
+// harness's store and workload state, over the socket. Stalls and clock
+// skews name goroutine processors only.
+type remoteProc struct{ *proc.Client }
+
+func (p remoteProc) begin(counted bool) bool { return p.Client.Begin(counted) }
+func (p remoteProc) end()                    { p.Client.End() }
+func (p remoteProc) done() bool              { return p.Client.Done() }
+func (p remoteProc) idle() bool              { return p.Client.Idle() }
+func (p remoteProc) failRate() float64       { return p.Client.FailRate() }
+func (p remoteProc) yield() bool             { return p.Client.Yield() }
+func (remoteProc) progress()                 {}
+func (remoteProc) stallPending() bool        { return false }
+func (remoteProc) stall(context.Context)     {}
+func (remoteProc) dropStall()                {}

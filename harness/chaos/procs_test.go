@@ -16,12 +16,9 @@ import (
 )
 
 // procTestMode makes the processor processes of a test misbehave: the
-// test binary, standing in for chaos, reads it in init (procTestChild).
+// test binary, standing in for chaos, reads it in init (procTestChild),
+// before it runs the worker.
 const procTestMode = "BOXSTORM_TEST_PROCESS_MODE"
-
-func init() {
-	procTestChild()
-}
 
 // procTestChild is a processor process gone wrong, for the tests that
 // need one: it prints a line that is not an event, or crashes.

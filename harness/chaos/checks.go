@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/harness/load"
@@ -450,7 +451,7 @@ func (r *chaosRun) checkIntegrity(ops []*ChaosOp, fs *finalState) check.CheckRes
 				Message: fmt.Sprintf("%s %s at offset %d of %s was neither refused nor repaired by any open", d.Kind, d.Mode, d.Damage.Offset, d.Box)})
 		}
 	}
-	if slices.ContainsFunc(r.plan, func(p PlannedFault) bool { return p.Type == scenarios.FaultRecover }) && fs.err == nil {
+	if slices.ContainsFunc(r.plan, func(p fault.PlannedFault) bool { return p.Type == scenarios.FaultRecover }) && fs.err == nil {
 		matches, _ := filepath.Glob(filepath.Join(r.storeDir, "*_corrupted_*.bak"))
 		if len(matches) == 0 {
 			vs = append(vs, check.Violation{Kind: "no-quarantine", Severity: check.SeverityViolation, Message: "recover ran, but no <box>_corrupted_YYYYMMDD.bak exists"})

@@ -24,6 +24,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/boxstorm/boxstorm/harness/chaos/fault"
+	"github.com/boxstorm/boxstorm/harness/chaos/proc"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -58,14 +60,14 @@ func (r *chaosRun) exe() (string, error) {
 // at the op position's hit for an op fault, at the first hit for a step.
 func (r *chaosRun) failpointEnv() string {
 	for _, p := range r.plan {
-		if p.Type != scenarios.FaultKill || p.fault.Failpoint == "" {
+		if p.Type != scenarios.FaultKill || p.Fault.Failpoint == "" {
 			continue
 		}
 		n := int64(1)
 		if p.AtOp() && p.Op > 0 {
 			n = p.Op
 		}
-		return fmt.Sprintf("BOXSTORM_FAILPOINT=%s@%d", p.fault.Failpoint, n)
+		return fmt.Sprintf("BOXSTORM_FAILPOINT=%s@%d", p.Fault.Failpoint, n)
 	}
 	return ""
 }
@@ -110,7 +112,7 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 	werr := cmd.Wait()
 	// A killed worker leaves the socket it served processor processes
 	// on (they die with it).
-	_ = os.Remove(filepath.Join(r.dir, procSocketName))
+	_ = os.Remove(filepath.Join(r.dir, proc.SocketName))
 	var ee *exec.ExitError
 	switch {
 	case werr == nil:
@@ -130,7 +132,7 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 		r.recordObservedKill(streamEnd)
 	}
 	r.adoptWorkerFaults()
-	wantKill := slices.ContainsFunc(r.plan, func(p PlannedFault) bool { return p.Type == scenarios.FaultKill })
+	wantKill := slices.ContainsFunc(r.plan, func(p fault.PlannedFault) bool { return p.Type == scenarios.FaultKill })
 	if wantKill && !r.killed {
 		r.note("the kill fault did not fire: the worker was not killed")
 		r.rec.fault(FaultEvent{Index: -1, Type: scenarios.FaultKill, Phase: "done", Skipped: "the worker finished without reaching the kill"})
@@ -145,7 +147,7 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 // observed; it goes in time order. Nothing is added when the worker
 // recorded its kill itself or the plan has no kill.
 func (r *chaosRun) recordObservedKill(cut int64) {
-	i := slices.IndexFunc(r.plan, func(p PlannedFault) bool { return p.Type == scenarios.FaultKill })
+	i := slices.IndexFunc(r.plan, func(p fault.PlannedFault) bool { return p.Type == scenarios.FaultKill })
 	if i < 0 {
 		return
 	}
@@ -157,7 +159,7 @@ func (r *chaosRun) recordObservedKill(cut int64) {
 		return
 	}
 	ev := FaultEvent{Index: r.plan[i].Index, Type: scenarios.FaultKill, Phase: "kill", Proc: "worker", Time: cut,
-		Detail: map[string]any{"observed": "the worker's stream ended here: a kill at a failpoint records no event of its own", "failpoint": r.plan[i].fault.Failpoint}}
+		Detail: map[string]any{"observed": "the worker's stream ended here: a kill at a failpoint records no event of its own", "failpoint": r.plan[i].Fault.Failpoint}}
 	at := slices.IndexFunc(r.rec.faults, func(f FaultEvent) bool { return f.Time > cut })
 	if at < 0 {
 		at = len(r.rec.faults)
@@ -223,7 +225,7 @@ func (r *chaosRun) secondOpenProcess(ctx context.Context, ev *FaultEvent) error 
 	var res openOnlyResult
 	if jerr := json.Unmarshal(out, &res); jerr != nil {
 		r.rec.end(rec, fmt.Errorf("second-open child: %w (output %q, %v)", jerr, out, err))
-		return fmt.Errorf("second-open: child: %v: %w", err, ErrUnsupportedFault)
+		return fmt.Errorf("second-open: child: %v: %w", err, fault.ErrUnsupportedFault)
 	}
 	r.rec.mu.Lock()
 	rec.Return = r.rec.now()
@@ -293,7 +295,7 @@ func WorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	if *process >= 0 {
 		if err := runProcessSpec(ctx, *spec, *process, stdout); err != nil {
-			fmt.Fprintf(stderr, "chaos worker: %s: error: %v\n", procName(*process), err)
+			fmt.Fprintf(stderr, "chaos worker: %s: error: %v\n", proc.Name(*process), err)
 			return 1
 		}
 		return 0

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/scenarios"
@@ -41,10 +42,10 @@ var malformedClock = store.ClockFunc(func() time.Time { return time.Date(1999, 1
 // missingIndexIDs makes count ops whose pending_index entries are missing:
 // a worker child enqueues them and SIGKILLs itself before the index batch
 // is written.
-func (r *chaosRun) missingIndexIDs(ctx context.Context, p PlannedFault, ev *FaultEvent) error {
-	f := p.fault
+func (r *chaosRun) missingIndexIDs(ctx context.Context, p fault.PlannedFault, ev *FaultEvent) error {
+	f := p.Fault
 	if f.Mode != scenarios.IndexMissingIDs {
-		return fmt.Errorf("corrupt-index mode %s: %w", f.Mode, ErrUnsupportedFault)
+		return fmt.Errorf("corrupt-index mode %s: %w", f.Mode, fault.ErrUnsupportedFault)
 	}
 	if err := r.close(); err != nil {
 		ev.Detail["close_err"] = err.Error()
@@ -69,7 +70,7 @@ func (r *chaosRun) missingIndexIDs(ctx context.Context, p PlannedFault, ev *Faul
 	werr := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(werr, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() {
-		return fmt.Errorf("corrupt-index: the worker was not killed (%v): %w", werr, ErrUnsupportedFault)
+		return fmt.Errorf("corrupt-index: the worker was not killed (%v): %w", werr, fault.ErrUnsupportedFault)
 	}
 	r.indexDamage = append(r.indexDamage, indexDamage{Index: p.Index, Kind: f.Type, Count: n, At: r.rec.now()})
 	ev.Detail["method"] = fmt.Sprintf("a worker enqueued %d ops and was SIGKILLed before writing their index entries", n)
@@ -78,8 +79,8 @@ func (r *chaosRun) missingIndexIDs(ctx context.Context, p PlannedFault, ev *Faul
 
 // malformedTimestamps enqueues count ops under a clock that reads 1999, so
 // their enqueue times are ones no clock could have produced.
-func (r *chaosRun) malformedTimestamps(ctx context.Context, p PlannedFault, ev *FaultEvent) error {
-	f := p.fault
+func (r *chaosRun) malformedTimestamps(ctx context.Context, p fault.PlannedFault, ev *FaultEvent) error {
+	f := p.Fault
 	n := max(f.Count, 1)
 	if err := r.close(); err != nil {
 		ev.Detail["close_err"] = err.Error()
