@@ -1,33 +1,25 @@
-// Package chaos is (for now, the old harness manual:) boxstorm's load and chaos harness: it drives the
-// reference store with workloads, injects faults, records what every call
-// did, and judges the record.
+// Package chaos runs boxstorm's chaos scenarios: it creates a store,
+// drives a scenario's workload against it, injects the scenario's faults
+// at their logical positions, reads the final state, runs the scenario's
+// checks and writes the scenario's results. cmd/chaos is built on it.
 //
 // # Basics
 //
-// The package has three parts that share one history format:
-//
-//   - The load engine ([Engine], [NewStoreWorkload]) runs open- or
-//     closed-loop workloads and measures latency into HDR histograms,
-//     corrected for coordinated omission. cmd/loadgen is built on it.
-//   - The history recorder and checkers ([History], [HistoryEvent],
-//     [CheckNoLoss], [CheckLinearizable] and the other Check functions)
-//     judge a recorded history, never a live store, so each can be shown a
-//     history a correct store could never produce and must fail it.
-//   - The chaos runner ([RunScenario]) runs one scenario from package
-//     scenarios: it creates a store, drives the scenario's workload,
-//     injects its faults at their logical positions, reads the final
-//     state, runs the scenario's checks and writes the scenario's reports.
-//     cmd/chaos is built on it.
-//
-// A chaos run:
-//
-//	res, err := harness.RunScenario(ctx, sc, harness.RunOptions{Seed: 42, Quick: true, OutDir: "out/run"})
+//	res, err := chaos.RunScenario(ctx, sc, chaos.RunOptions{Seed: 42, Quick: true, OutDir: "out/run"})
 //	// res.Verdict is pass, fail or unknown; res.Checks says why.
+//	entry := res.Entry() // one row of the run's reports (package reports)
+//
+// Where things live: the runner in chaos.go and its workload in
+// workload.go; fault injection in faults.go (the schedule and file damage
+// in chaos/fault); the crash worker in worker.go; processor processes in
+// procs.go (their socket's wire in chaos/proc); the state checks in
+// checks.go; the scenario's output files in report.go. A new fault is a
+// scenarios fault type, planned in chaos/fault and injected in faults.go.
 //
 // # Guarantees
 //
 //   - Reproducible schedules: the fault schedule is a function of the
-//     scenario and the seed only ([Schedule]). Positions are op counts and
+//     scenario and the seed only (fault.Schedule). Positions are op counts and
 //     step numbers, op_between positions are drawn from the seed, and every
 //     random choice a fault makes (the offset of a cut, the bits it flips)
 //     comes from a per-fault seed recorded in faults.jsonl. The same seed
@@ -54,7 +46,8 @@
 // closed; the store is then opened again, for the rest of the workload or
 // for the next step. A kill or a disk-full fault moves the workload and the
 // steps into a worker child: the chaos binary run as `chaos __worker`
-// ([WorkerMain]), which streams its history as JSON lines on stdout, so the
+// ([WorkerMain]), which streams its history as JSON lines on stdout
+// (docs/worker-protocol.md), so the
 // parent keeps every call the child made up to the SIGKILL, with calls in
 // flight recorded as never returned (outcome unknown). A kill with a
 // failpoint arms BOXSTORM_FAILPOINT=<name>@<n> in the child's environment:
@@ -75,16 +68,14 @@
 // --process N` runs the same processor loop. The store holds an exclusive
 // flock on its directory, so these children cannot open it while the
 // harness has it open; the harness serves its open store and its op gate
-// to them over a Unix socket in the scenario's directory (procs.sock, one
-// JSON request and response per line, removed afterwards), so they stop
-// at op positions with the goroutines. Each child records its calls as
-// Proc "process-N", client "proc-processor-N", with times on the
-// harness's clock (both read CLOCK_MONOTONIC, see [MonotonicNanos]), and
-// streams them as JSON lines like a crash worker; the harness merges them
-// into the one history. Children get SIGKILL when the harness dies
-// (Pdeathsig) and stop when the socket closes; a child that crashes,
-// writes a line that is not an event or outlives the harness's processors
-// by 30 s is reported in the notes and makes faults-injected unknown.
+// to them over a Unix socket in the scenario's directory (package
+// chaos/proc; docs/worker-protocol.md has the wire), so they stop at op
+// positions with the goroutines. Each child records its calls as Proc
+// "process-N", client "proc-processor-N", on the harness's clock, and
+// streams them on stdout like a crash worker; the harness merges them into
+// the one history. A child that crashes, writes a line that is not an
+// event or outlives the harness's processors by 30 s is reported in the
+// notes and makes faults-injected unknown.
 // Stall and clock-skew faults target processor goroutines only. A
 // stall puts the processor to sleep while it holds its lease and a claim,
 // as a GC pause or a stopped VM would; until the stalled processor has
@@ -97,7 +88,7 @@
 // # Checks
 //
 // no-loss, no-unexpected, duplicates, fifo, fencing and linearizable run
-// the history checkers over the run's calls, with a store-state event after
+// the history checkers of package check over the run's calls, with a store-state event after
 // a crash and at the end. no-loss after a restore is judged by the runner:
 // ops acknowledged before the restored backup must survive, and the ops
 // acknowledged after it, with an audit marker written right after the

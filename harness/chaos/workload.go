@@ -302,7 +302,7 @@ func (r *chaosRun) enqueue(ctx context.Context, client string, n *int64, rng *ra
 
 // queueStore is the part of the store a processor calls: *store.Store
 // itself, or, in a processor process, the harness's store reached through
-// the run's socket (procClient).
+// the run's socket (proc.Client).
 type queueStore interface {
 	AcquireLock(ctx context.Context, req store.LockRequest) (store.Lease, error)
 	Heartbeat(ctx context.Context, token uint64, clock store.Clock) error
@@ -353,7 +353,7 @@ func (r *chaosRun) call(client string, n *int64, name string, token uint64, id s
 // procEnv is what one processor loop needs from the workload around it:
 // the op gate, when to stop, its stalls and the handler failure rate.
 // Processor goroutines use the workload's state directly (localProc); a
-// processor process asks the harness over the run's socket (procClient).
+// processor process asks the harness over the run's socket (proc.Client).
 type procEnv interface {
 	// begin waits for the op gate and takes a ticket, counted or not;
 	// false means the run is over. end gives the ticket back.

@@ -16,7 +16,7 @@ func MonotonicNanos() int64 {
 	return ts.Nano()
 }
 
-// monotonicAt reads CLOCK_MONOTONIC together with read(), another clock:
+// MonotonicAt reads CLOCK_MONOTONIC together with read(), another clock:
 // it brackets read() between two MonotonicNanos and keeps the tightest of a
 // few tries, returning the midpoint. Two plain reads in a row can be split
 // by a preemption or a descheduled thread, which on a loaded machine put a

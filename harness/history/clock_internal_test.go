@@ -2,13 +2,13 @@ package history
 
 import "testing"
 
-// monotonicAt returns the other clock's reading and a CLOCK_MONOTONIC
+// MonotonicAt returns the other clock's reading and a CLOCK_MONOTONIC
 // reading within the calls around it.
 func TestMonotonicAt(t *testing.T) {
 	before := MonotonicNanos()
 	mono, v := MonotonicAt(func() int { return 7 })
 	after := MonotonicNanos()
 	if v != 7 || mono < before || mono > after {
-		t.Errorf("monotonicAt = %d, %d; want 7 read between %d and %d", mono, v, before, after)
+		t.Errorf("MonotonicAt = %d, %d; want 7 read between %d and %d", mono, v, before, after)
 	}
 }

@@ -25,7 +25,7 @@ type Damage struct {
 	Length int64   `json:"length,omitempty"`
 }
 
-// damageBox applies a damage fault to dir/<box>.db.
+// DamageBox applies a damage fault to dir/<box>.db.
 func DamageBox(dir string, f scenarios.Fault, seed uint64) (Damage, error) {
 	path := filepath.Join(dir, f.Box+".db")
 	b, err := os.ReadFile(path)

@@ -137,7 +137,7 @@ func MarshalSchedule(plan []PlannedFault) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// validateSchedule refuses what the harness cannot inject: a failpoint the
+// ValidateSchedule refuses what the harness cannot inject: a failpoint the
 // store does not define.
 func ValidateSchedule(plan []PlannedFault) error {
 	for _, p := range plan {

@@ -19,19 +19,21 @@ import (
 // or sent something that is not a response.
 var ErrBroken = errors.New("harness socket broken")
 
-// procClient is a processor process's end of the socket: its queueStore
-// and its procEnv. A broken socket cancels the child's run and stops its
+// Client is a processor process's end of the socket: the store calls and
+// the workload state the chaos runner's processor loop needs. A broken socket cancels the child's run and stops its
 // event stream, so the call in flight stays without a return (outcome
 // unknown) in the history.
 type Client struct {
-	Conn    net.Conn
+	Conn    net.Conn // the connection; closing it ends the child's side
 	sc      *bufio.Scanner
 	enc     *json.Encoder
 	status  Status
-	Broken  error // the transport error that broke the client
-	OnBreak func()
+	Broken  error  // the transport error that broke the client
+	OnBreak func() // called once when the socket breaks, set before the first call
 }
 
+// Dial connects to the harness's socket at path (see UnixPath for long
+// paths).
 func Dial(ctx context.Context, path string) (*Client, error) {
 	name, done, err := UnixPath(path)
 	if err != nil {

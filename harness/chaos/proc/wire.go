@@ -17,19 +17,21 @@ import (
 )
 
 const (
-	// procSocketName is the socket the harness serves its store on, in the
+	// SocketName is the socket the harness serves its store on, in the
 	// scenario's directory. It is removed when the processes are done.
 	SocketName = "procs.sock"
-	// procSpecName is the spec every processor process reads.
+	// SpecName is the spec every processor process reads.
 	SpecName = "processes.json"
 )
 
-// procName is the Proc of processor process i's ops; procClientName is
-// its client name and lock owner, distinct from every goroutine's.
-func Name(i int) string       { return fmt.Sprintf("process-%d", i) }
+// Name is the Proc of processor process i's ops.
+func Name(i int) string { return fmt.Sprintf("process-%d", i) }
+
+// ClientName is processor process i's client name and lock owner,
+// distinct from every goroutine's.
 func ClientName(i int) string { return fmt.Sprintf("proc-processor-%d", i) }
 
-// procRequest is one call of a processor process: a method and its
+// Request is one call of a processor process: a method and its
 // arguments.
 type Request struct {
 	Method  string `json:"m"`
@@ -47,7 +49,7 @@ type Request struct {
 	Subject string    `json:"subject,omitempty"`
 }
 
-// procStatus is the workload state a processor loop asks about (procEnv);
+// Status is the workload state a processor loop asks about (the chaos runner's procEnv);
 // every response carries it.
 type Status struct {
 	Done     bool    `json:"done,omitempty"`
@@ -56,19 +58,19 @@ type Status struct {
 	FailRate float64 `json:"fail_rate,omitempty"`
 }
 
-// procResponse answers one procRequest.
+// Response answers one Request.
 type Response struct {
 	OK    bool      `json:"ok,omitempty"` // begin: a ticket was taken
 	Token uint64    `json:"token,omitempty"`
 	Op    *store.Op `json:"op,omitempty"`
 	Err   string    `json:"err,omitempty"`
-	// Sentinel names the error Err wraps (procSentinels), so that
+	// Sentinel names the error Err wraps (sentinels), so that
 	// errors.Is, ErrorClass and outcomeOf work in the child.
 	Sentinel string `json:"sentinel,omitempty"`
 	Status   Status `json:"status"`
 }
 
-// procSentinels are the errors a response can carry by name.
+// sentinels are the errors a response can carry by name.
 var sentinels = []struct {
 	name string
 	err  error
@@ -90,6 +92,8 @@ type remoteError struct {
 func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.err }
 
+// ErrorResponse is the response that carries err, with the name of the
+// sentinel it wraps.
 func ErrorResponse(err error) Response {
 	res := Response{Err: err.Error()}
 	for _, s := range sentinels {
@@ -116,7 +120,7 @@ func (res *Response) AsError() error {
 	return e
 }
 
-// unixPath returns a name for the socket at path that fits in a sockaddr
+// UnixPath returns a name for the socket at path that fits in a sockaddr
 // (108 bytes): path itself, or for a long path /proc/self/fd/N/<base>
 // through a descriptor of its directory, which done closes.
 func UnixPath(path string) (name string, done func(), err error) {
