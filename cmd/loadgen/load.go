@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/boxstorm/boxstorm/opname"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -163,7 +164,7 @@ func (c *runConfig) warnDrained(e *env, sum *reports.Summary) {
 	if c.workload != load.WorkloadClaim {
 		return
 	}
-	claims, acks := sum.Op(load.OpClaim), sum.Op(load.OpAck)
+	claims, acks := sum.Op(opname.Claim), sum.Op(opname.Ack)
 	if claims == nil {
 		return
 	}

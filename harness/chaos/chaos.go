@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/boxstorm/boxstorm/opname"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,7 +19,6 @@ import (
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/history"
-	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
@@ -29,19 +29,6 @@ var (
 	// ErrWorker means a worker child failed in a way the scenario did not
 	// ask for.
 	ErrWorker = errors.New("chaos worker failed")
-)
-
-// Op names of the chaos history, beside the load engine's.
-const (
-	OpFail       = "fail"
-	OpHeartbeat  = "heartbeat"
-	OpOpen       = "open"
-	OpRestore    = "restore"
-	OpRotateKey  = "rotate-key"
-	OpMigrate    = "migrate"
-	OpPending    = "pending"
-	OpErase      = "erase"
-	OpSecondOpen = "second-open"
 )
 
 // RunOptions configure RunScenario.
@@ -280,7 +267,7 @@ func (r *chaosRun) open(ctx context.Context, mod func(*store.Options)) error {
 		if mod != nil {
 			mod(&o)
 		}
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: OpOpen})
+		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Open})
 		var s *store.Store
 		s, err = store.Open(ctx, r.storeDir, o)
 		r.rec.end(rec, err)
@@ -517,7 +504,7 @@ func (r *chaosRun) drain(ctx context.Context) {
 	const client = "drain"
 	var n int64
 	var lease store.Lease
-	if _, err := r.call(client, &n, load.OpAcquire, 0, "", func(s queueStore) (store.Op, error) {
+	if _, err := r.call(client, &n, opname.Acquire, 0, "", func(s queueStore) (store.Op, error) {
 		var err error
 		// The dead worker's lease would go stale after StaleAfter; the
 		// drain's clock is that far ahead instead of waiting for it.
@@ -532,17 +519,17 @@ func (r *chaosRun) drain(ctx context.Context) {
 	r.rec.ops[len(r.rec.ops)-1].Token = lease.Token
 	r.rec.mu.Unlock()
 	for ctx.Err() == nil {
-		op, err := r.call(client, &n, load.OpClaim, lease.Token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, lease.Token) })
+		op, err := r.call(client, &n, opname.Claim, lease.Token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, lease.Token) })
 		if err != nil {
 			break
 		}
-		if _, err := r.call(client, &n, load.OpAck, lease.Token, op.ID, func(s queueStore) (store.Op, error) {
+		if _, err := r.call(client, &n, opname.Ack, lease.Token, op.ID, func(s queueStore) (store.Op, error) {
 			return store.Op{}, s.Ack(ctx, lease.Token, op.ID)
 		}); err != nil {
 			break
 		}
 	}
-	_, _ = r.call(client, &n, load.OpRelease, lease.Token, "", func(s queueStore) (store.Op, error) {
+	_, _ = r.call(client, &n, opname.Release, lease.Token, "", func(s queueStore) (store.Op, error) {
 		return store.Op{}, s.ReleaseLock(ctx, lease.Token)
 	})
 }

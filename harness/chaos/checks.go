@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/boxstorm/boxstorm/opname"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +19,6 @@ import (
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/history"
-	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -53,7 +53,7 @@ func (r *chaosRun) fifoProbe(ctx context.Context) {
 	const client = "fifo-probe"
 	var n int64
 	var lease store.Lease
-	if _, err := r.call(client, &n, load.OpAcquire, 0, "", func(s queueStore) (store.Op, error) {
+	if _, err := r.call(client, &n, opname.Acquire, 0, "", func(s queueStore) (store.Op, error) {
 		var err error
 		lease, err = s.AcquireLock(ctx, store.LockRequest{Owner: client})
 		return store.Op{}, err
@@ -64,11 +64,11 @@ func (r *chaosRun) fifoProbe(ctx context.Context) {
 	r.rec.ops[len(r.rec.ops)-1].Token = lease.Token
 	r.rec.mu.Unlock()
 	for range fifoProbeClaims {
-		if _, err := r.call(client, &n, load.OpClaim, lease.Token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, lease.Token) }); err != nil {
+		if _, err := r.call(client, &n, opname.Claim, lease.Token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, lease.Token) }); err != nil {
 			break
 		}
 	}
-	_, _ = r.call(client, &n, load.OpRelease, lease.Token, "", func(s queueStore) (store.Op, error) {
+	_, _ = r.call(client, &n, opname.Release, lease.Token, "", func(s queueStore) (store.Op, error) {
 		return store.Op{}, s.ReleaseLock(ctx, lease.Token)
 	})
 }
@@ -172,31 +172,31 @@ func (r *chaosRun) historyEvents(ops []*ChaosOp, states []stateAt) []history.His
 			e.Client = o.Proc + "/" + o.Client
 		}
 		switch o.Op {
-		case load.OpEnqueue:
+		case opname.Enqueue:
 			e.Kind = history.KindEnqueue
 			e.In = history.OpInput{PayloadHash: history.HashPayload(payloadFor(o.Marker, size)), IdempotencyKey: o.Key, Subject: o.Subject}
 			e.Out = history.OpOutput{OpID: o.ID, Seq: o.Seq, Duplicate: o.Dup}
-		case load.OpClaim:
+		case opname.Claim:
 			e.Kind = history.KindClaim
 			e.In = history.OpInput{Token: o.Token}
 			e.Out = history.OpOutput{OpID: o.ID, Seq: o.Seq, PayloadHash: o.Hash, Subject: o.Subject}
-		case load.OpAck:
+		case opname.Ack:
 			e.Kind = history.KindAck
 			e.In = history.OpInput{Token: o.Token, OpID: o.ID}
-		case OpFail:
+		case opname.Fail:
 			e.Kind = history.KindFail
 			e.In = history.OpInput{Token: o.Token, OpID: o.ID}
-		case load.OpAcquire:
+		case opname.Acquire:
 			e.Kind = history.KindAcquire
 			e.In = history.OpInput{Owner: o.Client}
 			e.Out = history.OpOutput{Token: o.Token}
-		case OpHeartbeat:
+		case opname.Heartbeat:
 			e.Kind = history.KindHeartbeat
 			e.In = history.OpInput{Token: o.Token}
-		case load.OpRelease:
+		case opname.Release:
 			e.Kind = history.KindRelease
 			e.In = history.OpInput{Token: o.Token}
-		case OpErase:
+		case opname.Erase:
 			e.Kind = history.KindErase
 			e.In = history.OpInput{Subject: o.Subject}
 		default:
@@ -235,7 +235,7 @@ func (r *chaosRun) tornTailOps(ops []*ChaosOp) map[*ChaosOp]bool {
 		}
 		var last *ChaosOp
 		for _, o := range ops {
-			if o.Op == load.OpEnqueue && o.OK() && o.Return < d.At && (last == nil || o.Seq > last.Seq) {
+			if o.Op == opname.Enqueue && o.OK() && o.Return < d.At && (last == nil || o.Seq > last.Seq) {
 				last = o
 			}
 		}
@@ -341,7 +341,7 @@ func (r *chaosRun) checkRestoreWhole(ops []*ChaosOp, fs *finalState) check.Check
 	var before, after []string
 	var beforeMissing []string
 	for _, o := range ops {
-		if o.Op != load.OpEnqueue || !o.OK() || slices.Contains(r.erased, o.Subject) {
+		if o.Op != opname.Enqueue || !o.OK() || slices.Contains(r.erased, o.Subject) {
 			continue
 		}
 		switch {
@@ -551,7 +551,7 @@ func (r *chaosRun) checkErrorIs(name scenarios.ErrorName, ops []*ChaosOp, faults
 	case scenarios.ErrorCorrupt:
 		for _, d := range r.damage {
 			for _, o := range ops {
-				if o.Op == OpOpen && o.Call >= d.At && o.Returned() {
+				if o.Op == opname.Open && o.Call >= d.At && o.Returned() {
 					seen = append(seen, obs{what: fmt.Sprintf("first open after %s of %s", d.Kind, d.Box), class: o.Class, err: o.Err})
 					break
 				}
@@ -592,14 +592,14 @@ func (r *chaosRun) checkErrorIs(name scenarios.ErrorName, ops []*ChaosOp, faults
 func (r *chaosRun) checkStaleToken(ops []*ChaosOp) check.CheckResult {
 	var acquires []*ChaosOp
 	for _, o := range ops {
-		if o.Op == load.OpAcquire && o.OK() {
+		if o.Op == opname.Acquire && o.OK() {
 			acquires = append(acquires, o)
 		}
 	}
 	refused, accepted := 0, 0
 	var vs []check.Violation
 	for _, o := range ops {
-		if o.Token == 0 || !o.Returned() || (o.Op != load.OpClaim && o.Op != load.OpAck && o.Op != OpFail && o.Op != OpHeartbeat) {
+		if o.Token == 0 || !o.Returned() || (o.Op != opname.Claim && o.Op != opname.Ack && o.Op != opname.Fail && o.Op != opname.Heartbeat) {
 			continue
 		}
 		stale := false
@@ -649,7 +649,7 @@ func (r *chaosRun) checkDiskFull(ops []*ChaosOp, faults []FaultEvent) check.Chec
 	full, other, ok := 0, 0, 0
 	var firstOther string
 	for _, o := range ops {
-		if o.Op != load.OpEnqueue || o.Call < at || !o.Returned() {
+		if o.Op != opname.Enqueue || o.Call < at || !o.Returned() {
 			continue
 		}
 		switch {

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/boxstorm/boxstorm/opname"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,7 +17,6 @@ import (
 	"syscall"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
-	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -182,7 +182,7 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev 
 			return fmt.Errorf("restore: %w", err)
 		}
 		defer fh.Close()
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: OpRestore})
+		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Restore})
 		info, err := s.Restore(ctx, fh, store.RestoreOptions{BackupKey: store.KeyBytes(chaosKey(b.KeyGen))})
 		r.rec.end(rec, err)
 		r.restores = append(r.restores, restoreRef{Backup: b, OK: err == nil, Done: true, At: r.rec.now()})
@@ -195,7 +195,7 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev 
 		if f.Batch != 0 {
 			ev.Detail["batch"] = "ignored: store.RotateKey has no batch size option"
 		}
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: OpRotateKey})
+		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.RotateKey})
 		rep, err := s.RotateKey(ctx, store.KeyBytes(chaosKey(r.keyGen+1)))
 		r.rec.end(rec, err)
 		ev.Detail["report"] = rep
@@ -205,13 +205,13 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev 
 		return err
 	case scenarios.FaultMigrate:
 		r.registerSynthetic(max(f.Count, 1))
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: OpMigrate})
+		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Migrate})
 		rep, err := s.Migrate(ctx)
 		r.rec.end(rec, err)
 		ev.Detail["report"] = rep
 		return err
 	case scenarios.FaultErase:
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: OpErase, Subject: f.Subject})
+		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Erase, Subject: f.Subject})
 		rep, err := s.Erase(ctx, f.Subject)
 		r.rec.end(rec, err)
 		r.erased = append(r.erased, f.Subject)
@@ -234,7 +234,7 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev 
 		}
 		defer fh.Close()
 		want := b.Schema + f.Delta
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: OpRestore})
+		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Restore})
 		_, err = s.Restore(ctx, fh, store.RestoreOptions{ExpectedSchema: want, BackupKey: store.KeyBytes(chaosKey(b.KeyGen))})
 		r.rec.end(rec, err)
 		ev.Detail["expected_schema"] = want
@@ -257,7 +257,7 @@ func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *FaultEv
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: load.OpBackup})
+	rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Backup})
 	info, err := r.st.Backup(ctx, fh)
 	r.rec.end(rec, err)
 	if serr := fh.Sync(); err == nil {
@@ -298,7 +298,7 @@ func (r *chaosRun) wrongKey(ctx context.Context, p fault.PlannedFault, ev *Fault
 		before := hashStore(r.storeDir)
 		o := r.storeOptions(r.keyGen)
 		o.Key = store.KeyBytes(wrongKey)
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: OpOpen, Key: "wrong-key"})
+		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Open, Key: "wrong-key"})
 		s, err := store.Open(ctx, r.storeDir, o)
 		r.rec.end(rec, err)
 		if err == nil {
@@ -320,7 +320,7 @@ func (r *chaosRun) wrongKey(ctx context.Context, p fault.PlannedFault, ev *Fault
 			return err
 		}
 		defer fh.Close()
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: OpRestore, Key: "wrong-key"})
+		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Restore, Key: "wrong-key"})
 		_, err = r.st.Restore(ctx, fh, store.RestoreOptions{BackupKey: store.KeyBytes(wrongKey)})
 		r.rec.end(rec, err)
 		ev.Detail["unchanged"] = sameHashes(before, hashStore(r.storeDir))
@@ -334,7 +334,7 @@ func (r *chaosRun) secondOpen(ctx context.Context, p fault.PlannedFault, ev *Fau
 		return fmt.Errorf("second-open: the first open fails: %v: %w", err, fault.ErrUnsupportedFault)
 	}
 	if p.Fault.From == scenarios.FromSameProcess {
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: OpSecondOpen})
+		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.SecondOpen})
 		s, err := store.Open(ctx, r.storeDir, r.storeOptions(r.keyGen))
 		r.rec.end(rec, err)
 		if err == nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/boxstorm/boxstorm/opname"
 	"io"
 	"log/slog"
 	"os"
@@ -22,7 +23,6 @@ import (
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
-	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -111,7 +111,7 @@ func enqueueAndDie(ctx context.Context, dir string, keyGen, n, valueSize int, st
 	rec.stream = json.NewEncoder(stdout)
 	for i := range n {
 		marker := fmt.Sprintf("index-damage-%d", i)
-		op := rec.begin(&ChaosOp{Client: "index-damage", N: int64(i), Op: load.OpEnqueue, Marker: marker, Subject: subjectFor(marker, 1)})
+		op := rec.begin(&ChaosOp{Client: "index-damage", N: int64(i), Op: opname.Enqueue, Marker: marker, Subject: subjectFor(marker, 1)})
 		res, err := s.Enqueue(ctx, payloadFor(marker, valueSize), store.EnqueueOptions{Subject: op.Subject})
 		if err == nil {
 			op.ID, op.Seq = res.ID, res.Seq

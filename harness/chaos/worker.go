@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/boxstorm/boxstorm/opname"
 	"io"
 	"io/fs"
 	"os"
@@ -220,7 +221,7 @@ func (r *chaosRun) secondOpenProcess(ctx context.Context, ev *FaultEvent) error 
 	if r.opts.Canary {
 		args = append(args, "--canary", string(r.sc.Protection))
 	}
-	rec := r.rec.begin(&ChaosOp{Client: "other-process", N: r.nextN(), Op: OpSecondOpen})
+	rec := r.rec.begin(&ChaosOp{Client: "other-process", N: r.nextN(), Op: opname.SecondOpen})
 	out, err := exec.CommandContext(ctx, exe, args...).Output()
 	var res openOnlyResult
 	if jerr := json.Unmarshal(out, &res); jerr != nil {

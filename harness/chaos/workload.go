@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/boxstorm/boxstorm/opname"
 	"hash/fnv"
 	"math/rand/v2"
 	"sync"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/history"
-	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -246,7 +246,7 @@ func (r *chaosRun) prefill(ctx context.Context, from, to int64) error {
 		for j := range m {
 			marker := fmt.Sprintf("prefill-%d", i+j)
 			payloads[j] = payloadFor(marker, r.sc.Workload.ValueSize)
-			recs[j] = r.rec.begin(&ChaosOp{Client: "prefill", N: i + j, Op: load.OpEnqueue, Marker: marker})
+			recs[j] = r.rec.begin(&ChaosOp{Client: "prefill", N: i + j, Op: opname.Enqueue, Marker: marker})
 		}
 		ops, err := s.EnqueueBatch(ctx, payloads)
 		for j, op := range recs {
@@ -279,7 +279,7 @@ func (ws *workers) producer(ctx context.Context, i int) {
 func (r *chaosRun) enqueue(ctx context.Context, client string, n *int64, rng *rand.Rand) {
 	w := r.sc.Workload
 	marker := fmt.Sprintf("%s-%d", client, *n)
-	rec := &ChaosOp{Client: client, N: *n, Op: load.OpEnqueue, Marker: marker, Subject: subjectFor(marker, w.Subjects)}
+	rec := &ChaosOp{Client: client, N: *n, Op: opname.Enqueue, Marker: marker, Subject: subjectFor(marker, w.Subjects)}
 	if w.Idempotency > 0 && rng != nil {
 		k := *n
 		if *n > 0 && rng.Float64() < w.Idempotency {
@@ -449,7 +449,7 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 	defer func() {
 		env.dropStall()
 		if token != 0 {
-			_, _ = r.call(client, &n, load.OpRelease, token, "", func(s queueStore) (store.Op, error) {
+			_, _ = r.call(client, &n, opname.Release, token, "", func(s queueStore) (store.Op, error) {
 				return store.Op{}, s.ReleaseLock(ctx, token)
 			})
 		}
@@ -459,7 +459,7 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 			if !env.begin(false) {
 				return
 			}
-			rec := &ChaosOp{Client: client, N: n, Op: load.OpAcquire}
+			rec := &ChaosOp{Client: client, N: n, Op: opname.Acquire}
 			n++
 			r.rec.begin(rec)
 			s, err := r.queue()
@@ -490,7 +490,7 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 		if kind == scenarios.WorkloadCycle {
 			r.enqueue(ctx, client, &n, rng)
 		}
-		op, err := r.call(client, &n, load.OpClaim, token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, token) })
+		op, err := r.call(client, &n, opname.Claim, token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, token) })
 		env.end()
 		if err != nil {
 			switch {
@@ -500,7 +500,7 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 				if !env.begin(false) {
 					return
 				}
-				_, _ = r.call(client, &n, load.OpRelease, token, "", func(s queueStore) (store.Op, error) {
+				_, _ = r.call(client, &n, opname.Release, token, "", func(s queueStore) (store.Op, error) {
 					return store.Op{}, s.ReleaseLock(ctx, token)
 				})
 				token = 0
@@ -523,17 +523,17 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 			return
 		}
 		if rate := env.failRate(); rate > 0 && rng.Float64() < rate {
-			_, err = r.call(client, &n, OpFail, token, op.ID, func(s queueStore) (store.Op, error) {
+			_, err = r.call(client, &n, opname.Fail, token, op.ID, func(s queueStore) (store.Op, error) {
 				return s.Fail(ctx, token, op.ID, "chaos: injected handler failure")
 			})
 		} else {
-			_, err = r.call(client, &n, load.OpAck, token, op.ID, func(s queueStore) (store.Op, error) {
+			_, err = r.call(client, &n, opname.Ack, token, op.ID, func(s queueStore) (store.Op, error) {
 				return store.Op{}, s.Ack(ctx, token, op.ID)
 			})
 		}
 		claims++
 		if err == nil && claims%10 == 0 {
-			_, err = r.call(client, &n, OpHeartbeat, token, "", func(s queueStore) (store.Op, error) {
+			_, err = r.call(client, &n, opname.Heartbeat, token, "", func(s queueStore) (store.Op, error) {
 				return store.Op{}, s.Heartbeat(ctx, token, clock)
 			})
 		}
@@ -542,7 +542,7 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 		if handOver {
 			// Hand the lock over now and then, so every processor holds
 			// it at some point and skewed clocks meet.
-			_, err = r.call(client, &n, load.OpRelease, token, "", func(s queueStore) (store.Op, error) {
+			_, err = r.call(client, &n, opname.Release, token, "", func(s queueStore) (store.Op, error) {
 				return store.Op{}, s.ReleaseLock(ctx, token)
 			})
 			token = 0

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/boxstorm/boxstorm/opname"
 	"io"
 	"math"
 	"sort"
@@ -19,20 +20,21 @@ import (
 // checkers never look at a store, only at a history, so the tests can feed
 // them histories a correct store could never produce.
 
-// OpKind names the store call, or the observation, an event records.
+// OpKind names the store call, or the observation, an event records. The
+// calls are named as everywhere else (package opname).
 type OpKind string
 
 // The kinds of history events.
 const (
-	KindEnqueue   OpKind = "enqueue"   // Store.Enqueue; In: PayloadHash, IdempotencyKey, Subject; Out: OpID, Seq, Duplicate
-	KindClaim     OpKind = "claim"     // Store.Claim; In: Token; Out: OpID, Seq, PayloadHash, Subject
-	KindAck       OpKind = "ack"       // Store.Ack; In: Token, OpID
-	KindFail      OpKind = "fail"      // Store.Fail; In: Token, OpID
-	KindRetry     OpKind = "retry"     // Store.Retry; In: OpID; Out: OpID, Seq
-	KindAcquire   OpKind = "acquire"   // Store.AcquireLock; In: Owner; Out: Token
-	KindHeartbeat OpKind = "heartbeat" // Store.Heartbeat; In: Token
-	KindRelease   OpKind = "release"   // Store.ReleaseLock; In: Token
-	KindErase     OpKind = "erase"     // Store.Erase; In: Subject
+	KindEnqueue   OpKind = opname.Enqueue   // Store.Enqueue; In: PayloadHash, IdempotencyKey, Subject; Out: OpID, Seq, Duplicate
+	KindClaim     OpKind = opname.Claim     // Store.Claim; In: Token; Out: OpID, Seq, PayloadHash, Subject
+	KindAck       OpKind = opname.Ack       // Store.Ack; In: Token, OpID
+	KindFail      OpKind = opname.Fail      // Store.Fail; In: Token, OpID
+	KindRetry     OpKind = opname.Retry     // Store.Retry; In: OpID; Out: OpID, Seq
+	KindAcquire   OpKind = opname.Acquire   // Store.AcquireLock; In: Owner; Out: Token
+	KindHeartbeat OpKind = opname.Heartbeat // Store.Heartbeat; In: Token
+	KindRelease   OpKind = opname.Release   // Store.ReleaseLock; In: Token
+	KindErase     OpKind = opname.Erase     // Store.Erase; In: Subject
 	// KindStoreState is not a call: it is what the harness found in the
 	// store (HistoryEvent.State), typically after a crash and a reopen, and
 	// always at the end of a run.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/boxstorm/boxstorm/opname"
 	"io"
 	"math/rand/v2"
 	"strconv"
@@ -35,18 +36,6 @@ var StoreWorkloads = []struct{ Name, Description string }{
 	{WorkloadKVC, "YCSB C: 100% get, zipfian keys"},
 	{WorkloadBackupUnderLoad, "cycle, with worker 0 taking backups back to back"},
 }
-
-// Op names in reports: the store operation's name.
-const (
-	OpEnqueue = "enqueue"
-	OpClaim   = "claim"
-	OpAck     = "ack"
-	OpGet     = "get"
-	OpUpdate  = "update"
-	OpBackup  = "backup"
-	OpAcquire = "acquire"
-	OpRelease = "release"
-)
 
 // StoreWorkloadOptions size a store workload.
 type StoreWorkloadOptions struct {
@@ -153,14 +142,14 @@ type storeWorker struct {
 
 func newStoreWorker(s *store.Store, id int, value []byte, lease *sharedLease, records int) *storeWorker {
 	w := &storeWorker{s: s, id: id, value: value, lease: lease, records: records, owner: "processor-" + strconv.Itoa(id)}
-	w.enqueueOp = Op{Name: OpEnqueue, Do: w.enqueue}
-	w.claimOp = Op{Name: OpClaim, Do: w.claim}
-	w.ackOp = Op{Name: OpAck, Do: w.ack}
-	w.backupOp = Op{Name: OpBackup, Do: w.backup}
-	w.acquireOp = Op{Name: OpAcquire, Do: w.acquire}
-	w.releaseOp = Op{Name: OpRelease, Do: w.release}
-	w.getOp = Op{Name: OpGet, Do: w.get}
-	w.updateOp = Op{Name: OpUpdate, Do: w.update}
+	w.enqueueOp = Op{Name: opname.Enqueue, Do: w.enqueue}
+	w.claimOp = Op{Name: opname.Claim, Do: w.claim}
+	w.ackOp = Op{Name: opname.Ack, Do: w.ack}
+	w.backupOp = Op{Name: opname.Backup, Do: w.backup}
+	w.acquireOp = Op{Name: opname.Acquire, Do: w.acquire}
+	w.releaseOp = Op{Name: opname.Release, Do: w.release}
+	w.getOp = Op{Name: opname.Get, Do: w.get}
+	w.updateOp = Op{Name: opname.Update, Do: w.update}
 	return w
 }
 

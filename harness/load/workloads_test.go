@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"context"
+	"github.com/boxstorm/boxstorm/opname"
 	"testing"
 
 	"github.com/boxstorm/boxstorm/harness/load"
@@ -37,11 +38,11 @@ func TestStoreWorkloads_RunAgainstARealStore(t *testing.T) {
 				t.Errorf("measured %d ops, want 300", total)
 			}
 			want := map[string][]string{
-				load.WorkloadEnqueue: {load.OpEnqueue},
-				load.WorkloadCycle:   {load.OpEnqueue, load.OpClaim, load.OpAck},
-				load.WorkloadClaim:   {load.OpClaim, load.OpAck},
-				load.WorkloadKVC:     {load.OpGet},
-				load.WorkloadKVA:     {load.OpGet, load.OpUpdate},
+				load.WorkloadEnqueue: {opname.Enqueue},
+				load.WorkloadCycle:   {opname.Enqueue, opname.Claim, opname.Ack},
+				load.WorkloadClaim:   {opname.Claim, opname.Ack},
+				load.WorkloadKVC:     {opname.Get},
+				load.WorkloadKVA:     {opname.Get, opname.Update},
 			}[wl.Name]
 			for _, name := range want {
 				if res.Op(name) == nil || res.Op(name).Count() == 0 {
