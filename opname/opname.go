@@ -36,6 +36,7 @@ const (
 	RotateKey  = "rotate-key"
 	Migrate    = "migrate"
 	Erase      = "erase"
+	Recover    = "recover" // corruption recovery: quarantine, restore, migrate
 
 	// Cycle is one enqueue, claim and ack, timed as a whole.
 	Cycle = "cycle"
@@ -47,7 +48,7 @@ func All() []string {
 		Enqueue, Claim, Ack, Fail, Retry, Pending,
 		Acquire, Heartbeat, Release,
 		Get, Update,
-		Open, SecondOpen, Backup, Restore, RotateKey, Migrate, Erase,
+		Open, SecondOpen, Backup, Restore, RotateKey, Migrate, Erase, Recover,
 		Cycle,
 	}
 }

@@ -5,7 +5,6 @@ package chaos
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"github.com/boxstorm/boxstorm/opname"
@@ -125,7 +124,8 @@ type chaosRun struct {
 	clocks   []*skewClock
 	stallReq []atomic.Int64
 	stalls   atomic.Int32
-	failRate atomic.Uint64 // math.Float64bits of the handler failure rate
+	failRate atomic.Uint64 // the handler failure rate times 1e9 (a rate of 0.25 is 250_000_000)
+	harnessN atomic.Int64  // the next N of a "harness" call, see nextN
 	gate     *opGate
 	notes    []string
 	steps    map[int]bool // fault indexes that ran (or started) already
@@ -295,9 +295,9 @@ func (r *chaosRun) close() error {
 	return err
 }
 
-var harnessN atomic.Int64
-
-func (r *chaosRun) nextN() int64 { return harnessN.Add(1) }
+// nextN numbers the run's own "harness" calls, from 0 in each run (and
+// in each process of it), as every client's calls are numbered.
+func (r *chaosRun) nextN() int64 { return r.harnessN.Add(1) - 1 }
 
 func (r *chaosRun) handlerFailRate() float64 {
 	return float64(r.failRate.Load()) / 1e9
@@ -492,8 +492,6 @@ func (r *chaosRun) runPlan(ctx context.Context, plan []fault.PlannedFault) error
 	return nil
 }
 
-func hexKey(b []byte) string { return hex.EncodeToString(b) }
-
 // drain claims and acks what a killed worker left in the queue, as a
 // restarted processor would, so that redeliveries after the crash are in
 // the history.
@@ -503,21 +501,14 @@ func (r *chaosRun) drain(ctx context.Context) {
 	}
 	const client = "drain"
 	var n int64
-	var lease store.Lease
-	if _, err := r.call(client, &n, opname.Acquire, 0, "", func(s queueStore) (store.Op, error) {
-		var err error
-		// The dead worker's lease would go stale after StaleAfter; the
-		// drain's clock is that far ahead instead of waiting for it.
-		late := store.ClockFunc(func() time.Time { return time.Now().Add(r.sc.Store.StaleAfter + time.Second) })
-		lease, err = s.AcquireLock(ctx, store.LockRequest{Owner: client, Clock: late})
-		return store.Op{}, err
-	}); err != nil {
+	// The dead worker's lease would go stale after StaleAfter; the drain's
+	// clock is that far ahead instead of waiting for it.
+	late := store.ClockFunc(func() time.Time { return time.Now().Add(r.sc.Store.StaleAfter + time.Second) })
+	lease, err := r.acquire(ctx, client, &n, store.LockRequest{Owner: client, Clock: late})
+	if err != nil {
 		r.note("drain after the crash: %v", err)
 		return
 	}
-	r.rec.mu.Lock()
-	r.rec.ops[len(r.rec.ops)-1].Token = lease.Token
-	r.rec.mu.Unlock()
 	for ctx.Err() == nil {
 		op, err := r.call(client, &n, opname.Claim, lease.Token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, lease.Token) })
 		if err != nil {

@@ -3,6 +3,7 @@ package chaos_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -210,6 +211,40 @@ func TestErrorClass(t *testing.T) {
 	for _, n := range scenarios.ErrorNames() {
 		if !slices.ContainsFunc([]string{"wrong-key", "corrupt", "locked", "stale-token", "schema-mismatch", "disk-full", "backup-invalid"}, func(s string) bool { return s == string(n) }) {
 			t.Errorf("error name %s has no class", n)
+		}
+	}
+}
+
+// The runner's own calls (client "harness") are numbered from 0 in every
+// run, like every other client's, however many runs the process made
+// before.
+func TestRunScenario_HarnessCallsFromZero(t *testing.T) {
+	for range 2 {
+		res := runChaos(t, "corrupted-box-recovery", false, 1)
+		f, err := os.Open(filepath.Join(res.Dir, "ops.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ns []int64
+		dec := json.NewDecoder(f)
+		for {
+			var op chaos.ChaosOp
+			if err := dec.Decode(&op); err != nil {
+				break
+			}
+			if op.Client == "harness" && op.Proc == "" {
+				ns = append(ns, op.N)
+			}
+		}
+		_ = f.Close()
+		slices.Sort(ns)
+		if len(ns) == 0 {
+			t.Fatal("no harness call in ops.jsonl")
+		}
+		for i, n := range ns {
+			if n != int64(i) {
+				t.Fatalf("harness calls numbered %v, want 0..%d", ns, len(ns)-1)
+			}
 		}
 	}
 }

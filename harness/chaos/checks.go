@@ -52,17 +52,10 @@ func (r *chaosRun) fifoProbe(ctx context.Context) {
 	r.probed = true
 	const client = "fifo-probe"
 	var n int64
-	var lease store.Lease
-	if _, err := r.call(client, &n, opname.Acquire, 0, "", func(s queueStore) (store.Op, error) {
-		var err error
-		lease, err = s.AcquireLock(ctx, store.LockRequest{Owner: client})
-		return store.Op{}, err
-	}); err != nil {
+	lease, err := r.acquire(ctx, client, &n, store.LockRequest{Owner: client})
+	if err != nil {
 		return
 	}
-	r.rec.mu.Lock()
-	r.rec.ops[len(r.rec.ops)-1].Token = lease.Token
-	r.rec.mu.Unlock()
 	for range fifoProbeClaims {
 		if _, err := r.call(client, &n, opname.Claim, lease.Token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, lease.Token) }); err != nil {
 			break

@@ -20,7 +20,8 @@ import (
 	"github.com/boxstorm/boxstorm/store"
 )
 
-// ChaosOp is one store call of a chaos run: one line of history.jsonl.
+// ChaosOp is one store call of a chaos run: one line of ops.jsonl, the
+// runner's raw call log, from which history.jsonl is derived.
 // Return is -1 when the call never returned (its process was killed).
 type ChaosOp struct {
 	Client  string          `json:"client"`

@@ -118,7 +118,7 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *Fau
 		if !ok {
 			return fmt.Errorf("recover: no backup taken before it: %w", fault.ErrUnsupportedFault)
 		}
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: "recover"})
+		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Recover})
 		s, rep, err := store.RecoverCorrupted(ctx, r.storeDir, b.Path, r.storeOptions(r.keyGen))
 		r.rec.end(rec, err)
 		r.noteCorruption(err)

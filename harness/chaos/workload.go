@@ -350,6 +350,22 @@ func (r *chaosRun) call(client string, n *int64, name string, token uint64, id s
 	return op, err
 }
 
+// acquire records one AcquireLock call, with the token it returned on its
+// own op, before the op's return is recorded (and streamed to the parent).
+func (r *chaosRun) acquire(ctx context.Context, client string, n *int64, req store.LockRequest) (store.Lease, error) {
+	rec := &ChaosOp{Client: client, N: *n, Op: opname.Acquire}
+	*n++
+	r.rec.begin(rec)
+	s, err := r.queue()
+	var lease store.Lease
+	if err == nil {
+		lease, err = s.AcquireLock(ctx, req)
+	}
+	rec.Token = lease.Token
+	r.rec.end(rec, err)
+	return lease, err
+}
+
 // procEnv is what one processor loop needs from the workload around it:
 // the op gate, when to stop, its stalls and the handler failure rate.
 // Processor goroutines use the workload's state directly (localProc); a
@@ -459,16 +475,7 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 			if !env.begin(false) {
 				return
 			}
-			rec := &ChaosOp{Client: client, N: n, Op: opname.Acquire}
-			n++
-			r.rec.begin(rec)
-			s, err := r.queue()
-			var lease store.Lease
-			if err == nil {
-				lease, err = s.AcquireLock(ctx, store.LockRequest{Owner: client, Clock: clock})
-			}
-			rec.Token = lease.Token
-			r.rec.end(rec, err)
+			lease, err := r.acquire(ctx, client, &n, store.LockRequest{Owner: client, Clock: clock})
 			env.end()
 			if err != nil {
 				if env.idle() {

@@ -19,7 +19,8 @@
 //   - Open loop corrects for coordinated omission: latency counts from
 //     each op's intended start; the service time is reported beside it.
 //   - Each worker records into its own histograms, merged per interval;
-//     a merge that drops values fails the run ([ErrMergeDropped]).
+//     a merge that drops values fails the run
+//     ([github.com/boxstorm/boxstorm/reports.ErrMergeDropped]).
 //   - A warm-up period runs first and is excluded from the results.
 //   - A [Pause] stalls every op that starts in its window until the window
 //     ends; the wait counts in both latencies, as a stall of the store

@@ -26,9 +26,6 @@ var (
 	// error text holds the panic value and stack. It is counted like any
 	// other op error.
 	ErrOpPanicked = errors.New("op panicked")
-	// ErrMergeDropped stops a run when merging per-worker histograms lost
-	// values. It means a histogram of the wrong geometry got in: a bug.
-	ErrMergeDropped = errors.New("histogram merge dropped values")
 )
 
 // Mode selects how the engine issues ops.
@@ -193,7 +190,8 @@ func (e *Engine) validate() error {
 // with a nil result. Once the run has started, Run always returns a result:
 // if ctx is cancelled, the result holds what was measured so far and the
 // error wraps ctx.Err(); if the workload yields an invalid op
-// (ErrInvalidOp) or a merge loses values (ErrMergeDropped), the run stops
+// (ErrInvalidOp) or a merge loses values (reports.ErrMergeDropped: a
+// histogram of the wrong geometry got in, a bug), the run stops
 // and the error says why. Errors returned by ops are counted, not returned.
 func (e *Engine) Run(ctx context.Context) (*LoadResult, error) {
 	if err := e.validate(); err != nil {

@@ -453,7 +453,7 @@ func (c *collector) add(k int64, o *opRec) {
 	}
 	dropped := iv.corr.MergeFrom(o.corr) + iv.unc.MergeFrom(o.unc) + acc.corr.Merge(o.corr) + acc.unc.Merge(o.unc)
 	if dropped != 0 {
-		c.r.fail(fmt.Errorf("%w: op %q, interval %d: %d values lost: every histogram must come from NewHistogram", ErrMergeDropped, o.name, k, dropped))
+		c.r.fail(fmt.Errorf("%w: op %q, interval %d: %d values lost: every histogram must come from NewHistogram", reports.ErrMergeDropped, o.name, k, dropped))
 	}
 	acc.errors += o.errors
 	acc.late += o.late
