@@ -15,6 +15,7 @@ import (
 	"github.com/boxstorm/boxstorm/harness/chaos"
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
+	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -245,6 +246,31 @@ func TestRunScenario_HarnessCallsFromZero(t *testing.T) {
 			if n != int64(i) {
 				t.Fatalf("harness calls numbered %v, want 0..%d", ns, len(ns)-1)
 			}
+		}
+	}
+}
+
+// ops.jsonl marks a call that never returned as history.jsonl does: no
+// "return", read back as history.ReturnUnknown.
+func TestChaosOp_NeverReturnedJSON(t *testing.T) {
+	for _, op := range []chaos.ChaosOp{
+		{Client: "processor-0", N: 3, Op: "claim", Call: 10, Return: history.ReturnUnknown},
+		{Client: "processor-0", N: 4, Op: "claim", Call: 10, Return: 0},
+		{Client: "processor-0", N: 5, Op: "ack", Call: 10, Return: 25, Err: "boom"},
+	} {
+		b, err := json.Marshal(op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := bytes.Contains(b, []byte(`"return"`)), op.Returned(); got != want {
+			t.Errorf("%s: has return %t, want %t", b, got, want)
+		}
+		var back chaos.ChaosOp
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if back != op {
+			t.Errorf("round trip of %s: %+v, want %+v", b, back, op)
 		}
 	}
 }

@@ -22,13 +22,14 @@ import (
 
 // ChaosOp is one store call of a chaos run: one line of ops.jsonl, the
 // runner's raw call log, from which history.jsonl is derived.
-// Return is -1 when the call never returned (its process was killed).
+// A call that never returned (its process was killed) has Return
+// history.ReturnUnknown, and no "return" in JSON, as in history.jsonl.
 type ChaosOp struct {
 	Client  string          `json:"client"`
 	N       int64           `json:"n"` // the client's op number, from 0
 	Op      string          `json:"op"`
 	Call    int64           `json:"call"`   // ns on the run's monotonic clock
-	Return  int64           `json:"return"` // ns, or -1
+	Return  int64           `json:"return"` // ns, or history.ReturnUnknown
 	Token   uint64          `json:"token,omitempty"`
 	ID      string          `json:"id,omitempty"`
 	Seq     uint64          `json:"seq,omitempty"`
@@ -45,10 +46,40 @@ type ChaosOp struct {
 }
 
 // Returned reports whether the call returned.
-func (o *ChaosOp) Returned() bool { return o.Return >= 0 }
+func (o *ChaosOp) Returned() bool { return o.Return != history.ReturnUnknown }
 
 // OK reports whether the call returned without error.
-func (o *ChaosOp) OK() bool { return o.Return >= 0 && o.Err == "" }
+func (o *ChaosOp) OK() bool { return o.Returned() && o.Err == "" }
+
+// MarshalJSON leaves "return" out for a call that never returned.
+func (o ChaosOp) MarshalJSON() ([]byte, error) {
+	type plain ChaosOp
+	w := struct {
+		plain
+		Return *int64 `json:"return,omitempty"`
+	}{plain: plain(o)}
+	if o.Returned() {
+		w.Return = &o.Return
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads a missing "return" as history.ReturnUnknown.
+func (o *ChaosOp) UnmarshalJSON(b []byte) error {
+	type plain ChaosOp
+	w := struct {
+		*plain
+		Return *int64 `json:"return"`
+	}{plain: (*plain)(o)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	o.Return = history.ReturnUnknown
+	if w.Return != nil {
+		o.Return = *w.Return
+	}
+	return nil
+}
 
 // FaultEvent is what happened when a fault ran.
 type FaultEvent struct {
@@ -91,7 +122,7 @@ func (r *recorder) now() int64 { return int64(time.Since(r.start)) }
 
 // begin records the call of an op and returns it for end.
 func (r *recorder) begin(op *ChaosOp) *ChaosOp {
-	op.Call, op.Return, op.Proc = r.now(), -1, r.proc
+	op.Call, op.Return, op.Proc = r.now(), history.ReturnUnknown, r.proc
 	r.mu.Lock()
 	r.ops = append(r.ops, op)
 	if r.stream != nil {
@@ -147,7 +178,7 @@ func (r *recorder) readWorkerEvents(rd io.Reader, off int64) (ended bool) {
 		}
 		if op := ev.Op; op != nil {
 			op.Call += off
-			if op.Return >= 0 {
+			if op.Returned() {
 				op.Return += off
 			}
 		}

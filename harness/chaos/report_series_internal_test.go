@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
+	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
@@ -40,7 +41,7 @@ func TestAddLatencySeries(t *testing.T) {
 	}
 	ops = append(ops,
 		&ChaosOp{Op: "enqueue", Call: 2*ms + 100, Return: 42*ms + 100},
-		&ChaosOp{Op: "claim", Call: ms, Return: -1},
+		&ChaosOp{Op: "claim", Call: ms, Return: history.ReturnUnknown},
 		&ChaosOp{Op: "open", Call: 0, Return: ms / 2},
 	)
 	ls := []reports.OpLatency{{Op: "claim"}, {Op: "enqueue"}, {Op: "open"}}
