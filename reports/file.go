@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -34,4 +35,13 @@ func WriteFile(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("report %s: %w", path, err)
 	}
 	return nil
+}
+
+// WriteJSONFile writes v as indented JSON to path, as WriteFile does.
+func WriteJSONFile(path string, v any) error {
+	return WriteFile(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
 }

@@ -21,7 +21,7 @@ const (
 )
 
 // Run is the result of one load run: everything the writers render. The
-// harness fills it (harness.LoadResult.ReportRun); ReadHlog and Hlog.Run
+// harness fills it (load.LoadResult.ReportRun in harness/load); ReadHlog and Hlog.Run
 // rebuild one from an interval log.
 //
 // The writers only read a Run; they never modify it, so one Run can be
@@ -63,7 +63,7 @@ type Window struct {
 // End returns the window's end offset.
 func (w Window) End() time.Duration { return w.At + w.For }
 
-// String formats the window as FOR@AT, the syntax harness.ParsePause reads.
+// String formats the window as FOR@AT, the syntax load.ParsePause (harness/load) reads.
 func (w Window) String() string { return fmt.Sprintf("%v@%v", w.For, w.At) }
 
 // OpResult holds one op's measurements.

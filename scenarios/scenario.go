@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"github.com/boxstorm/boxstorm/opname"
 	"slices"
 	"time"
 )
@@ -541,21 +542,22 @@ func (c Check) String() string {
 	return string(c.Name)
 }
 
-// OpName names an operation whose latency a threshold limits.
+// OpName names an operation whose latency a threshold limits: one of the
+// names in package opname, which the harness records under.
 type OpName string
 
 // The operations thresholds can name.
 const (
-	OpEnqueue   OpName = "enqueue"
-	OpClaim     OpName = "claim"
-	OpAck       OpName = "ack"
-	OpFail      OpName = "fail"
-	OpCycle     OpName = "cycle"
-	OpOpen      OpName = "open"
-	OpBackup    OpName = "backup"
-	OpRestore   OpName = "restore"
-	OpRotateKey OpName = "rotate-key"
-	OpMigrate   OpName = "migrate"
+	OpEnqueue   OpName = opname.Enqueue
+	OpClaim     OpName = opname.Claim
+	OpAck       OpName = opname.Ack
+	OpFail      OpName = opname.Fail
+	OpCycle     OpName = opname.Cycle
+	OpOpen      OpName = opname.Open
+	OpBackup    OpName = opname.Backup
+	OpRestore   OpName = opname.Restore
+	OpRotateKey OpName = opname.RotateKey
+	OpMigrate   OpName = opname.Migrate
 )
 
 // OpNames returns every operation a threshold can name.

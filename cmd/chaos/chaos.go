@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/harness/chaos"
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
@@ -36,17 +36,17 @@ type env struct {
 var prog = &cli.Program[*env]{Name: "chaos"}
 
 var commands = map[string]command{
-	"list":                listCommand,
-	"run":                 runCommand,
-	"replay":              replayCommand,
-	harness.WorkerCommand: workerCommand,
+	"list":              listCommand,
+	"run":               runCommand,
+	"replay":            replayCommand,
+	chaos.WorkerCommand: workerCommand,
 }
 
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) > 0 && args[0] == harness.WorkerCommand {
-		return harness.WorkerMain(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 && args[0] == chaos.WorkerCommand {
+		return chaos.WorkerMain(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 {
 		return fail(stderr, cli.UsageErrorf("run `chaos --help`", "no command given"))

@@ -5,7 +5,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/harness/chaos"
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/internal/cli/clitest"
 )
@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 var tool = clitest.Program{
 	Name:      "chaos",
 	Main:      func() int { return cli.Main(run, false) },
-	Untracked: func(args []string) bool { return len(args) > 0 && args[0] == harness.WorkerCommand },
+	Untracked: func(args []string) bool { return len(args) > 0 && args[0] == chaos.WorkerCommand },
 }
 
 func TestScripts(t *testing.T) {

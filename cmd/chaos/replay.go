@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/boxstorm/boxstorm/harness"
 	"github.com/boxstorm/boxstorm/internal/cli"
+	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
 
@@ -26,7 +26,7 @@ chaos replay artifacts/shard-2/chaos --out out/replay`,
 			if len(args) != 1 {
 				return cli.UsageErrorf("usage: chaos replay RUN_DIR", "replay: want one run directory, got %d arguments", len(args))
 			}
-			sum, err := harness.ReadRunSummary(filepath.Join(args[0], "summary.json"))
+			sum, err := reports.ReadChaosSummary(filepath.Join(args[0], "summary.json"))
 			if err != nil {
 				return cli.UsageErrorf("RUN_DIR is the --out directory of a chaos run", "replay: %v", err)
 			}

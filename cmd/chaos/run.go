@@ -15,8 +15,9 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/harness/chaos"
 	"github.com/boxstorm/boxstorm/internal/cli"
+	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
 
@@ -144,15 +145,15 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	fmt.Fprintf(e.stdout, "seed %d\n", o.seed)
-	sum := &harness.RunSummary{Tool: "boxstorm chaos", Seed: o.seed, Quick: o.quick, Canary: o.canary, Shard: o.shard, Started: started}
+	sum := &reports.ChaosSummary{Tool: "boxstorm chaos", Seed: o.seed, Quick: o.quick, Canary: o.canary, Shard: o.shard, Started: started}
 	exe := workerExe()
 	for _, sc := range list {
-		res, err := harness.RunScenario(ctx, sc, harness.RunOptions{Seed: o.seed, Quick: o.quick, Canary: o.canary, OutDir: o.out, Exe: exe, Logger: logger})
+		res, err := chaos.RunScenario(ctx, sc, chaos.RunOptions{Seed: o.seed, Quick: o.quick, Canary: o.canary, OutDir: o.out, Exe: exe, Logger: logger})
 		if err != nil && res == nil {
 			if ctx.Err() != nil {
 				return err
 			}
-			sum.Scenarios = append(sum.Scenarios, harness.ScenarioEntry{Name: sc.Name, Verdict: harness.VerdictUnknown, Error: err.Error()})
+			sum.Scenarios = append(sum.Scenarios, reports.ChaosScenario{Name: sc.Name, Verdict: reports.VerdictUnknown, Error: err.Error()})
 			fmt.Fprintf(e.stdout, "%-26s error   %v\n", sc.Name, err)
 			continue
 		}
@@ -171,18 +172,18 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 	}
 	sum.Elapsed = time.Since(started)
 	sum.Finish()
-	if err := harness.WriteRunReports(o.out, o.junit, sum); err != nil {
+	if err := reports.WriteChaosReports(o.out, o.junit, sum); err != nil {
 		return fmt.Errorf("run: write reports: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "%s: %d scenarios in %s, seed %d; reports in %s\n", strings.ToUpper(sum.Verdict), len(sum.Scenarios), sum.Elapsed.Round(time.Millisecond), o.seed, o.out)
-	if sum.Verdict == string(harness.VerdictFail) {
+	if sum.Verdict == reports.VerdictFail {
 		e.code = cli.ExitFailure
 		return nil
 	}
 	return nil
 }
 
-func printEntry(e *env, en harness.ScenarioEntry) {
+func printEntry(e *env, en reports.ChaosScenario) {
 	v := string(en.Verdict)
 	if en.Caught != nil {
 		if *en.Caught {

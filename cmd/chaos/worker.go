@@ -1,24 +1,15 @@
 package main
 
 import (
-	"context"
-
-	"github.com/spf13/pflag"
-
-	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/harness/chaos"
 )
 
-// workerCommand is the hidden worker mode: run() hands its arguments to
-// harness.WorkerMain before any flag parsing, so this entry only keeps the
-// name reserved in the table.
+// workerCommand is the hidden worker mode. run() hands its arguments to
+// chaos.WorkerMain before any flag parsing, so the entry has no Setup: it
+// only keeps the name reserved in the table, out of the help and the
+// did-you-mean suggestions.
 var workerCommand = command{
 	Hidden:  true,
 	Summary: "internal: a worker child of a chaos run",
-	Usage:   harness.WorkerCommand + " --spec FILE [--failpoint NAME@N] [--process N] | --open-only --dir DIR",
-	Setup: func(fs *pflag.FlagSet) runFunc {
-		return func(ctx context.Context, e *env, args []string) error {
-			e.code = harness.WorkerMain(ctx, args, e.stdout, e.stderr)
-			return nil
-		}
-	},
+	Usage:   chaos.WorkerCommand + " --spec FILE [--failpoint NAME@N] [--process N] | --open-only --dir DIR",
 }

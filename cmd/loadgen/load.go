@@ -7,13 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/boxstorm/boxstorm/opname"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"time"
 
-	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/store"
@@ -79,14 +80,14 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 	if records > 0 {
 		e.log.Info("prefilling the store", "workload", c.workload, "records", records)
 	}
-	wl, err := harness.NewStoreWorkload(ctx, s, c.workload, harness.StoreWorkloadOptions{
+	wl, err := load.NewStoreWorkload(ctx, s, c.workload, load.StoreWorkloadOptions{
 		Workers: c.workers, ValueSize: c.valueSize, Records: records, Seed: int64(c.seed),
 	})
 	if err != nil {
 		return fmt.Errorf("workload %s: %w", c.workload, err)
 	}
 
-	eng := harness.NewEngine(wl)
+	eng := load.NewEngine(wl)
 	eng.Mode, eng.Rate, eng.Workers = c.mode, c.rate, c.workers
 	eng.Duration, eng.Ops, eng.Warmup, eng.Interval = c.duration, c.ops, c.warmup, c.interval
 	eng.Pauses, eng.Seed, eng.Logger = c.pauseList, c.seed, e.log
@@ -174,10 +175,10 @@ func (c *runConfig) openStore(ctx context.Context, e *env) (s *store.Store, dir 
 // warnDrained warns when the claim workload found the queue empty: its
 // claims then cost nothing and flatter the figures.
 func (c *runConfig) warnDrained(e *env, sum *reports.Summary) {
-	if c.workload != harness.WorkloadClaim {
+	if c.workload != load.WorkloadClaim {
 		return
 	}
-	claims, acks := sum.Op(harness.OpClaim), sum.Op(harness.OpAck)
+	claims, acks := sum.Op(opname.Claim), sum.Op(opname.Ack)
 	if claims == nil {
 		return
 	}

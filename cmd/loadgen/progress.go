@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/harness/load"
 	"golang.org/x/term"
 )
 
@@ -26,7 +26,7 @@ const progressDrawEvery = 100 * time.Millisecond
 // newProgress returns the Engine.Progress callback for a run: a status
 // line on stderr when it is a terminal, else a log line at most every
 // progressLogEvery.
-func newProgress(stderr io.Writer, log *slog.Logger) func(harness.Progress) {
+func newProgress(stderr io.Writer, log *slog.Logger) func(load.Progress) {
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		return (&progressBar{w: stderr}).update
 	}
@@ -39,7 +39,7 @@ type progressLog struct {
 	last time.Time
 }
 
-func (p *progressLog) update(pr harness.Progress) {
+func (p *progressLog) update(pr load.Progress) {
 	now := time.Now()
 	if pr.Final || now.Sub(p.last) < progressLogEvery {
 		return
@@ -71,7 +71,7 @@ type progressBar struct {
 	last time.Time
 }
 
-func (p *progressBar) update(pr harness.Progress) {
+func (p *progressBar) update(pr load.Progress) {
 	now := time.Now()
 	if pr.Final {
 		fmt.Fprint(p.w, "\r\x1b[K") // leave the terminal clean for the results
@@ -91,7 +91,7 @@ const progressBarWidth = 24
 // the time left of it; while measuring, the share done, ops done (of the
 // total when known), the rate over the measured window only, the measured
 // time elapsed (the warm-up excluded) and the time left.
-func progressLine(pr harness.Progress) string {
+func progressLine(pr load.Progress) string {
 	if pr.Elapsed < 0 {
 		then := ""
 		switch {
@@ -146,7 +146,7 @@ func progressLine(pr harness.Progress) string {
 
 // measuredRate returns the measured ops per second of the measured window
 // so far: 0 during the warm-up or before any time has passed.
-func measuredRate(pr harness.Progress) float64 {
+func measuredRate(pr load.Progress) float64 {
 	if pr.Elapsed <= 0 {
 		return 0
 	}

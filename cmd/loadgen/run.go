@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/store"
@@ -20,7 +20,7 @@ import (
 // make a run of about 25 s that the store sustains comfortably with an fsync
 // on every commit.
 const (
-	DefaultWorkload  = harness.WorkloadCycle
+	DefaultWorkload  = load.WorkloadCycle
 	DefaultRate      = 500.0 // ops/s
 	DefaultDuration  = 20 * time.Second
 	DefaultWarmup    = 2 * time.Second
@@ -66,11 +66,11 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.workload, "workload", "w", DefaultWorkload, "workload `W` to run; see `loadgen workloads`")
 	fs.Float64Var(&f.rate, "rate", DefaultRate, "open loop: issue `N` ops per second, whatever the latency")
 	fs.BoolVar(&f.closed, "closed", false, "closed loop: each worker issues its next op when the last one returns")
-	fs.IntVar(&f.workers, "workers", harness.DefaultWorkers, "`N` concurrent workers: the most ops in flight at once")
+	fs.IntVar(&f.workers, "workers", load.DefaultWorkers, "`N` concurrent workers: the most ops in flight at once")
 	fs.DurationVarP(&f.duration, "duration", "d", DefaultDuration, "measure for `D` (0 with --ops: stop by count only)")
 	fs.Int64Var(&f.ops, "ops", 0, "stop after `N` measured ops (alone, it replaces the default --duration)")
 	fs.DurationVar(&f.warmup, "warmup", DefaultWarmup, "run for `D` first, excluded from the results")
-	fs.DurationVar(&f.interval, "interval", harness.DefaultInterval, "length `D` of the interval histograms in run.hlog")
+	fs.DurationVar(&f.interval, "interval", load.DefaultInterval, "length `D` of the interval histograms in run.hlog")
 	fs.IntVar(&f.valueSize, "value-size", DefaultValueSize, "payload and value size: `N` bytes")
 	fs.IntVar(&f.records, "records", 0, "kv-*: `N` records in the data box (default 10000); claim: ops to prefill\n(default: enough for the run)")
 	fs.StringVar(&f.sync, "sync", DefaultSync.String(), "store durability `MODE`: always, interval or never")
@@ -135,22 +135,22 @@ Ctrl-C stops the run early and still writes the partial reports.`,
 // runConfig is a validated `loadgen run`.
 type runConfig struct {
 	runFlags
-	mode       harness.Mode
+	mode       load.Mode
 	syncMode   store.SyncMode
-	pauseList  []harness.Pause
+	pauseList  []load.Pause
 	thresholds reports.Thresholds
 	seedGiven  bool
 }
 
 // config validates the flags; every mistake is a usage error with a hint.
 func (f *runFlags) config(fs *pflag.FlagSet) (*runConfig, error) {
-	c := &runConfig{runFlags: *f, mode: harness.OpenLoop, seedGiven: fs.Changed("seed")}
+	c := &runConfig{runFlags: *f, mode: load.OpenLoop, seedGiven: fs.Changed("seed")}
 	if !knownWorkload(c.workload) {
 		return nil, cli.UsageErrorf("the workloads are "+strings.Join(workloadNames(), ", ")+"; `loadgen workloads` describes them",
 			"run: unknown workload %q", c.workload)
 	}
 	if c.closed {
-		c.mode, c.rate = harness.ClosedLoop, 0
+		c.mode, c.rate = load.ClosedLoop, 0
 		if fs.Changed("rate") {
 			return nil, cli.UsageErrorf("drop --rate for a closed loop (it runs as fast as its --workers can), or drop --closed",
 				"run: --rate and --closed do not go together")
@@ -191,14 +191,14 @@ func (f *runFlags) config(fs *pflag.FlagSet) (*runConfig, error) {
 			"run: --key-file without --dir")
 	}
 	for _, s := range c.pauses {
-		ps, err := harness.ParsePauses(s)
+		ps, err := load.ParsePauses(s)
 		if err != nil {
 			return nil, cli.UsageErrorf("write a pause as DUR@AT, Go durations such as 2s@8s: stall for 2s, 8s into the measured window",
 				"run: --pause %q: %v", s, err)
 		}
 		c.pauseList = append(c.pauseList, ps...)
 	}
-	slices.SortFunc(c.pauseList, func(a, b harness.Pause) int { return int(a.At - b.At) })
+	slices.SortFunc(c.pauseList, func(a, b load.Pause) int { return int(a.At - b.At) })
 	for _, p := range c.pauseList {
 		if c.duration > 0 && p.At >= c.duration {
 			return nil, cli.UsageErrorf(fmt.Sprintf("AT counts from the start of the measured window, after the warm-up: keep it under --duration %v", c.duration),
@@ -220,7 +220,7 @@ func (c *runConfig) checkRecords(given bool) error {
 	switch {
 	case !given:
 		return nil
-	case c.workload != harness.WorkloadClaim && !isKV(c.workload):
+	case c.workload != load.WorkloadClaim && !isKV(c.workload):
 		return cli.UsageErrorf("--records sizes the claim and kv-* workloads only; drop it",
 			"run: --records with workload %s", c.workload)
 	case isKV(c.workload) && c.records < 2:
@@ -232,7 +232,7 @@ func (c *runConfig) checkRecords(given bool) error {
 }
 
 func isKV(w string) bool {
-	return w == harness.WorkloadKVA || w == harness.WorkloadKVB || w == harness.WorkloadKVC
+	return w == load.WorkloadKVA || w == load.WorkloadKVB || w == load.WorkloadKVC
 }
 
 func knownWorkload(name string) bool {
@@ -240,8 +240,8 @@ func knownWorkload(name string) bool {
 }
 
 func workloadNames() []string {
-	names := make([]string, len(harness.StoreWorkloads))
-	for i, w := range harness.StoreWorkloads {
+	names := make([]string, len(load.StoreWorkloads))
+	for i, w := range load.StoreWorkloads {
 		names[i] = w.Name
 	}
 	return names
@@ -268,11 +268,11 @@ func (c *runConfig) recordCount() int {
 	switch {
 	case isKV(c.workload):
 		return DefaultKVRecords
-	case c.workload != harness.WorkloadClaim:
+	case c.workload != load.WorkloadClaim:
 		return 0
 	}
 	rate := c.rate
-	if c.mode == harness.ClosedLoop {
+	if c.mode == load.ClosedLoop {
 		rate = DefaultClosedClaimRate
 	}
 	n := rate * (c.duration + c.warmup).Seconds()

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/harness/load"
 )
 
 func TestRunConfig_RecordCount(t *testing.T) {
@@ -19,11 +19,11 @@ func TestRunConfig_RecordCount(t *testing.T) {
 		{"given", runConfig{runFlags: runFlags{workload: "claim", records: 77}}, 77},
 		{"kv default", runConfig{runFlags: runFlags{workload: "kv-b"}}, DefaultKVRecords},
 		{"cycle needs none", runConfig{runFlags: runFlags{workload: "cycle", rate: 500, duration: time.Second}}, 0},
-		{"claim open by time", runConfig{runFlags: runFlags{workload: "claim", rate: 500, duration: 20 * time.Second, warmup: 2 * time.Second}, mode: harness.OpenLoop}, 11000 + 1100 + DefaultClaimMargin},
-		{"claim open by count", runConfig{runFlags: runFlags{workload: "claim", rate: 500, ops: 1000, warmup: 2 * time.Second}, mode: harness.OpenLoop}, 2000 + 200 + DefaultClaimMargin},
-		{"claim open, count first", runConfig{runFlags: runFlags{workload: "claim", rate: 100, ops: 50, duration: 10 * time.Second}, mode: harness.OpenLoop}, 50 + 5 + DefaultClaimMargin},
-		{"claim closed by count", runConfig{runFlags: runFlags{workload: "claim", ops: 200}, mode: harness.ClosedLoop}, 200 + 20 + DefaultClaimMargin},
-		{"claim closed by time", runConfig{runFlags: runFlags{workload: "claim", duration: 2 * time.Second}, mode: harness.ClosedLoop}, 2*DefaultClosedClaimRate + DefaultClosedClaimRate/5 + DefaultClaimMargin},
+		{"claim open by time", runConfig{runFlags: runFlags{workload: "claim", rate: 500, duration: 20 * time.Second, warmup: 2 * time.Second}, mode: load.OpenLoop}, 11000 + 1100 + DefaultClaimMargin},
+		{"claim open by count", runConfig{runFlags: runFlags{workload: "claim", rate: 500, ops: 1000, warmup: 2 * time.Second}, mode: load.OpenLoop}, 2000 + 200 + DefaultClaimMargin},
+		{"claim open, count first", runConfig{runFlags: runFlags{workload: "claim", rate: 100, ops: 50, duration: 10 * time.Second}, mode: load.OpenLoop}, 50 + 5 + DefaultClaimMargin},
+		{"claim closed by count", runConfig{runFlags: runFlags{workload: "claim", ops: 200}, mode: load.ClosedLoop}, 200 + 20 + DefaultClaimMargin},
+		{"claim closed by time", runConfig{runFlags: runFlags{workload: "claim", duration: 2 * time.Second}, mode: load.ClosedLoop}, 2*DefaultClosedClaimRate + DefaultClosedClaimRate/5 + DefaultClaimMargin},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got, want := tc.c.recordCount(), tc.want; got != want {
@@ -36,10 +36,10 @@ func TestRunConfig_RecordCount(t *testing.T) {
 func TestProgressBar(t *testing.T) {
 	var buf bytes.Buffer
 	p := &progressBar{w: &buf}
-	p.update(harness.Progress{Total: 1000, Elapsed: -time.Second, Duration: 2 * time.Second})
+	p.update(load.Progress{Total: 1000, Elapsed: -time.Second, Duration: 2 * time.Second})
 	p.last = time.Time{} // past the redraw throttle
-	p.update(harness.Progress{Done: 500, Total: 1000, Elapsed: time.Second, Duration: 2 * time.Second})
-	p.update(harness.Progress{Done: 1000, Total: 1000, Elapsed: 2 * time.Second, Duration: 2 * time.Second, Final: true})
+	p.update(load.Progress{Done: 500, Total: 1000, Elapsed: time.Second, Duration: 2 * time.Second})
+	p.update(load.Progress{Done: 1000, Total: 1000, Elapsed: 2 * time.Second, Duration: 2 * time.Second, Final: true})
 	out := buf.String()
 	for _, want := range []string{"\rwarm-up      1.0s left", "\rmeasuring [", " 500/1000 ops  500 ops/s  elapsed 1.0s  ETA 1.0s\x1b[K"} {
 		if !strings.Contains(out, want) {
@@ -54,9 +54,9 @@ func TestProgressBar(t *testing.T) {
 func TestProgressLog(t *testing.T) {
 	var buf bytes.Buffer
 	p := &progressLog{log: slog.New(slog.NewTextHandler(&buf, nil)), last: time.Now().Add(-time.Minute)}
-	p.update(harness.Progress{Done: 2500, Total: 10000, Elapsed: 5 * time.Second, Duration: 20 * time.Second})
-	p.update(harness.Progress{Done: 2600, Total: 10000, Elapsed: 5200 * time.Millisecond, Duration: 20 * time.Second})
-	p.update(harness.Progress{Done: 10000, Total: 10000, Elapsed: 20 * time.Second, Final: true})
+	p.update(load.Progress{Done: 2500, Total: 10000, Elapsed: 5 * time.Second, Duration: 20 * time.Second})
+	p.update(load.Progress{Done: 2600, Total: 10000, Elapsed: 5200 * time.Millisecond, Duration: 20 * time.Second})
+	p.update(load.Progress{Done: 10000, Total: 10000, Elapsed: 20 * time.Second, Final: true})
 	out := buf.String()
 	if got, want := strings.Count(out, "\n"), 1; got != want {
 		t.Fatalf("%d log lines, want %d (one per %v):\n%s", got, want, progressLogEvery, out)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/boxstorm/boxstorm/harness"
+	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/spf13/pflag"
 )
 
@@ -23,7 +23,7 @@ mixed also acquire and release.`,
 				if err := prog.Nargs("workloads", args, 0, 0, "workloads"); err != nil {
 					return err
 				}
-				for _, w := range harness.StoreWorkloads {
+				for _, w := range load.StoreWorkloads {
 					d := w.Description
 					if w.Name == DefaultWorkload {
 						d += " (default)"

@@ -1,0 +1,501 @@
+package chaos
+
+// Processor processes: workload.processes children of the chaos binary,
+// each running one processor loop (processorLoop, the goroutine
+// processors' own) against the harness's store.
+//
+// The store holds an exclusive flock on its directory, so a child cannot
+// open it while the harness has it open. The harness therefore serves its
+// open store over a Unix socket in the scenario's directory, with one JSON
+// request and one JSON response per line; the op gate is served the same
+// way, so children stop with the goroutines at each op position. A child
+// records its own calls in its recorder, whose clock is the harness's
+// (both read CLOCK_MONOTONIC, see MonotonicNanos), and streams them as
+// JSON lines on stdout, as a crash worker does; the harness adds them to
+// its history with Proc "process-N".
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/boxstorm/boxstorm/harness/chaos/proc"
+	"github.com/boxstorm/boxstorm/harness/history"
+	"github.com/boxstorm/boxstorm/store"
+)
+
+// procGrace is how long the harness waits for processor processes
+// after its own processors stopped before it kills them.
+const procGrace = 30 * time.Second
+
+// processes, one connection each.
+type procServer struct {
+	ctx  context.Context
+	r    *chaosRun
+	ws   *workers
+	ln   *net.UnixListener
+	path string
+	done func()
+
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	closed bool
+	errs   []string // protocol errors
+	wg     sync.WaitGroup
+}
+
+func (r *chaosRun) serveProcs(ctx context.Context, ws *workers) (*procServer, error) {
+	path := filepath.Join(r.dir, proc.SocketName)
+	_ = os.Remove(path)
+	name, done, err := proc.UnixPath(path)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
+	if err != nil {
+		done()
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	s := &procServer{ctx: ctx, r: r, ws: ws, ln: ln, path: path, done: done, conns: map[net.Conn]bool{}}
+	s.wg.Go(s.accept)
+	return s, nil
+}
+
+func (s *procServer) accept() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = c.Close()
+			return
+		}
+		s.conns[c] = true
+		s.mu.Unlock()
+		s.wg.Go(func() { s.serve(c) })
+	}
+}
+
+func (s *procServer) fail(format string, args ...any) {
+	s.mu.Lock()
+	s.errs = append(s.errs, fmt.Sprintf(format, args...))
+	s.mu.Unlock()
+}
+
+// serve answers one child's requests in order. Gate tickets the child
+// still holds when it goes away are given back, so a dead child cannot
+// hold up a fault.
+func (s *procServer) serve(c net.Conn) {
+	tickets := 0
+	defer func() {
+		for ; tickets > 0; tickets-- {
+			s.ws.gate.end()
+		}
+		_ = c.Close()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 1<<16), 1<<26)
+	enc := json.NewEncoder(c)
+	for sc.Scan() {
+		var req proc.Request
+		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+			s.fail("bad request line from a processor process: %v", err)
+			return
+		}
+		res, err := s.do(req, &tickets)
+		if err != nil {
+			s.fail("processor process: %v", err)
+			return
+		}
+		res.Status = proc.Status{Done: s.ws.done(), Idle: s.ws.idle(), Yield: s.ws.stallWaiting(-1), FailRate: s.r.handlerFailRate()}
+		if err := enc.Encode(res); err != nil {
+			return
+		}
+	}
+}
+
+// clockAt is a processor's clock as a request carries it.
+func clockAt(now time.Time) store.Clock {
+	if now.IsZero() {
+		return nil
+	}
+	got := time.Now()
+	return store.ClockFunc(func() time.Time { return now.Add(time.Since(got)) })
+}
+
+// do runs one request against the store or the gate. The error is for a
+// request the protocol does not know.
+func (s *procServer) do(req proc.Request, tickets *int) (proc.Response, error) {
+	ctx := s.ctx
+	switch req.Method {
+	case "begin":
+		_, ok := s.ws.gate.begin(req.Counted)
+		if ok {
+			*tickets++
+		}
+		return proc.Response{OK: ok}, nil
+	case "end":
+		if *tickets == 0 {
+			return proc.Response{}, fmt.Errorf("end without begin: %w", store.ErrInvalid)
+		}
+		*tickets--
+		s.ws.gate.end()
+		return proc.Response{}, nil
+	}
+	st, err := s.r.current()
+	if err != nil {
+		return proc.ErrorResponse(err), nil
+	}
+	var op store.Op
+	switch req.Method {
+	case "acquire":
+		var l store.Lease
+		l, err = st.AcquireLock(ctx, store.LockRequest{Owner: req.Owner, Clock: clockAt(req.Now)})
+		if err == nil {
+			return proc.Response{Token: l.Token}, nil
+		}
+	case "heartbeat":
+		err = st.Heartbeat(ctx, req.Token, clockAt(req.Now))
+	case "release":
+		err = st.ReleaseLock(ctx, req.Token)
+	case "enqueue":
+		op, err = st.Enqueue(ctx, req.Payload, store.EnqueueOptions{IdempotencyKey: req.Key, Subject: req.Subject})
+	case "claim":
+		op, err = st.Claim(ctx, req.Token)
+		if err == nil {
+			s.ws.lastProgress.Store(time.Now().UnixNano())
+		}
+	case "ack":
+		err = st.Ack(ctx, req.Token, req.ID)
+	case "fail":
+		op, err = st.Fail(ctx, req.Token, req.ID, req.Reason)
+	default:
+		return proc.Response{}, fmt.Errorf("unknown method %q: %w", req.Method, store.ErrInvalid)
+	}
+	if err != nil {
+		return proc.ErrorResponse(err), nil
+	}
+	if op.ID != "" {
+		return proc.Response{Op: &op}, nil
+	}
+	return proc.Response{}, nil
+}
+
+// close stops serving: the listener goes, and with it the socket file,
+// and every connection is closed.
+func (s *procServer) close() []string {
+	_ = s.ln.Close()
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.conns {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.done()
+	_ = os.Remove(s.path)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.errs
+}
+
+// procChild is one processor process as the harness sees it.
+type procChild struct {
+	name  string
+	cmd   *exec.Cmd
+	done  chan struct{}
+	ended bool   // the child ended its stream
+	bad   string // the first line the harness could not read
+	err   error  // how the child exited
+
+	mu     sync.Mutex
+	killed string // why the harness killed it
+}
+
+// kill kills the child, once, for the reason why.
+func (c *procChild) kill(why string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.killed == "" {
+		c.killed = why
+		_ = c.cmd.Process.Kill()
+	}
+}
+
+// procSet is the run's processor processes and the server they use.
+type procSet struct {
+	r        *chaosRun
+	srv      *procServer
+	children []*procChild
+}
+
+// startProcs serves the store and starts workload.processes processor
+// processes. It returns nil when there is nothing to wait for. A failure
+// to start them is noted and reported by faults-injected, and the
+// goroutine processors run without the processes that did not start.
+func (r *chaosRun) startProcs(ctx context.Context, ws *workers) *procSet {
+	n := r.sc.Workload.Processes
+	if n == 0 {
+		return nil
+	}
+	ps := &procSet{r: r}
+	if err := ps.start(ctx, ws, n); err != nil {
+		r.procProblem("%d of %d processor processes started: %v", len(ps.children), n, err)
+	}
+	if ps.srv == nil {
+		return nil
+	}
+	return ps
+}
+
+func (ps *procSet) start(ctx context.Context, ws *workers, n int) error {
+	r := ps.r
+	exe, err := r.exe()
+	if err != nil {
+		return err
+	}
+	srv, err := r.serveProcs(ctx, ws)
+	if err != nil {
+		return err
+	}
+	ps.srv = srv
+	// The children's recorders read the same clock as r.rec: CLOCK_MONOTONIC
+	// (Go's monotonic time on Linux), from the instant r.rec started.
+	mono, since := history.MonotonicAt(r.rec.now)
+	spec := workerSpec{Scenario: r.sc, Seed: r.opts.Seed, Canary: r.opts.Canary, Dir: r.dir, KeyGen: r.keyGen,
+		Socket: srv.path, MonoStart: mono - since}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	specPath := filepath.Join(r.dir, proc.SpecName)
+	if err := os.WriteFile(specPath, b, 0o644); err != nil {
+		return err
+	}
+	for i := range n {
+		c, err := ps.spawn(ctx, exe, specPath, i)
+		if err != nil {
+			return fmt.Errorf("%s: %w", proc.Name(i), err)
+		}
+		ps.children = append(ps.children, c)
+	}
+	return nil
+}
+
+// spawn starts processor process i. It dies with the harness: SIGKILL on
+// the parent's death, the run's context, and its socket closing.
+func (ps *procSet) spawn(ctx context.Context, exe, specPath string, i int) (*procChild, error) {
+	r := ps.r
+	c := &procChild{name: proc.Name(i), done: make(chan struct{})}
+	stderr, err := os.Create(filepath.Join(r.dir, c.name+".stderr"))
+	if err != nil {
+		return nil, err
+	}
+	c.cmd = exec.CommandContext(ctx, exe, WorkerCommand, "--spec", specPath, "--process", strconv.Itoa(i))
+	c.cmd.Stderr = stderr
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := c.cmd.StdoutPipe()
+	if err != nil {
+		_ = stderr.Close()
+		return nil, err
+	}
+	if err := c.cmd.Start(); err != nil {
+		_ = stderr.Close()
+		return nil, fmt.Errorf("start %s: %w", exe, err)
+	}
+	go func() {
+		defer close(c.done)
+		defer stderr.Close()
+		ps.read(c, out)
+		c.err = c.cmd.Wait()
+	}()
+	return c, nil
+}
+
+// read checks each line of a child's stream and hands the good ones to
+// readWorkerEvents; in a crash worker they also go on up to its parent. A
+// line it cannot read ends the child's history there, and is reported.
+func (ps *procSet) read(c *procChild, out io.Reader) {
+	r := ps.r
+	pr, pw := io.Pipe()
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		r.rec.readWorkerEvents(pr, 0)
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<16), 1<<24)
+	for line := 1; sc.Scan(); line++ {
+		var ev workerEvent
+		err := json.Unmarshal(sc.Bytes(), &ev)
+		switch {
+		case err != nil:
+		case ev.Kind == "end":
+			c.ended = true
+			continue
+		case (ev.Kind == "call" || ev.Kind == "ret") && ev.Op != nil && ev.Op.Proc == c.name:
+		default:
+			err = fmt.Errorf("not a call or return of %s", c.name)
+		}
+		if err != nil {
+			// What it does from here on would be missing from the
+			// history: stop it.
+			c.bad = fmt.Sprintf("line %d: %v: %.120q", line, err, sc.Bytes())
+			c.kill("after its unreadable line")
+			break
+		}
+		_, _ = pw.Write(append(sc.Bytes(), '\n'))
+		if r.rec.stream != nil {
+			r.rec.mu.Lock()
+			_ = r.rec.stream.Encode(ev)
+			r.rec.mu.Unlock()
+		}
+	}
+	_ = pw.Close()
+	<-fed
+	// Drain what is left, so the child never blocks on a full pipe.
+	_, _ = io.Copy(io.Discard, out)
+}
+
+// wait waits for the children, killing any still running procGrace after
+// the call, stops the server and reports every child that did not end its
+// stream cleanly.
+func (ps *procSet) wait() {
+	r := ps.r
+	timer := time.NewTimer(procGrace)
+	defer timer.Stop()
+	for _, c := range ps.children {
+		select {
+		case <-c.done:
+		case <-timer.C:
+			for _, k := range ps.children {
+				select {
+				case <-k.done:
+				default:
+					k.kill(fmt.Sprintf("still running %s after the harness's processors stopped", procGrace))
+				}
+			}
+			<-c.done
+		}
+	}
+	errs := ps.srv.close()
+	ran := 0
+	for _, c := range ps.children {
+		var why []string
+		if c.bad != "" {
+			why = append(why, "unreadable event "+c.bad)
+		}
+		switch {
+		case c.killed != "":
+			why = append(why, "killed "+c.killed)
+		case c.err != nil:
+			why = append(why, fmt.Sprintf("exited: %v", c.err))
+		}
+		if !c.ended && len(why) == 0 {
+			why = append(why, "ended without closing its event stream")
+		}
+		if len(why) == 0 {
+			ran++
+			if fi, err := os.Stat(filepath.Join(r.dir, c.name+".stderr")); err == nil && fi.Size() == 0 {
+				_ = os.Remove(filepath.Join(r.dir, c.name+".stderr"))
+			}
+			continue
+		}
+		r.procProblem("%s: %s (see %s.stderr)", c.name, joinWhy(why), c.name)
+	}
+	for _, e := range errs {
+		r.procProblem("harness socket: %s", e)
+	}
+	r.note("%d of %d processor processes ran to the end against the harness's store over %s", ran, r.sc.Workload.Processes, proc.SocketName)
+}
+
+func joinWhy(why []string) string {
+	s := why[0]
+	for _, w := range why[1:] {
+		s += "; " + w
+	}
+	return s
+}
+
+// procProblem records a processor process that did not run as asked: a
+// note, and faults-injected unknown.
+func (r *chaosRun) procProblem(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.procErrs = append(r.procErrs, msg)
+	r.note("workload.processes: %s", msg)
+	r.log.Warn("processor process problem", "problem", msg)
+}
+
+// runProcessSpec is processor process i: one processor loop against the
+// store the harness serves on spec.Socket, its calls streamed to stdout.
+func runProcessSpec(ctx context.Context, path string, i int, stdout io.Writer) error {
+	spec, err := readWorkerSpec(path)
+	if err != nil {
+		return err
+	}
+	if spec.Socket == "" {
+		return fmt.Errorf("spec %s: no socket: %w", path, store.ErrInvalid)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c, err := proc.Dial(ctx, spec.Socket)
+	if err != nil {
+		return err
+	}
+	defer c.Conn.Close()
+	r := newChaosRun(spec.Scenario, RunOptions{Seed: spec.Seed, Canary: spec.Canary}, spec.Dir)
+	r.worker, r.keyGen, r.remote = true, spec.KeyGen, remoteProc{c}
+	r.rec.proc = proc.Name(i)
+	// Read the harness's clock: CLOCK_MONOTONIC minus its start.
+	mono, now := history.MonotonicAt(time.Now)
+	r.rec.start = now.Add(-time.Duration(mono - spec.MonoStart))
+	r.rec.stream = json.NewEncoder(stdout)
+	c.OnBreak = func() {
+		r.rec.mu.Lock()
+		r.rec.stream = nil
+		r.rec.mu.Unlock()
+		cancel()
+	}
+	rng := rand.New(rand.NewPCG(spec.Seed, uint64(2000+i)))
+	r.processorLoop(ctx, remoteProc{c}, proc.ClientName(i), &skewClock{}, rng)
+	if c.Broken != nil {
+		return fmt.Errorf("%w: %w", c.Broken, ErrWorker)
+	}
+	r.rec.mu.Lock()
+	defer r.rec.mu.Unlock()
+	return r.rec.stream.Encode(workerEvent{Kind: "end"})
+}
+
+// remoteProc is a processor process's queueStore and procEnv: the
+// harness's store and workload state, over the socket. Stalls and clock
+// skews name goroutine processors only.
+type remoteProc struct{ *proc.Client }
+
+func (p remoteProc) begin(counted bool) bool { return p.Client.Begin(counted) }
+func (p remoteProc) end()                    { p.Client.End() }
+func (p remoteProc) done() bool              { return p.Client.Done() }
+func (p remoteProc) idle() bool              { return p.Client.Idle() }
+func (p remoteProc) failRate() float64       { return p.Client.FailRate() }
+func (p remoteProc) yield() bool             { return p.Client.Yield() }
+func (remoteProc) progress()                 {}
+func (remoteProc) stallPending() bool        { return false }
+func (remoteProc) stall(context.Context)     {}
+func (remoteProc) dropStall()                {}

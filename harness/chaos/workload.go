@@ -1,0 +1,607 @@
+package chaos
+
+// The chaos workload: producers and processors driving the store while an
+// op gate stops them at each op position to inject that position's faults.
+// Every store call goes through the recorder.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/boxstorm/boxstorm/opname"
+	"hash/fnv"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/boxstorm/boxstorm/harness/chaos/fault"
+	"github.com/boxstorm/boxstorm/harness/history"
+	"github.com/boxstorm/boxstorm/scenarios"
+	"github.com/boxstorm/boxstorm/store"
+)
+
+// plaintextPrefix starts every payload the harness enqueues, so that the
+// no-plaintext check can look for it in files and backups.
+const plaintextPrefix = "BXSTORM-PLAINTEXT:"
+
+// payloadFor returns the payload of the op with the given marker: the
+// prefix, the marker, then filler derived from the marker, size bytes in
+// all. The no-unexpected check regenerates it to compare what it reads.
+func payloadFor(marker string, size int) []byte {
+	b := make([]byte, 0, max(size, len(plaintextPrefix)+len(marker)+1))
+	b = append(b, plaintextPrefix...)
+	b = append(b, marker...)
+	b = append(b, ':')
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(marker))
+	rng := rand.New(rand.NewPCG(h.Sum64(), 7))
+	const hex = "0123456789abcdef"
+	for len(b) < size {
+		b = append(b, hex[rng.UintN(16)])
+	}
+	return b[:size]
+}
+
+// markerOf extracts the marker from a payload, or "" when it has none.
+func markerOf(p []byte) string {
+	s := string(p)
+	if len(s) <= len(plaintextPrefix) || s[:len(plaintextPrefix)] != plaintextPrefix {
+		return ""
+	}
+	s = s[len(plaintextPrefix):]
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			return s[:i]
+		}
+	}
+	return ""
+}
+
+func subjectFor(marker string, subjects int) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(marker))
+	return fmt.Sprintf("subject-%d", h.Sum32()%uint32(max(subjects, 1)))
+}
+
+// opGate hands out op tickets and stops every worker at an op position
+// until the faults there have run.
+type opGate struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	issued   int64
+	total    int64
+	inflight int
+	paused   bool
+	stopped  bool
+	faults   []fault.PlannedFault
+	next     int
+	apply    func(fault.PlannedFault)
+}
+
+func newGate(total int64, faults []fault.PlannedFault, apply func(fault.PlannedFault)) *opGate {
+	g := &opGate{total: total, faults: faults, apply: apply}
+	g.cond = sync.NewCond(&g.mu)
+	return g
+}
+
+// begin waits for the gate and takes a ticket. A counted op gets the next
+// op number; false means the run is over.
+func (g *opGate) begin(counted bool) (int64, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for {
+		switch {
+		case g.stopped:
+			return 0, false
+		case g.paused:
+			g.cond.Wait()
+			continue
+		case !counted:
+			g.inflight++
+			return 0, true
+		case g.next < len(g.faults) && g.faults[g.next].Op <= g.issued:
+			g.runFaultsLocked()
+			continue
+		case g.issued >= g.total:
+			return 0, false
+		}
+		k := g.issued
+		g.issued++
+		g.inflight++
+		return k, true
+	}
+}
+
+// runFaultsLocked pauses the workload, waits for in-flight ops and runs the
+// faults due at the current op count.
+func (g *opGate) runFaultsLocked() {
+	g.paused = true
+	for g.inflight > 0 {
+		g.cond.Wait()
+	}
+	for g.next < len(g.faults) && g.faults[g.next].Op <= g.issued {
+		f := g.faults[g.next]
+		g.next++
+		g.mu.Unlock()
+		g.apply(f)
+		g.mu.Lock()
+	}
+	g.paused = false
+	g.cond.Broadcast()
+}
+
+func (g *opGate) end() {
+	g.mu.Lock()
+	g.inflight--
+	if g.inflight == 0 {
+		g.cond.Broadcast()
+	}
+	g.mu.Unlock()
+}
+
+// finish runs the op faults the workload did not reach.
+func (g *opGate) finish() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.next < len(g.faults) {
+		g.issued = max(g.issued, g.faults[len(g.faults)-1].Op)
+		g.runFaultsLocked()
+	}
+}
+
+func (g *opGate) stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+// skewClock is one processor's clock: the system clock plus an offset a
+// clock-skew fault sets.
+type skewClock struct{ off atomic.Int64 }
+
+func (c *skewClock) Now() time.Time { return time.Now().Add(time.Duration(c.off.Load())) }
+
+// workers is the shared state of one workload run.
+type workers struct {
+	r             *chaosRun
+	gate          *opGate
+	producersDone atomic.Bool
+	stalls        atomic.Int32
+	lastProgress  atomic.Int64 // unix ns of the last successful claim
+}
+
+func (r *chaosRun) runWorkload(ctx context.Context, opFaults []fault.PlannedFault) error {
+	w := r.sc.Workload
+	ws := &workers{r: r}
+	if w.Kind == scenarios.WorkloadClaim {
+		// Index faults before the first claim land in the middle of the
+		// prefilled queue, so that claims must get past them in order.
+		var early, rest []fault.PlannedFault
+		for _, p := range opFaults {
+			if p.Op == 0 && (p.Type == scenarios.FaultCorruptIndex || p.Type == scenarios.FaultMalformedTimestamps) {
+				early = append(early, p)
+			} else {
+				rest = append(rest, p)
+			}
+		}
+		half := w.Ops
+		if len(early) > 0 {
+			half = w.Ops / 2
+		}
+		if err := r.prefill(ctx, 0, half); err != nil {
+			return err
+		}
+		for _, p := range early {
+			r.applyFault(ctx, p)
+		}
+		if err := r.prefill(ctx, half, w.Ops); err != nil {
+			return err
+		}
+		opFaults = rest
+	}
+	ws.gate = newGate(w.Ops, opFaults, func(p fault.PlannedFault) { r.applyFault(ctx, p) })
+	r.gate = ws.gate
+	if w.Kind == scenarios.WorkloadNone {
+		ws.gate.finish()
+		return nil
+	}
+	ws.lastProgress.Store(time.Now().UnixNano())
+	var prod, proc sync.WaitGroup
+	if w.Kind == scenarios.WorkloadEnqueue || w.Kind == scenarios.WorkloadMixed {
+		for i := range w.Producers {
+			prod.Go(func() { ws.producer(ctx, i) })
+		}
+	}
+	var procs *procSet
+	if w.Kind != scenarios.WorkloadEnqueue {
+		for i := range w.Processors {
+			proc.Go(func() { ws.processor(ctx, i) })
+		}
+		procs = r.startProcs(ctx, ws)
+	}
+	prod.Wait()
+	ws.producersDone.Store(true)
+	proc.Wait()
+	if procs != nil {
+		procs.wait()
+	}
+	ws.gate.finish()
+	return ctx.Err()
+}
+
+// prefill fills the queue for a claim workload, untimed, and records the
+// enqueues so the checks know them.
+func (r *chaosRun) prefill(ctx context.Context, from, to int64) error {
+	const chunk = 500
+	s, err := r.current()
+	if err != nil {
+		return fmt.Errorf("prefill: %w", err)
+	}
+	for i := from; i < to; i += chunk {
+		m := min(chunk, to-i)
+		payloads := make([][]byte, m)
+		recs := make([]*ChaosOp, m)
+		for j := range m {
+			marker := fmt.Sprintf("prefill-%d", i+j)
+			payloads[j] = payloadFor(marker, r.sc.Workload.ValueSize)
+			recs[j] = r.rec.begin(&ChaosOp{Client: "prefill", N: i + j, Op: opname.Enqueue, Marker: marker})
+		}
+		ops, err := s.EnqueueBatch(ctx, payloads)
+		for j, op := range recs {
+			if err == nil {
+				op.ID, op.Seq = ops[j].ID, ops[j].Seq
+			}
+			r.rec.end(op, err)
+		}
+		if err != nil {
+			return fmt.Errorf("prefill: %w", err)
+		}
+	}
+	return nil
+}
+
+func (ws *workers) producer(ctx context.Context, i int) {
+	r := ws.r
+	client := fmt.Sprintf("producer-%d", i)
+	rng := rand.New(rand.NewPCG(r.opts.Seed, uint64(i)))
+	var n int64
+	for ctx.Err() == nil {
+		if _, ok := ws.gate.begin(true); !ok {
+			return
+		}
+		r.enqueue(ctx, client, &n, rng)
+		ws.gate.end()
+	}
+}
+
+func (r *chaosRun) enqueue(ctx context.Context, client string, n *int64, rng *rand.Rand) {
+	w := r.sc.Workload
+	marker := fmt.Sprintf("%s-%d", client, *n)
+	rec := &ChaosOp{Client: client, N: *n, Op: opname.Enqueue, Marker: marker, Subject: subjectFor(marker, w.Subjects)}
+	if w.Idempotency > 0 && rng != nil {
+		k := *n
+		if *n > 0 && rng.Float64() < w.Idempotency {
+			k = rng.Int64N(*n)
+		}
+		rec.Key = fmt.Sprintf("idem-%s-%d", client, k)
+	}
+	*n++
+	r.rec.begin(rec)
+	var op store.Op
+	s, err := r.queue()
+	if err == nil {
+		op, err = s.Enqueue(ctx, payloadFor(marker, w.ValueSize), store.EnqueueOptions{IdempotencyKey: rec.Key, Subject: rec.Subject})
+	}
+	if err == nil {
+		rec.ID, rec.Seq, rec.Dup = op.ID, op.Seq, op.Duplicate
+	}
+	r.rec.end(rec, err)
+}
+
+// queueStore is the part of the store a processor calls: *store.Store
+// itself, or, in a processor process, the harness's store reached through
+// the run's socket (proc.Client).
+type queueStore interface {
+	AcquireLock(ctx context.Context, req store.LockRequest) (store.Lease, error)
+	Heartbeat(ctx context.Context, token uint64, clock store.Clock) error
+	ReleaseLock(ctx context.Context, token uint64) error
+	Enqueue(ctx context.Context, payload []byte, o store.EnqueueOptions) (store.Op, error)
+	Claim(ctx context.Context, token uint64) (store.Op, error)
+	Ack(ctx context.Context, token uint64, id string) error
+	Fail(ctx context.Context, token uint64, id, reason string) (store.Op, error)
+}
+
+// queue returns what the run's processors call: the remote store in a
+// processor process, the open store otherwise.
+func (r *chaosRun) queue() (queueStore, error) {
+	if r.remote != nil {
+		return r.remote, nil
+	}
+	s, err := r.current()
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// call records one processor call.
+func (r *chaosRun) call(client string, n *int64, name string, token uint64, id string, do func(s queueStore) (store.Op, error)) (store.Op, error) {
+	rec := &ChaosOp{Client: client, N: *n, Op: name, Token: token, ID: id}
+	*n++
+	r.rec.begin(rec)
+	var op store.Op
+	s, err := r.queue()
+	if err == nil {
+		op, err = do(s)
+	}
+	if err == nil && op.ID != "" {
+		rec.ID, rec.Seq, rec.Subject = op.ID, op.Seq, op.Subject
+		if op.Payload != nil {
+			rec.Hash = history.HashPayload(op.Payload)
+			rec.Marker = markerOf(op.Payload)
+			if rec.Marker == "" || string(op.Payload) != string(payloadFor(rec.Marker, len(op.Payload))) {
+				rec.Marker = "!unexpected-payload"
+			}
+		}
+	}
+	r.rec.end(rec, err)
+	return op, err
+}
+
+// acquire records one AcquireLock call, with the token it returned on its
+// own op, before the op's return is recorded (and streamed to the parent).
+func (r *chaosRun) acquire(ctx context.Context, client string, n *int64, req store.LockRequest) (store.Lease, error) {
+	rec := &ChaosOp{Client: client, N: *n, Op: opname.Acquire}
+	*n++
+	r.rec.begin(rec)
+	s, err := r.queue()
+	var lease store.Lease
+	if err == nil {
+		lease, err = s.AcquireLock(ctx, req)
+	}
+	rec.Token = lease.Token
+	r.rec.end(rec, err)
+	return lease, err
+}
+
+// procEnv is what one processor loop needs from the workload around it:
+// the op gate, when to stop, its stalls and the handler failure rate.
+// Processor goroutines use the workload's state directly (localProc); a
+// processor process asks the harness over the run's socket (proc.Client).
+type procEnv interface {
+	// begin waits for the op gate and takes a ticket, counted or not;
+	// false means the run is over. end gives the ticket back.
+	begin(counted bool) bool
+	end()
+	// done reports that producers are done and no stall is pending; idle
+	// that, and that nothing was claimed for a while.
+	done() bool
+	idle() bool
+	// progress notes a successful claim.
+	progress()
+	failRate() float64
+	// stallPending reports a stall requested for this processor; stall
+	// serves it; dropStall cancels it when the processor stops.
+	stallPending() bool
+	stall(ctx context.Context)
+	dropStall()
+	// yield reports a stall requested for another processor, which waits
+	// for the lock to serve it: the holder hands the lock over at once.
+	yield() bool
+}
+
+// localProc is the procEnv of processor goroutine p.
+type localProc struct {
+	ws *workers
+	p  int
+}
+
+func (l localProc) begin(counted bool) bool {
+	_, ok := l.ws.gate.begin(counted)
+	return ok
+}
+func (l localProc) end()               { l.ws.gate.end() }
+func (l localProc) done() bool         { return l.ws.done() }
+func (l localProc) idle() bool         { return l.ws.idle() }
+func (l localProc) progress()          { l.ws.lastProgress.Store(time.Now().UnixNano()) }
+func (l localProc) failRate() float64  { return l.ws.r.handlerFailRate() }
+func (l localProc) stallPending() bool { return l.ws.r.stallReq[l.p].Load() > 0 }
+func (l localProc) stall(ctx context.Context) {
+	l.ws.stall(ctx, l.p)
+}
+func (l localProc) yield() bool { return l.ws.stallWaiting(l.p) }
+func (l localProc) dropStall() {
+	if l.ws.r.stallReq[l.p].Swap(0) > 0 {
+		l.ws.r.stalls.Add(-1)
+	}
+}
+
+// stallWaiting reports a stall requested for a processor other than p
+// (every processor when p is -1) and not yet served.
+func (ws *workers) stallWaiting(p int) bool {
+	for i := range ws.r.stallReq {
+		if i != p && ws.r.stallReq[i].Load() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// done reports that the processors may stop: claim and cycle workloads
+// have no producers, so they are done from the start and stop at their op
+// count or an empty queue.
+func (ws *workers) done() bool {
+	return ws.producersDone.Load() && ws.r.stalls.Load() == 0
+}
+
+// idle reports that processors may stop: producers are done, no stall is
+// pending and nothing was claimed for a while.
+func (ws *workers) idle() bool {
+	return ws.done() && time.Since(time.Unix(0, ws.lastProgress.Load())) > 300*time.Millisecond
+}
+
+func (ws *workers) processor(ctx context.Context, p int) {
+	r := ws.r
+	client := fmt.Sprintf("processor-%d", p)
+	rng := rand.New(rand.NewPCG(r.opts.Seed, uint64(1000+p)))
+	r.processorLoop(ctx, localProc{ws: ws, p: p}, client, r.clocks[p], rng)
+}
+
+// processorLoop is one processor, a goroutine of the harness or a
+// processor process: it acquires the lock with its own clock, claims, acks
+// or fails with its fencing token, heartbeats every 10 claims and hands
+// the lock over every 50, until env says the run is over. While a stall
+// waits for another processor, it hands the lock over after each claim
+// and whenever the queue is empty, so that the stall happens soon, while
+// the stalled processor holds the lock, whatever the number of
+// processors.
+func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string, clock store.Clock, rng *rand.Rand) {
+	kind := r.sc.Workload.Kind
+	var n int64
+	var token uint64
+	claims, refused := 0, 0
+	defer func() {
+		env.dropStall()
+		if token != 0 {
+			_, _ = r.call(client, &n, opname.Release, token, "", func(s queueStore) (store.Op, error) {
+				return store.Op{}, s.ReleaseLock(ctx, token)
+			})
+		}
+	}()
+	for ctx.Err() == nil {
+		if token == 0 {
+			if !env.begin(false) {
+				return
+			}
+			lease, err := r.acquire(ctx, client, &n, store.LockRequest{Owner: client, Clock: clock})
+			env.end()
+			if err != nil {
+				if env.idle() {
+					return
+				}
+				// The lock is held: try again soon, but not so often
+				// that failed acquires swamp the history, whatever the
+				// number of processors: 2ms, doubling to 16ms, jittered.
+				refused++
+				sleepCtx(ctx, acquireBackoff(refused, rng))
+				continue
+			}
+			token, refused = lease.Token, 0
+		}
+		counted := kind == scenarios.WorkloadClaim || kind == scenarios.WorkloadCycle
+		if !env.begin(counted) {
+			return
+		}
+		if kind == scenarios.WorkloadCycle {
+			r.enqueue(ctx, client, &n, rng)
+		}
+		op, err := r.call(client, &n, opname.Claim, token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, token) })
+		env.end()
+		if err != nil {
+			switch {
+			case errors.Is(err, store.ErrStaleToken):
+				token = 0
+			case errors.Is(err, store.ErrEmpty) && env.yield():
+				if !env.begin(false) {
+					return
+				}
+				_, _ = r.call(client, &n, opname.Release, token, "", func(s queueStore) (store.Op, error) {
+					return store.Op{}, s.ReleaseLock(ctx, token)
+				})
+				token = 0
+				env.end()
+				sleepCtx(ctx, maxAcquireBackoff)
+			case errors.Is(err, store.ErrEmpty) && env.stallPending():
+				env.stall(ctx)
+			case env.done() && (errors.Is(err, store.ErrEmpty) || env.idle()):
+				return
+			default:
+				sleepCtx(ctx, 500*time.Microsecond)
+			}
+			continue
+		}
+		env.progress()
+		if env.stallPending() {
+			env.stall(ctx)
+		}
+		if !env.begin(false) {
+			return
+		}
+		if rate := env.failRate(); rate > 0 && rng.Float64() < rate {
+			_, err = r.call(client, &n, opname.Fail, token, op.ID, func(s queueStore) (store.Op, error) {
+				return s.Fail(ctx, token, op.ID, "chaos: injected handler failure")
+			})
+		} else {
+			_, err = r.call(client, &n, opname.Ack, token, op.ID, func(s queueStore) (store.Op, error) {
+				return store.Op{}, s.Ack(ctx, token, op.ID)
+			})
+		}
+		claims++
+		if err == nil && claims%10 == 0 {
+			_, err = r.call(client, &n, opname.Heartbeat, token, "", func(s queueStore) (store.Op, error) {
+				return store.Op{}, s.Heartbeat(ctx, token, clock)
+			})
+		}
+		yield := env.yield()
+		handOver := err == nil && (claims%50 == 0 || yield)
+		if handOver {
+			// Hand the lock over now and then, so every processor holds
+			// it at some point and skewed clocks meet.
+			_, err = r.call(client, &n, opname.Release, token, "", func(s queueStore) (store.Op, error) {
+				return store.Op{}, s.ReleaseLock(ctx, token)
+			})
+			token = 0
+		}
+		env.end()
+		if errors.Is(err, store.ErrStaleToken) {
+			token = 0
+		}
+		switch {
+		case yield && token == 0:
+			// Give the processor that waits a chance at the lock.
+			sleepCtx(ctx, maxAcquireBackoff)
+		case handOver && r.sc.Workload.Processors+r.sc.Workload.Processes > 1:
+			// Stay away longer than the longest backoff of a refused
+			// acquire, or the releaser takes the lock straight back and
+			// the others, backing off, never hold it.
+			sleepCtx(ctx, handOverPause)
+		}
+	}
+}
+
+// maxAcquireBackoff is the longest a processor waits after a refused
+// acquire.
+const maxAcquireBackoff = 16 * time.Millisecond
+
+// handOverPause is how long a processor that handed the lock over waits
+// before it asks again: past the longest jittered backoff (1.25 ×
+// maxAcquireBackoff), so a waiting processor asks first.
+const handOverPause = maxAcquireBackoff * 3 / 2
+
+// acquireBackoff is the wait after the n-th refused acquire in a row.
+func acquireBackoff(n int, rng *rand.Rand) time.Duration {
+	d := min(2*time.Millisecond<<min(n-1, 3), maxAcquireBackoff)
+	return d - d/4 + time.Duration(rng.Int64N(int64(d/2)))
+}
+
+// stall pauses processor p, heartbeats included, as a GC pause or a
+// stopped VM would, while it holds its lease and maybe a claim.
+func (ws *workers) stall(ctx context.Context, p int) {
+	d := ws.r.stallReq[p].Swap(0)
+	if d <= 0 {
+		return
+	}
+	sleepCtx(ctx, time.Duration(d))
+	ws.r.stalls.Add(-1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,39 @@
+// Package history is the record the harness judges: every queue and lock
+// call it made, with its client, its call and return times, its input and
+// its output, plus what it found in the store after a crash and at the
+// end. The checkers (package check) read nothing else.
+//
+// # Basics
+//
+// A [History] is an append-only, concurrency-safe recorder:
+//
+//	h := history.NewHistory(history.HistoryOptions{})
+//	i := h.Call("processor-0", history.KindClaim, "", history.OpInput{Token: 7})
+//	op, err := s.Claim(ctx, 7)
+//	h.Return(i, history.OpOutput{Outcome: history.OutcomeOK, OpID: op.ID})
+//	events := h.Events()
+//
+// Until Return is called, an event reads as never returned: its Return is
+// [ReturnUnknown] and its outcome [OutcomeUnknown]. A process that is
+// killed leaves such events behind, and the checkers treat them as calls
+// that may or may not have taken effect.
+//
+// Times are nanoseconds since the run started, from a monotonic clock.
+// Processes that record one history between them use [ClockSince] with a
+// start from [MonotonicNanos] (CLOCK_MONOTONIC, shared by every process
+// on the machine), and [MergeHistories] joins their records by call time.
+//
+// # Format
+//
+// [WriteHistory] and [ReadHistory] use JSON lines (history.jsonl), version
+// [HistoryFormatVersion]: a call and its return may be one line or two, so
+// a recorder with a Sink streams each as it happens. docs/checkers.md
+// documents the fields with an example.
+//
+// # Caveats
+//
+//   - Payloads are never recorded, only [HashPayload] of them.
+//   - ReadHistory rejects an unknown kind or outcome, a return before its
+//     call, and a torn last line ([ErrTornHistory]); a reader that wants
+//     the prefix of a killed process's stream gets it with the error.
+package history

@@ -1,0 +1,133 @@
+package reports_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/boxstorm/boxstorm/reports"
+	"github.com/boxstorm/boxstorm/scenarios"
+)
+
+// chartSummary is a run of one scenario with a latency series, a 100 ms
+// bitflip at 0.5 s and an instantaneous kill at 0.8 s, and one scenario
+// without ops.
+func chartSummary() *reports.ChaosSummary {
+	var series []reports.LatencyPoint
+	for i := range 100 {
+		series = append(series, reports.LatencyPoint{At: time.Duration(i) * 10 * time.Millisecond, Count: 5,
+			P99: time.Duration(1+i%7) * time.Millisecond, Max: time.Duration(2+i%7) * time.Millisecond})
+	}
+	return &reports.ChaosSummary{Tool: "boxstorm chaos", Seed: 7, Verdict: "pass", Scenarios: []reports.ChaosScenario{
+		{Name: "with-faults", Verdict: reports.VerdictPass, Elapsed: time.Second,
+			Latency: []reports.OpLatency{{Op: "enqueue", Count: 500, P50: time.Millisecond, P99: 7 * time.Millisecond, Max: 8 * time.Millisecond, Step: 10 * time.Millisecond, Series: series}},
+			FaultWindows: []reports.FaultWindow{
+				{Index: 0, Type: string(scenarios.FaultBitflip), Start: 500 * time.Millisecond, End: 600 * time.Millisecond},
+				{Index: 1, Type: string(scenarios.FaultKill), Start: 800 * time.Millisecond, End: 800 * time.Millisecond},
+			}},
+		{Name: "no-ops", Verdict: reports.VerdictPass, Elapsed: time.Second,
+			FaultWindows: []reports.FaultWindow{{Index: 0, Type: string(scenarios.FaultTruncate), Start: time.Millisecond, End: 2 * time.Millisecond}}},
+	}}
+}
+
+var svgText = regexp.MustCompile(`<text x="([-0-9.e]+)"[^>]*>([^<]*)</text>`)
+
+// textX returns the x of the SVG text element that reads s, or -1.
+func textX(t *testing.T, svg, s string) float64 {
+	t.Helper()
+	for _, m := range svgText.FindAllStringSubmatch(svg, -1) {
+		if m[2] == s {
+			x, err := strconv.ParseFloat(m[1], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return x
+		}
+	}
+	return -1
+}
+
+func TestWriteChaosHTML_LatencyChart(t *testing.T) {
+	var buf bytes.Buffer
+	if err := reports.WriteChaosHTML(&buf, chartSummary()); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	if strings.Count(page, "<figure>") != 1 {
+		t.Fatalf("want one chart (the scenario without ops has none), page:\n%s", page)
+	}
+	verdict, chart := strings.Index(page, `class="verdict`), strings.Index(page, "<figure>")
+	if verdict < 0 || verdict > chart {
+		t.Errorf("verdict at %d, chart at %d: want the verdict first", verdict, chart)
+	}
+	svg := page[chart:strings.Index(page, "</figure>")]
+	for _, want := range []string{"with-faults: latency over time", ">enqueue</text>", ">fault</text>", "p99 (solid) and max (dashed)", "10.000 ms bucket"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	// The band labels sit at their windows: the x axis runs from 0 to 1 s,
+	// so the kill's label is right of the bitflip's, by about 0.3 of the
+	// data area.
+	bitflip, kill, axis0, axis1 := textX(t, svg, "bitflip"), textX(t, svg, "kill"), textX(t, svg, "0.0"), textX(t, svg, "1.0")
+	if bitflip < 0 || kill < 0 || axis0 < 0 || axis1 < 0 {
+		t.Fatalf("labels at x bitflip %v, kill %v, axis 0 %v, axis 1 %v; svg:\n%s", bitflip, kill, axis0, axis1, svg)
+	}
+	// Tick labels are centred on their tick; band labels start just right
+	// of the band's left edge.
+	at := func(x float64) float64 { return (x - axis0) / (axis1 - axis0) }
+	if f := at(bitflip); f < 0.5 || f > 0.52 {
+		t.Errorf("bitflip label at %.3f of the axis, want just after 0.5", f)
+	}
+	if f := at(kill); f < 0.8 || f > 0.82 {
+		t.Errorf("kill label at %.3f of the axis, want just after 0.8", f)
+	}
+	// The bands are the chart's only translucent fills.
+	if n := strings.Count(svg, "fill-opacity"); n != 3 { // two bands and the legend's swatch
+		t.Errorf("%d shaded elements, want the two bands and the legend's", n)
+	}
+	if !strings.Contains(page, "truncate 0.001–0.002") {
+		t.Errorf("the scenario without ops does not list its fault window")
+	}
+}
+
+func TestWriteChaosHTML_NoSeriesNoChart(t *testing.T) {
+	s := chartSummary()
+	s.Scenarios[0].Latency[0].Series = nil // a summary written before the series existed
+	var buf bytes.Buffer
+	if err := reports.WriteChaosHTML(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	if page := buf.String(); strings.Contains(page, "<figure>") || !strings.Contains(page, "<td>enqueue</td>") {
+		t.Errorf("want the latency table and no chart:\n%s", page)
+	}
+}
+
+// A report drawn again from summary.json is the report the run wrote.
+func TestWriteChaosReports_RereadSameHTML(t *testing.T) {
+	dir := t.TempDir()
+	s := chartSummary()
+	if err := reports.WriteChaosReports(dir, "", s); err != nil {
+		t.Fatal(err)
+	}
+	back, err := reports.ReadChaosSummary(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := reports.WriteChaosHTML(&buf, back); err != nil {
+		t.Fatal(err)
+	}
+	written, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(written, buf.Bytes()) {
+		t.Error("report.html drawn from the re-read summary.json differs from the one written")
+	}
+}
