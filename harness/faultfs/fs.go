@@ -117,7 +117,7 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	}
 	id := n.born(ch)
 	s.record(Op{Kind: OpCreate, Ino: id, Dir: n.id.Load(), Name: name, Mode: out.Mode & 0o7777, Path: n.child(name)})
-	return ch, &file{inner: fh, g: n.g}, fl, 0
+	return ch, &file{inner: fh, g: n.g}, fl | fuse.FOPEN_KEEP_CACHE, 0
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -188,7 +188,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		if errno != 0 {
 			return nil, 0, errno
 		}
-		return &file{inner: fh, g: n.g}, fl, 0
+		return &file{inner: fh, g: n.g}, fl | fuse.FOPEN_KEEP_CACHE, 0
 	}
 	s := n.s
 	s.mu.Lock()
@@ -201,7 +201,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		return nil, 0, errno
 	}
 	s.record(Op{Kind: OpTruncate, Ino: n.id.Load(), Path: n.rel()})
-	return &file{inner: fh, g: n.g}, fl, 0
+	return &file{inner: fh, g: n.g}, fl | fuse.FOPEN_KEEP_CACHE, 0
 }
 
 func unwrap(f fs.FileHandle) fs.FileHandle {

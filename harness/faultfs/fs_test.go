@@ -24,12 +24,25 @@ func TestPowerLoss_LosesUnsyncedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	// Read it back so the kernel's page cache holds the unsynced bytes.
+	writeFile(t, m.Dir, "new", "never synced", false, false)
+	// Read and stat so the kernel caches the unsynced bytes, the size and
+	// the new name: none of it may outlive the power loss.
 	if got, want := content(t, p), "durable+lost"; got != want {
 		t.Fatalf("before power loss: %q, want %q", got, want)
 	}
+	for _, name := range []string{"f", "new"} {
+		if _, err := os.Stat(filepath.Join(m.Dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := m.PowerLoss(ctx, faultfs.LoseUnsynced, 0); err != nil {
 		t.Fatal(err)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Size() != int64(len("durable")) {
+		t.Fatalf("stat after power loss: %v, %v; want size %d (a cached attribute?)", fi, err, len("durable"))
+	}
+	if _, err := os.Stat(filepath.Join(m.Dir, "new")); !os.IsNotExist(err) {
+		t.Fatalf("stat of an unsynced new file after power loss: %v, want not exist (a cached entry?)", err)
 	}
 	if got, want := content(t, p), "durable"; got != want {
 		t.Fatalf("after power loss: %q, want %q (a cached page served dropped data?)", got, want)

@@ -127,7 +127,10 @@ func (sv *server) mount(debug bool) error {
 	if err != nil {
 		return fmt.Errorf("faultfs: mount: %w", err)
 	}
-	opts := &fs.Options{MountOptions: fuse.MountOptions{
+	// Every change goes through this mount, so the kernel may cache pages,
+	// attributes and names; a power loss remounts, which drops them all.
+	cache := time.Second
+	opts := &fs.Options{EntryTimeout: &cache, AttrTimeout: &cache, NegativeTimeout: &cache, MountOptions: fuse.MountOptions{
 		DirectMount: true, DirectMountStrict: true, FsName: "faultfs", Name: "faultfs", Debug: debug,
 		Logger: log.New(io.Discard, "", 0),
 	}}
