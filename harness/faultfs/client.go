@@ -126,17 +126,17 @@ func Start(ctx context.Context, exe []string, backingDir, mountpoint string, opt
 			m.cleanup()
 			return nil, fmt.Errorf("faultfs: server exited before mounting: %s", m.stderr.String())
 		case <-ctx.Done():
-			m.Close()
+			m.cleanup()
 			return nil, fmt.Errorf("faultfs: start: %w", ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			m.Close()
+			m.cleanup()
 			return nil, fmt.Errorf("faultfs: start: no mount after %v: %s", opts.Timeout, m.stderr.String())
 		}
 	}
 	if _, err := m.call(ctx, request{Cmd: "ping"}); err != nil {
-		m.Close()
+		m.cleanup()
 		return nil, err
 	}
 	return m, nil

@@ -140,3 +140,22 @@ func TestExplore_DirFsyncCoversRenameAcrossDirs(t *testing.T) {
 		}
 	}
 }
+
+func TestExplore_FailedFsyncDropsWritesForGood(t *testing.T) {
+	base := faultfs.NewTree()
+	base.Inodes[2] = &faultfs.Inode{Mode: 0o644, Data: []byte("old")}
+	base.Inodes[1].Entries["f"] = 2
+	rec := &faultfs.Recording{Base: base, Ops: []faultfs.Op{
+		{Kind: faultfs.OpWrite, Ino: 2, Data: []byte("bad")},
+		{Kind: faultfs.OpFsync, Ino: 2, Failed: true},
+		{Kind: faultfs.OpWrite, Ino: 2, Off: 3, Data: []byte("+")},
+		{Kind: faultfs.OpFsync, Ino: 2},
+	}}
+	_, got := explore(t, rec, faultfs.ExploreOptions{})
+	// Before the failed fsync "bad" may have reached the disk; after it,
+	// never: only "+" is pending or durable, over the old bytes.
+	want := []string{"before-fsync: f=old", "before-fsync: f=bad", "before-fsync: f=old+"}
+	if !slices.Equal(got, want) {
+		t.Errorf("states %q, want %q", got, want)
+	}
+}

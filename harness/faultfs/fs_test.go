@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -351,5 +352,25 @@ func TestStart_CleansStaleMount(t *testing.T) {
 	defer m2.Close()
 	if got, want := content(t, filepath.Join(m2.Dir, "f")), "x"; got != want {
 		t.Fatalf("after restart: %q, want %q", got, want)
+	}
+}
+
+func TestStart_ServerThatFailsToMount(t *testing.T) {
+	if err := faultfs.Available(); err != nil {
+		t.Skipf("skipped, FUSE cannot mount here: %v", err)
+	}
+	dir := t.TempDir()
+	// A backing directory holding a symlink: the model refuses it, so the
+	// server exits before mounting, and Start must say why.
+	backing := filepath.Join(dir, "backing")
+	if err := os.MkdirAll(backing, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("x", filepath.Join(backing, "link")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := faultfs.Start(t.Context(), serverCmd(), backing, filepath.Join(dir, "mnt"), faultfs.Options{Timeout: 10 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "unsupported") {
+		t.Fatalf("Start over a symlink: %v, want an error naming the unsupported file", err)
 	}
 }
