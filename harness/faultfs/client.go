@@ -60,8 +60,8 @@ type Mount struct {
 
 // Start runs exe (the argv of a program whose subcommand calls ServeMain,
 // such as {"chaos", "__faultfs"}) to mount backingDir at mountpoint, and
-// returns when the mount answers. A stale mount left at mountpoint by a
-// killed server is detached first. The server gets SIGTERM if this process
+// returns when the mount answers. Whatever FUSE file system is mounted at
+// mountpoint (a stale mount left by a killed server) is detached first. The server gets SIGTERM if this process
 // dies (Pdeathsig) and then unmounts.
 func Start(ctx context.Context, exe []string, backingDir, mountpoint string, opts Options) (*Mount, error) {
 	if len(exe) == 0 {
@@ -79,6 +79,9 @@ func Start(ctx context.Context, exe []string, backingDir, mountpoint string, opt
 	}
 	if mountpoint, err = filepath.Abs(mountpoint); err != nil {
 		return nil, fmt.Errorf("faultfs: start: %w", err)
+	}
+	if within(backingDir, mountpoint) || within(mountpoint, backingDir) {
+		return nil, fmt.Errorf("faultfs: start: backing %s and mount point %s must not contain each other", backingDir, mountpoint)
 	}
 	if err := Unmount(mountpoint); err != nil {
 		return nil, fmt.Errorf("faultfs: start: clean stale mount: %w", err)
@@ -140,6 +143,12 @@ func Start(ctx context.Context, exe []string, backingDir, mountpoint string, opt
 		return nil, err
 	}
 	return m, nil
+}
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // call sends one request and reads its response.

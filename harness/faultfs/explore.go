@@ -97,7 +97,8 @@ type Exploration struct {
 // the name prefixes with no data and with all data, the data in log order
 // cut at each piece, and then seeded random torn states.
 //
-// visit's error stops the exploration and is returned. Unless opts.Keep,
+// Explore does not modify rec. visit's error stops the exploration and is
+// returned. Unless opts.Keep,
 // each directory is removed after visit.
 func Explore(ctx context.Context, rec *Recording, opts ExploreOptions, visit func(context.Context, CrashState) error) (*Exploration, error) {
 	if rec == nil || rec.Base == nil {
@@ -111,7 +112,7 @@ func Explore(ctx context.Context, rec *Recording, opts ExploreOptions, visit fun
 	}
 	res := &Exploration{MaxStatesPerBoundary: opts.MaxStatesPerBoundary, MaxStates: opts.MaxStates, Seed: opts.Seed}
 	seen := map[string]bool{}
-	d := &disk{durable: rec.Base.Clone()}
+	d := &disk{durable: rec.Base.clone(false)} // rec is the caller's: never mark it
 	last := -1
 	point := func(opIndex int, kind string) error {
 		if opIndex == last {

@@ -374,3 +374,21 @@ func TestStart_ServerThatFailsToMount(t *testing.T) {
 		t.Fatalf("Start over a symlink: %v, want an error naming the unsupported file", err)
 	}
 }
+
+func TestStart_RefusesNestedDirectories(t *testing.T) {
+	if err := faultfs.Available(); err != nil {
+		t.Skipf("skipped, FUSE cannot mount here: %v", err)
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, backing, mnt string }{
+		{"mount inside backing", dir, filepath.Join(dir, "mnt")},
+		{"backing inside mount", filepath.Join(dir, "mnt", "b"), filepath.Join(dir, "mnt")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if m, err := faultfs.Start(t.Context(), serverCmd(), tc.backing, tc.mnt, faultfs.Options{}); err == nil {
+				m.Close()
+				t.Fatal("Start accepted nested directories")
+			}
+		})
+	}
+}

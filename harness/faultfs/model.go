@@ -195,11 +195,20 @@ func splitPath(rel string) []string {
 }
 
 // Clone returns a copy of t that shares file data until either is written.
-func (t *Tree) Clone() *Tree {
+// It marks t's data as shared, so it must not run concurrently with any
+// other use of t.
+func (t *Tree) Clone() *Tree { return t.clone(true) }
+
+// clone copies t; with share, file data is shared copy-on-write.
+func (t *Tree) clone(share bool) *Tree {
 	c := &Tree{Root: t.Root, Inodes: make(map[uint64]*Inode, len(t.Inodes))}
 	for id, in := range t.Inodes {
-		n := &Inode{Dir: in.Dir, Mode: in.Mode, Data: in.Data, shared: true}
-		in.shared = true
+		n := &Inode{Dir: in.Dir, Mode: in.Mode, Data: in.Data, shared: share}
+		if share {
+			in.shared = true
+		} else {
+			n.Data = append([]byte(nil), in.Data...)
+		}
 		if in.Entries != nil {
 			n.Entries = make(map[string]uint64, len(in.Entries))
 			for k, v := range in.Entries {
