@@ -149,6 +149,11 @@ func (bw *boxWriter) abort() {
 // eachRecord calls fn with every record of a box but the marker, in key
 // order, with the plaintext.
 func (b *box) eachRecord(ctx context.Context, fn func(key string, plaintext []byte) error) error {
+	return b.eachTyped(ctx, func(k string, pt []byte, _ TypeID) error { return fn(k, pt) })
+}
+
+// eachTyped is eachRecord that also passes each record's type id.
+func (b *box) eachTyped(ctx context.Context, fn func(key string, plaintext []byte, id TypeID) error) error {
 	var ferr error
 	err := b.view(func(tx *buntdb.Tx) error {
 		return tx.Ascend("", func(k, v string) bool {
@@ -158,12 +163,12 @@ func (b *box) eachRecord(ctx context.Context, fn func(key string, plaintext []by
 			if ferr = ctx.Err(); ferr != nil {
 				return false
 			}
-			pt, err := b.seal.open(k, []byte(v))
+			pt, id, err := b.seal.openTyped(nil, k, []byte(v))
 			if err != nil {
 				ferr = err
 				return false
 			}
-			ferr = fn(k, pt)
+			ferr = fn(k, pt, id)
 			return ferr == nil
 		})
 	})

@@ -18,8 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tidwall/buntdb"
-
 	"github.com/boxstorm/boxstorm/internal/archive"
 	"github.com/boxstorm/boxstorm/internal/envelope"
 	"github.com/boxstorm/boxstorm/internal/fileio"
@@ -760,25 +758,11 @@ func (s *Store) Records(ctx context.Context, name string) ([]Record, error) {
 		return nil, fmt.Errorf("box %s: %w", name, ErrNotFound)
 	}
 	var out []Record
-	var ferr error
-	err := b.view(func(tx *buntdb.Tx) error {
-		return tx.Ascend("", func(k, v string) bool {
-			if k == markerKey {
-				return true
-			}
-			if ferr = ctx.Err(); ferr != nil {
-				return false
-			}
-			pt, id, err := b.seal.openTyped(nil, k, []byte(v))
-			if err != nil {
-				ferr = err
-				return false
-			}
-			out = append(out, Record{Box: name, Key: k, TypeID: id, Value: pt})
-			return true
-		})
+	err := b.eachTyped(ctx, func(k string, pt []byte, id TypeID) error {
+		out = append(out, Record{Box: name, Key: k, TypeID: id, Value: pt})
+		return nil
 	})
-	if err := errors.Join(err, ferr); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
