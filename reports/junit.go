@@ -46,10 +46,10 @@ func ScenarioTestCase(suite, scenario string, seed uint64, elapsed time.Duration
 	}
 }
 
-// The JUnit XML schema as CI tools read it. It validates against the
-// Jenkins xUnit plugin's junit-10.xsd, the strictest of them (a copy is in
-// testdata/junit): <testsuites> carries no skipped attribute, only
-// <testsuite> does.
+// The JUnit XML schema as CI tools read it. It keeps the rules of the
+// Jenkins xUnit plugin's junit-10.xsd, the strictest of them (encoded in
+// testdata/junit/jenkins-junit.xsd for the tests): <testsuites> carries no
+// skipped attribute, only <testsuite> does.
 type (
 	xmlSuites struct {
 		XMLName  xml.Name   `xml:"testsuites"`

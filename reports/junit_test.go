@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,20 +61,21 @@ func TestWriteJUnit(t *testing.T) {
 }
 
 // TestWriteJUnitValidatesAgainstJenkinsSchema validates WriteJUnit's output
-// with xmllint against the Jenkins xUnit plugin's junit-10.xsd (kept in
-// testdata/junit with its licence), the strictest schema CI tools apply.
-// xmllint comes from Debian's libxml2-utils, which .ci/run installs; the
-// test skips without it, except in CI.
+// with xmllint against testdata/junit/jenkins-junit.xsd, boxstorm's own
+// schema encoding the rules of the Jenkins xUnit plugin's junit-10.xsd, the
+// strictest schema CI tools apply. xmllint comes from Debian's
+// libxml2-utils, which .ci/run installs; the test skips without it, except
+// when CI is set (CI=true, as GitHub Actions sets it), where it fails.
 func TestWriteJUnitValidatesAgainstJenkinsSchema(t *testing.T) {
 	xmllint, err := exec.LookPath("xmllint")
 	if err != nil {
-		msg := "xmllint not found: apt-get install libxml2-utils to validate junit.xml against junit-10.xsd"
-		if os.Getenv("CI") != "" {
+		msg := "xmllint not found: apt-get install libxml2-utils to validate junit.xml against the Jenkins rules"
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
 	}
-	schema := filepath.Join("testdata", "junit", "junit-10.xsd")
+	schema := filepath.Join("testdata", "junit", "jenkins-junit.xsd")
 	validate := func(t *testing.T, doc []byte) (string, error) {
 		t.Helper()
 		path := filepath.Join(t.TempDir(), "junit.xml")
@@ -104,25 +106,54 @@ func TestWriteJUnitValidatesAgainstJenkinsSchema(t *testing.T) {
 			t.Fatal(err)
 		}
 		if out, err := validate(t, buf.Bytes()); err != nil {
-			t.Fatalf("junit.xml does not validate against junit-10.xsd: %v\n%s\n%s", err, out, buf.Bytes())
+			t.Fatalf("junit.xml breaks the Jenkins rules: %v\n%s\n%s", err, out, buf.Bytes())
 		}
 	})
 
-	// The schema check must be able to fail: the attribute the plugin
-	// rejected before this fix is still rejected.
-	t.Run("the schema rejects skipped on testsuites", func(t *testing.T) {
-		bad := []byte(`<?xml version="1.0" encoding="UTF-8"?>
-<testsuites tests="1" failures="0" errors="0" skipped="1" time="0.000">
-  <testsuite name="chaos" tests="1" failures="0" errors="0" skipped="1" time="0.000">
-    <testcase name="a" classname="chaos.a" time="0.000"><skipped message="x"></skipped></testcase>
-  </testsuite>
-</testsuites>
-`)
-		out, err := validate(t, bad)
-		if err == nil || !strings.Contains(out, "skipped") {
-			t.Fatalf("xmllint accepted skipped on testsuites: err %v, output %s", err, out)
-		}
-	})
+	// The schema must be able to fail, and must not be stricter than
+	// Jenkins: each case is a document the plugin's rules accept or reject,
+	// with the word xmllint's complaint names. The first bad case is the
+	// attribute the plugin rejected in boxstorm's output before.
+	const head = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
+	for _, tc := range []struct {
+		name string
+		doc  string
+		bad  string // a word of xmllint's complaint; "" when the document is valid
+	}{
+		{"skipped on testsuites",
+			`<testsuites tests="1" failures="0" errors="0" skipped="1" time="0.000"><testsuite name="chaos" tests="1" failures="0" errors="0" skipped="1" time="0.000"><testcase name="a" classname="chaos.a" time="0.000"><skipped message="x"></skipped></testcase></testsuite></testsuites>`,
+			"skipped"},
+		{"testsuite without errors",
+			`<testsuites><testsuite name="s" tests="0" failures="0"></testsuite></testsuites>`, "errors"},
+		{"testcase without name",
+			`<testsuites><testsuite name="s" tests="1" failures="0" errors="0"><testcase classname="c"/></testsuite></testsuites>`, "name"},
+		{"property without value",
+			`<testsuites><testsuite name="s" tests="0" failures="0" errors="0"><properties><property name="seed"/></properties></testsuite></testsuites>`, "value"},
+		{"testcase directly in testsuites",
+			`<testsuites><testcase name="a"/></testsuites>`, "testcase"},
+		{"unknown attribute on testcase",
+			`<testsuites><testsuite name="s" tests="1" failures="0" errors="0"><testcase name="a" status="ok"/></testsuite></testsuites>`, "status"},
+		{"rerunFailure without type",
+			`<testsuites><testsuite name="s" tests="1" failures="0" errors="0"><testcase name="a"><rerunFailure message="m"/></testcase></testsuite></testsuites>`, "type"},
+		{"suite time with a bad digit group",
+			`<testsuites><testsuite name="s" tests="0" failures="0" errors="0" time="1,23"></testsuite></testsuites>`, "time"},
+		{"time in seconds with grouped digits", `<testsuites time="1,234.5"></testsuites>`, ""},
+		{"a bare testsuite, nested suites, outcomes in any order",
+			`<testsuite name="s" tests="2" failures="1" errors="1" hostname="h"><system-out>o</system-out><testsuite name="inner" tests="0" failures="0" errors="0"/><testcase name="a" time="n/a"><system-err>e</system-err><failure type="t">x</failure><error/><flakyError type="t">text<stackTrace>st</stackTrace></flakyError></testcase><properties/></testsuite>`,
+			""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := validate(t, []byte(head+tc.doc+"\n"))
+			switch {
+			case tc.bad == "" && err != nil:
+				t.Fatalf("xmllint rejected a document the Jenkins rules accept: %v\n%s", err, out)
+			case tc.bad != "" && err == nil:
+				t.Fatalf("xmllint accepted a document the Jenkins rules reject:\n%s", out)
+			case tc.bad != "" && !strings.Contains(out, tc.bad):
+				t.Fatalf("xmllint rejected it, but not for %q:\n%s", tc.bad, out)
+			}
+		})
+	}
 }
 
 func TestScenarioTestCase(t *testing.T) {

@@ -91,7 +91,7 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 	eng.Mode, eng.Rate, eng.Workers = c.mode, c.rate, c.workers
 	eng.Duration, eng.Ops, eng.Warmup, eng.Interval = c.duration, c.ops, c.warmup, c.interval
 	eng.Pauses, eng.Seed, eng.Logger = c.pauseList, c.seed, e.log
-	eng.Progress = newProgress(e.stderr, e.log)
+	eng.Progress = newProgress(e.stderr, e.log, c.mode == load.OpenLoop)
 
 	res, runErr := eng.Run(ctx)
 	if res == nil {

@@ -1,4 +1,4 @@
-// This file shows a run's progress: a status line on a terminal, else a log
+// This file shows a run's progress: a progress bar on a terminal, else a log
 // line every few seconds.
 
 package main
@@ -8,10 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/boxstorm/boxstorm/harness/load"
+	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
 
@@ -19,16 +19,12 @@ import (
 // stderr is not a terminal: CI logs want a sign of life, not a flood.
 const progressLogEvery = 5 * time.Second
 
-// progressDrawEvery is the least time between two redraws of the status
-// line on a terminal.
-const progressDrawEvery = 100 * time.Millisecond
-
-// newProgress returns the Engine.Progress callback for a run: a status
-// line on stderr when it is a terminal, else a log line at most every
-// progressLogEvery.
-func newProgress(stderr io.Writer, log *slog.Logger) func(load.Progress) {
+// newProgress returns the Engine.Progress callback for a run (an open loop
+// when open is set): a progress bar on stderr when it is a terminal, else a
+// log line at most every progressLogEvery.
+func newProgress(stderr io.Writer, log *slog.Logger, open bool) func(load.Progress) {
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return (&progressBar{w: stderr}).update
+		return (&progressBar{w: stderr, open: open}).update
 	}
 	p := &progressLog{log: log, last: time.Now()}
 	return p.update
@@ -62,86 +58,155 @@ func (p *progressLog) update(pr load.Progress) {
 	p.log.Info("progress", args...)
 }
 
-// progressBar redraws one status line in place: the phase, a bar, the
-// measured ops, their true rate and the time left. It draws the line
-// itself, because a generic progress bar times its rate and ETA from its
-// own creation, warm-up included.
+// progressBar shows the run on a terminal with schollz/progressbar, one bar
+// per phase. During the warm-up, a spinner says how long it has left. When
+// measuring starts, the spinner goes and a new bar appears: the library
+// times its elapsed time, rate and ETA from the bar's own start, so a bar
+// made for the measured window counts none of the warm-up. The measuring bar
+// counts ops against the run's total when the engine knows it (open loop, or
+// --ops); else, a closed loop stopped by time, it is a spinner with the ops
+// done, their rate, and the time left in its description.
+//
+// The measuring bar starts at the first progress report of the measured
+// window, up to one report interval after the window opened; it counts the
+// ops done since (see measuringSpan), so that the ops before it do not
+// inflate its first rates.
 type progressBar struct {
-	w    io.Writer
-	last time.Time
+	w      io.Writer
+	open   bool                     // an open loop: the total and the duration end the run together
+	warmup *progressbar.ProgressBar // the warm-up spinner; nil once measuring
+	bar    *progressbar.ProgressBar // the measuring bar; nil during the warm-up
+	offset int64                    // measured ops done before bar started
+	span   int64                    // the ops bar counts to; -1 for a spinner
+	desc   string                   // the description shown
 }
 
 func (p *progressBar) update(pr load.Progress) {
-	now := time.Now()
+	if pr.Elapsed < 0 && p.bar == nil {
+		p.warmingUp(pr)
+		return
+	}
+	if p.warmup != nil {
+		_ = p.warmup.Finish() // cleared: the bar clears on finish
+		p.warmup = nil
+	}
+	desc := measuringDescription(pr, p.open)
+	if p.bar == nil {
+		// The bar's clock starts now; it draws at the next report, when
+		// it has a rate to show.
+		p.offset, p.span = measuringSpan(pr)
+		p.bar = progressbar.NewOptions64(p.span, measuringOptions(p.w, desc, p.span)...)
+		p.bar.StartWithoutRender()
+		p.desc = desc
+	} else {
+		n := pr.Done - p.offset
+		if p.span > 0 {
+			n = min(n, p.span) // the last ops may drain past the total
+		}
+		_ = p.bar.Set64(n)
+		if desc != p.desc {
+			p.bar.Describe(desc)
+			p.desc = desc
+		}
+	}
 	if pr.Final {
-		fmt.Fprint(p.w, "\r\x1b[K") // leave the terminal clean for the results
-		return
+		_ = p.bar.Finish()
 	}
-	if now.Sub(p.last) < progressDrawEvery {
-		return
-	}
-	p.last = now
-	fmt.Fprintf(p.w, "\r%s\x1b[K", progressLine(pr))
 }
 
-// progressBarWidth is the number of cells of the bar.
-const progressBarWidth = 24
-
-// progressLine renders the status line for pr. During the warm-up it shows
-// the time left of it; while measuring, the share done, ops done (of the
-// total when known), the rate over the measured window only, the measured
-// time elapsed (the warm-up excluded) and the time left.
-func progressLine(pr load.Progress) string {
-	if pr.Elapsed < 0 {
-		then := ""
-		switch {
-		case pr.Duration > 0:
-			then = ", then measuring for " + pr.Duration.String()
-		case pr.Total > 0:
-			then = fmt.Sprintf(", then measuring %d ops", pr.Total)
-		}
-		return fmt.Sprintf("warm-up    %5.1fs left%s", (-pr.Elapsed).Seconds(), then)
+// warmingUp shows the warm-up spinner, and clears it if the run ended
+// during the warm-up.
+func (p *progressBar) warmingUp(pr load.Progress) {
+	desc := warmupDescription(pr)
+	switch {
+	case p.warmup == nil:
+		p.warmup = progressbar.NewOptions64(-1, append(commonOptions(p.w, desc),
+			progressbar.OptionSetElapsedTime(false), // the time left is in the description
+		)...)
+		_ = p.warmup.RenderBlank()
+	case desc != p.desc:
+		p.warmup.Describe(desc)
 	}
-	rate := measuredRate(pr)
-	var frac float64
-	var left time.Duration
-	known := true
+	p.desc = desc
+	if pr.Final {
+		_ = p.warmup.Finish()
+	}
+}
+
+// commonOptions are the options of both phases' bars.
+func commonOptions(w io.Writer, desc string) []progressbar.Option {
+	return []progressbar.Option{
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(desc),
+		// No OptionThrottle: the engine reports every
+		// load.DefaultProgressInterval, and a throttle would drop the
+		// redraw of a new description made right after a new count.
+		progressbar.OptionClearOnFinish(),             // leave the terminal clean for the results
+		progressbar.OptionSpinnerType(14),             // braille dots
+		progressbar.OptionSetSpinnerChangeInterval(0), // turn on each report: no drawing goroutine
+		progressbar.OptionSetPredictTime(false),
+	}
+}
+
+// measuringOptions are the options of the measuring bar over span ops, or
+// of a spinner when span is -1.
+func measuringOptions(w io.Writer, desc string, span int64) []progressbar.Option {
+	opts := append(commonOptions(w, desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("ops"),
+		progressbar.OptionSetElapsedTime(true),
+	)
+	if span < 0 {
+		return append(opts, progressbar.OptionShowTotalBytes(false))
+	}
+	return append(opts,
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionSetPredictTime(true), // the ETA
+	)
+}
+
+// measuringSpan returns what the measuring bar counts when it starts at pr:
+// the ops done before it (left out of its count) and the ops it will count,
+// or -1, a spinner, when the run's total is unknown. A total already reached
+// leaves a span of 1 op, so that the bar finishes at once.
+func measuringSpan(pr load.Progress) (offset, span int64) {
+	if pr.Total <= 0 {
+		return pr.Done, -1
+	}
+	return pr.Done, max(pr.Total-pr.Done, 1)
+}
+
+// warmupDescription is the warm-up spinner's description at pr: the phase,
+// the time it has left, and what measuring will do.
+func warmupDescription(pr load.Progress) string {
+	desc := fmt.Sprintf("warm-up, %.1fs left", (-pr.Elapsed).Seconds())
 	switch {
 	case pr.Duration > 0:
-		// A timed run ends at Duration (an open loop's Total is
-		// Rate×Duration, reached at the same time); --ops may end it
-		// sooner.
-		frac = pr.Elapsed.Seconds() / pr.Duration.Seconds()
-		left = pr.Duration - pr.Elapsed
-		if pr.Total > 0 && rate > 0 {
-			byCount := time.Duration(float64(pr.Total-pr.Done) / rate * float64(time.Second))
-			if byCount < left {
-				frac, left = float64(pr.Done)/float64(pr.Total), byCount
-			}
-		}
+		return desc + ", then measuring for " + pr.Duration.String()
 	case pr.Total > 0:
-		frac = float64(pr.Done) / float64(pr.Total)
-		if rate > 0 {
-			left = time.Duration(float64(pr.Total-pr.Done) / rate * float64(time.Second))
-		} else {
-			known = false
-		}
-	default:
-		known = false
+		return fmt.Sprintf("%s, then measuring %d ops", desc, pr.Total)
 	}
-	frac = min(max(frac, 0), 1)
-	left = max(left, 0)
-	filled := int(frac * progressBarWidth)
-	var b strings.Builder
-	fmt.Fprintf(&b, "measuring [%s%s] %3.0f%%  %d", strings.Repeat("#", filled), strings.Repeat("-", progressBarWidth-filled), frac*100, pr.Done)
+	return desc
+}
+
+// measuringDescription is the measuring bar's description at pr. The bar
+// shows the ETA when it counts toward the run's end: an open loop (whose
+// total and duration end it together) or a run by count only. Else the
+// description says the time left: all of it for a closed loop stopped by
+// time (a spinner), and at most that for a closed loop stopped by count or
+// time, whichever comes first.
+func measuringDescription(pr load.Progress, open bool) string {
+	if pr.Duration <= 0 || (open && pr.Total > 0) {
+		return "measuring"
+	}
+	// Rounded up, so that it adds up to the duration with the bar's
+	// elapsed time, which the library rounds down.
+	left := (max(pr.Duration-pr.Elapsed, 0) + time.Second - 1).Truncate(time.Second)
 	if pr.Total > 0 {
-		fmt.Fprintf(&b, "/%d", pr.Total)
+		return fmt.Sprintf("measuring, at most %v left", left)
 	}
-	fmt.Fprintf(&b, " ops  %.0f ops/s  elapsed %.1fs", rate, pr.Elapsed.Seconds())
-	if known {
-		fmt.Fprintf(&b, "  ETA %.1fs", left.Seconds())
-	}
-	return b.String()
+	return fmt.Sprintf("measuring, %v left", left)
 }
 
 // measuredRate returns the measured ops per second of the measured window

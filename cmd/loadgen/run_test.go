@@ -33,24 +33,6 @@ func TestRunConfig_RecordCount(t *testing.T) {
 	}
 }
 
-func TestProgressBar(t *testing.T) {
-	var buf bytes.Buffer
-	p := &progressBar{w: &buf}
-	p.update(load.Progress{Total: 1000, Elapsed: -time.Second, Duration: 2 * time.Second})
-	p.last = time.Time{} // past the redraw throttle
-	p.update(load.Progress{Done: 500, Total: 1000, Elapsed: time.Second, Duration: 2 * time.Second})
-	p.update(load.Progress{Done: 1000, Total: 1000, Elapsed: 2 * time.Second, Duration: 2 * time.Second, Final: true})
-	out := buf.String()
-	for _, want := range []string{"\rwarm-up      1.0s left", "\rmeasuring [", " 500/1000 ops  500 ops/s  elapsed 1.0s  ETA 1.0s\x1b[K"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("status output lacks %q:\n%q", want, out)
-		}
-	}
-	if !strings.HasSuffix(out, "\r\x1b[K") {
-		t.Errorf("the final update does not clear the line:\n%q", out)
-	}
-}
-
 func TestProgressLog(t *testing.T) {
 	var buf bytes.Buffer
 	p := &progressLog{log: slog.New(slog.NewTextHandler(&buf, nil)), last: time.Now().Add(-time.Minute)}
