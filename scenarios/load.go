@@ -52,6 +52,7 @@ type (
 		Type      *string  `yaml:"type"`
 		At        *rawAt   `yaml:"at"`
 		Box       *string  `yaml:"box"`
+		To        *string  `yaml:"to"`
 		Mode      *string  `yaml:"mode"`
 		Count     *int64   `yaml:"count"`
 		Bytes     *int64   `yaml:"bytes"`

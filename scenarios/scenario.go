@@ -127,6 +127,13 @@ const (
 	ProtectionIndexRebuild        Protection = "index-rebuild"
 	ProtectionRotationResume      Protection = "rotation-resume"
 	ProtectionMigrationAtomicity  Protection = "migration-atomicity"
+	// ProtectionLockStaleness: no lease is taken over before stale_after.
+	ProtectionLockStaleness Protection = "lock-staleness"
+	// ProtectionIdempotencyDurability: idempotency keys outlive a restart.
+	ProtectionIdempotencyDurability Protection = "idempotency-durability"
+	// ProtectionKeyCheckFirst: a wrong key is refused before a pending swap
+	// or staging is touched.
+	ProtectionKeyCheckFirst Protection = "key-check-first"
 )
 
 // Protections returns every protection a scenario can name, so that the
@@ -138,7 +145,8 @@ func Protections() []Protection {
 		ProtectionAtomicRestore, ProtectionKeyCheck, ProtectionErasureLedger,
 		ProtectionFailedOpsAlert, ProtectionBackupVerification, ProtectionDirLock,
 		ProtectionDiskFullSafety, ProtectionIndexRebuild, ProtectionRotationResume,
-		ProtectionMigrationAtomicity,
+		ProtectionMigrationAtomicity, ProtectionLockStaleness, ProtectionIdempotencyDurability,
+		ProtectionKeyCheckFirst,
 	}
 }
 
@@ -309,6 +317,10 @@ const (
 	FaultRecover FaultType = "recover"
 	// FaultRebuildIndex rebuilds pending_index from pending_ops.
 	FaultRebuildIndex FaultType = "rebuild-index"
+	// FaultRelocate copies or moves one sealed record of a box file to
+	// another box file, or under another key of the same box: Box, To,
+	// Mode.
+	FaultRelocate FaultType = "relocate"
 )
 
 // FaultTypes returns every fault type, so that the harness can prove it
@@ -320,7 +332,7 @@ func FaultTypes() []FaultType {
 		FaultSchemaMismatch, FaultDiskFull, FaultSecondOpen, FaultBackup,
 		FaultRestore, FaultRotateKey, FaultMigrate, FaultErase,
 		FaultCorruptIndex, FaultMalformedTimestamps, FaultReopen, FaultRecover,
-		FaultRebuildIndex,
+		FaultRebuildIndex, FaultRelocate,
 	}
 }
 
@@ -328,7 +340,7 @@ func FaultTypes() []FaultType {
 func (t FaultType) IsDamage() bool {
 	switch t {
 	case FaultTruncate, FaultBitflip, FaultGarbage, FaultNULRun,
-		FaultCorruptIndex, FaultMalformedTimestamps:
+		FaultCorruptIndex, FaultMalformedTimestamps, FaultRelocate:
 		return true
 	}
 	return false
@@ -336,9 +348,16 @@ func (t FaultType) IsDamage() bool {
 
 // Values of Fault.Mode.
 const (
-	// TruncateTail cuts into the last record, as a crash mid-write would.
-	// The harness counts that record's op as unacknowledged.
+	// TruncateTail cuts into the last record, as a crash mid-write would,
+	// and rewinds the box's checkpoint entry to the transaction before, as
+	// such a crash leaves it (the checkpoint is written only after an
+	// fsync, so it never covers a write the crash tore). The harness
+	// counts that record's op as unacknowledged.
 	TruncateTail = "tail"
+	// TruncateBehindCheckpoint cuts into the last record and leaves the
+	// checkpoint as it is: the cut removes data the checkpoint says is
+	// durable, which the store must report as corruption.
+	TruncateBehindCheckpoint = "behind-checkpoint"
 	// TruncateMidFile cuts into acknowledged data that has records after
 	// it; the store must report corruption.
 	TruncateMidFile = "mid-file"
@@ -346,6 +365,10 @@ const (
 	IndexMissingIDs = "missing-ids"
 	// IndexDanglingIDs adds index entries that point at no op.
 	IndexDanglingIDs = "dangling-ids"
+	// RelocateCopy copies the record and leaves the original.
+	RelocateCopy = "copy"
+	// RelocateMove copies the record and deletes the original.
+	RelocateMove = "move"
 )
 
 // Values of Fault.During.
@@ -373,8 +396,12 @@ type Fault struct {
 	At Position
 	// Box is the box file a damage step changes.
 	Box string
-	// Mode is TruncateTail or TruncateMidFile for truncate, and
-	// IndexMissingIDs or IndexDanglingIDs for corrupt-index.
+	// To is the box file a relocate puts the record in; Box itself means
+	// under another key of the same box.
+	To string
+	// Mode is TruncateTail, TruncateBehindCheckpoint or TruncateMidFile for
+	// truncate, IndexMissingIDs or IndexDanglingIDs for corrupt-index, and
+	// RelocateCopy or RelocateMove for relocate.
 	Mode string
 	// Count is the number of bits for bitflip, of migrations for migrate
 	// and of records for corrupt-index and malformed-timestamps.
@@ -487,6 +514,12 @@ const (
 	CheckIntegrityReported CheckName = "integrity-reported"
 	// CheckAlertFired: the failed_ops.count or migration alert fired.
 	CheckAlertFired CheckName = "alert-fired"
+	// CheckLockTakeover: no lease is granted while another holder's last
+	// heartbeat is younger than stale_after by the asker's clock.
+	CheckLockTakeover CheckName = "lock-takeover"
+	// CheckIdempotency: a repeated idempotency key returns the key's first
+	// op, across restarts too.
+	CheckIdempotency CheckName = "idempotency"
 	// CheckErrorIs: the steps that provoke an error return the error
 	// named by Check.Error, and leave the store unchanged. Written
 	// error-is(<name>).
@@ -500,6 +533,7 @@ func CheckNames() []CheckName {
 		CheckLinearizable, CheckNoLoss, CheckNoUnexpected, CheckDuplicates,
 		CheckFIFO, CheckFencing, CheckNoPlaintext, CheckNoResurrection,
 		CheckIntegrityReported, CheckAlertFired, CheckErrorIs,
+		CheckLockTakeover, CheckIdempotency,
 	}
 }
 

@@ -246,6 +246,7 @@ var faultFields = map[FaultType][]string{
 	FaultReopen:              {"recovery"},
 	FaultRecover:             {},
 	FaultRebuildIndex:        {},
+	FaultRelocate:            {"box", "to", "mode"},
 }
 
 // faultSchedule carries what later fault steps are checked against.
@@ -316,7 +317,19 @@ func (s *source) fault(p string, r *rawFault, sched *faultSchedule) (Fault, *Err
 		if f.Box, err = s.box(p, r.Box); err != nil {
 			return f, err
 		}
-		f.Mode, err = oneOf(s, p+".mode", r.Mode, []string{TruncateTail, TruncateMidFile}, "")
+		f.Mode, err = oneOf(s, p+".mode", r.Mode, []string{TruncateTail, TruncateBehindCheckpoint, TruncateMidFile}, "")
+	case FaultRelocate:
+		if f.Box, err = s.box(p, r.Box); err != nil {
+			return f, err
+		}
+		to := r.To
+		if to == nil {
+			to = r.Box
+		}
+		if f.To, err = s.box(p, to); err != nil {
+			return f, err
+		}
+		f.Mode, err = oneOf(s, p+".mode", r.Mode, []string{RelocateCopy, RelocateMove}, RelocateCopy)
 	case FaultBitflip:
 		if f.Box, err = s.box(p, r.Box); err != nil {
 			return f, err
@@ -550,7 +563,7 @@ func (s *source) subject(path string, v *string, w Workload) (string, *Error) {
 // check expects.
 var errorSources = map[ErrorName][]FaultType{
 	ErrorWrongKey:       {FaultWrongKey},
-	ErrorCorrupt:        {FaultTruncate, FaultBitflip, FaultGarbage, FaultNULRun, FaultCorruptIndex, FaultMalformedTimestamps},
+	ErrorCorrupt:        {FaultTruncate, FaultBitflip, FaultGarbage, FaultNULRun, FaultCorruptIndex, FaultMalformedTimestamps, FaultRelocate},
 	ErrorLocked:         {FaultSecondOpen},
 	ErrorStaleToken:     {FaultClockSkew, FaultStall},
 	ErrorSchemaMismatch: {FaultSchemaMismatch},
@@ -595,6 +608,15 @@ func (s *source) checks(raw []string, w Workload, faults []Fault) ([]Check, *Err
 			if !w.claims() {
 				return nil, s.fail(p, fmt.Sprintf("%s needs a workload that claims ops, and kind %s does not", c, w.Kind),
 					"use kind claim, cycle or mixed, or remove the check", nil)
+			}
+		case CheckLockTakeover:
+			if !w.claims() {
+				return nil, s.fail(p, fmt.Sprintf("%s needs processors that take the lock, and kind %s runs none", c, w.Kind),
+					"use kind claim, cycle or mixed, or remove the check", nil)
+			}
+		case CheckIdempotency:
+			if w.Idempotency == 0 || (w.Kind != WorkloadEnqueue && w.Kind != WorkloadMixed && w.Kind != WorkloadCycle) {
+				return nil, s.fail(p, "idempotency needs enqueues that repeat idempotency keys", "set workload.idempotency above 0, or remove the check", nil)
 			}
 		case CheckLinearizable:
 			if w.Kind == WorkloadNone {

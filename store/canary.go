@@ -25,6 +25,14 @@ const (
 	CanaryIndexRebuild        = "index-rebuild"        // claims follow pending_index as is, never reconciled
 	CanaryRotationResume      = "rotation-resume"      // new keys are wrapped under the new master only
 	CanaryMigrationAtomicity  = "migration-atomicity"  // the schema version is written before the migrated boxes
+	// CanaryLockStaleness takes a held lock over after half of StaleAfter.
+	CanaryLockStaleness = "lock-staleness"
+	// CanaryIdempotencyDurability keeps idempotency keys in memory only, so
+	// a reopen forgets them.
+	CanaryIdempotencyDurability = "idempotency-durability"
+	// CanaryKeyCheckFirst finishes a pending swap and clears staging before
+	// the key check, so a wrong-key open changes files before it refuses.
+	CanaryKeyCheckFirst = "key-check-first"
 )
 
 // Canaries returns every canary name, in a new slice.
@@ -33,7 +41,7 @@ func Canaries() []string {
 		CanaryFencing, CanaryTornTailRepair, CanaryCorruptionDetection, CanaryIdempotency, CanaryFIFOOrder,
 		CanaryDurability, CanaryAtomicRestore, CanaryKeyCheck, CanaryErasureLedger, CanaryFailedOpsAlert,
 		CanaryBackupVerification, CanaryDirLock, CanaryDiskFullSafety, CanaryIndexRebuild, CanaryRotationResume,
-		CanaryMigrationAtomicity,
+		CanaryMigrationAtomicity, CanaryLockStaleness, CanaryIdempotencyDurability, CanaryKeyCheckFirst,
 	}
 }
 

@@ -55,7 +55,11 @@ func (s *Store) lockInfoLocked(c Clock) LockInfo {
 	l := s.q.lock
 	info := LockInfo{Owner: l.Owner, Token: l.Token, StartedAt: l.StartedAt, HeartbeatAt: l.HeartbeatAt, Held: l.Held}
 	if l.Held {
-		info.StaleAt = l.HeartbeatAt.Add(s.opts.StaleAfter)
+		staleAfter := s.opts.StaleAfter
+		if s.canary(CanaryLockStaleness) {
+			staleAfter /= 2
+		}
+		info.StaleAt = l.HeartbeatAt.Add(staleAfter)
 		info.Stale = !s.clockOr(c).Now().Before(info.StaleAt)
 	}
 	return info

@@ -40,6 +40,8 @@ type queueState struct {
 	claims  map[string]*qentry // op id -> entry, claimed under the current token
 	idx     map[string]bool    // pending_index key -> true to put, false to delete
 	lock    lockRecord
+	// memIdem is the known-bad CanaryIdempotencyDurability's key table.
+	memIdem map[string]Op
 }
 
 // qentry is one pending op in the in-memory FIFO.
@@ -196,7 +198,16 @@ func (s *Store) enqueue(ctx context.Context, payload []byte, o EnqueueOptions, i
 		ik = s.idemKey(o.IdempotencyKey)
 	}
 	s.qmu.Lock()
-	if ik != "" {
+	memIdem := ik != "" && s.canary(CanaryIdempotencyDurability)
+	if memIdem {
+		// Known-bad: the key lives in memory only.
+		if first, ok := s.q.memIdem[ik]; ok {
+			s.qmu.Unlock()
+			first.Duplicate = true
+			return first, nil
+		}
+	}
+	if ik != "" && !memIdem {
 		first, err := s.lookupIdemLocked(ik)
 		if err == nil {
 			s.qmu.Unlock()
@@ -228,7 +239,7 @@ func (s *Store) enqueue(ctx context.Context, payload []byte, o EnqueueOptions, i
 		if err := t.put(opPrefix+op.ID, encodeOp(&stored)); err != nil {
 			return err
 		}
-		if ik != "" {
+		if ik != "" && !memIdem {
 			return t.put(ik, encodeIdem(idemRecord{OpID: op.ID}))
 		}
 		return nil
@@ -236,6 +247,12 @@ func (s *Store) enqueue(ctx context.Context, payload []byte, o EnqueueOptions, i
 	if err != nil {
 		s.qmu.Unlock()
 		return Op{}, fmt.Errorf("enqueue: %w", err)
+	}
+	if memIdem {
+		if s.q.memIdem == nil {
+			s.q.memIdem = map[string]Op{}
+		}
+		s.q.memIdem[ik] = Op{ID: op.ID, Seq: op.Seq, EnqueuedAt: op.EnqueuedAt, IdempotencyKey: op.IdempotencyKey, Subject: op.Subject, State: OpPending}
 	}
 	s.q.seq = op.Seq
 	s.q.pending++
@@ -416,7 +433,7 @@ func (s *Store) Ack(ctx context.Context, token uint64, id string) error {
 		if err := t.del(opPrefix + id); err != nil {
 			return err
 		}
-		if c.idemKey != "" {
+		if c.idemKey != "" && !s.canary(CanaryIdempotencyDurability) {
 			return t.put(s.idemKey(c.idemKey), encodeIdem(idemRecord{OpID: id, Done: true, DoneAt: now}))
 		}
 		return nil

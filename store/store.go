@@ -130,6 +130,16 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 			dl.unlock()
 		}
 	}()
+	if s.canary(CanaryKeyCheckFirst) {
+		// Known-bad: what a crashed procedure left is dealt with before
+		// the key is known to be right.
+		if err := finishSwap(dir); err != nil {
+			return nil, err
+		}
+		if err := removeStaging(dir); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.loadKeys(); err != nil {
 		return nil, err
 	}

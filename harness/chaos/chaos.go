@@ -149,6 +149,8 @@ type chaosRun struct {
 	// indexDamage are the index faults injected; logs the store's log.
 	indexDamage []indexDamage
 	logs        *logCapture
+	// relocations are the records relocate faults moved.
+	relocations []fault.Relocation
 }
 
 type corruptionSeen struct {
@@ -435,6 +437,7 @@ func (r *chaosRun) execute(ctx context.Context) error {
 		}
 	}
 	r.opened = 0
+	rest = r.beforeReopen(ctx, rest)
 	if err := r.open(ctx, nil); err != nil {
 		r.note("open after worker: %v", err)
 	} else if r.killed {
@@ -442,6 +445,7 @@ func (r *chaosRun) execute(ctx context.Context) error {
 		st := r.finalState(ctx)
 		r.states = append(r.states, stateAt{at: r.rec.now(), restart: history.RestartProcess, fs: st})
 		r.opened = 1
+		r.resumeProducers(ctx)
 		r.drain(ctx)
 	}
 	for _, p := range rest {

@@ -181,11 +181,11 @@ func (r *chaosRun) historyEvents(ops []*ChaosOp, states []stateAt) []history.His
 			e.In = history.OpInput{Token: o.Token, OpID: o.ID}
 		case opname.Acquire:
 			e.Kind = history.KindAcquire
-			e.In = history.OpInput{Owner: o.Client}
+			e.In = history.OpInput{Owner: o.Client, Clock: o.Clock}
 			e.Out = history.OpOutput{Token: o.Token}
 		case opname.Heartbeat:
 			e.Kind = history.KindHeartbeat
-			e.In = history.OpInput{Token: o.Token}
+			e.In = history.OpInput{Token: o.Token, Clock: o.Clock}
 		case opname.Release:
 			e.Kind = history.KindRelease
 			e.In = history.OpInput{Token: o.Token}
@@ -285,6 +285,10 @@ func (r *chaosRun) runChecks(ctx context.Context, fs *finalState, states []state
 			res = r.checkAlert(fs)
 		case scenarios.CheckErrorIs:
 			res = r.checkErrorIs(c.Error, ops, faults)
+		case scenarios.CheckLockTakeover:
+			res = check.CheckLockTakeover(events, r.sc.Store.StaleAfter)
+		case scenarios.CheckIdempotency:
+			res = check.CheckIdempotency(events, opts)
 		default:
 			res = check.CheckResult{Verdict: check.VerdictUnknown, Message: "the harness has no checker for it"}
 		}
@@ -444,6 +448,7 @@ func (r *chaosRun) checkIntegrity(ops []*ChaosOp, fs *finalState) check.CheckRes
 				Message: fmt.Sprintf("%s %s at offset %d of %s was neither refused nor repaired by any open", d.Kind, d.Mode, d.Damage.Offset, d.Box)})
 		}
 	}
+	vs = append(vs, r.checkRelocations(fs)...)
 	if slices.ContainsFunc(r.plan, func(p fault.PlannedFault) bool { return p.Type == scenarios.FaultRecover }) && fs.err == nil {
 		matches, _ := filepath.Glob(filepath.Join(r.storeDir, "*_corrupted_*.bak"))
 		if len(matches) == 0 {

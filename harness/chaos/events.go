@@ -43,6 +43,9 @@ type ChaosOp struct {
 	Outcome history.Outcome `json:"outcome,omitempty"`
 	// Hash is HashPayload of the payload a claim returned.
 	Hash string `json:"hash,omitempty"`
+	// Clock is the caller's clock reading (Unix ns) an acquire or heartbeat
+	// carried: history's OpInput.Clock.
+	Clock int64 `json:"clock,omitempty"`
 }
 
 // Returned reports whether the call returned.

@@ -96,6 +96,8 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *Fau
 			}
 		}
 		return nil
+	case scenarios.FaultRelocate:
+		return r.relocate(ctx, p, ev)
 	case scenarios.FaultCorruptIndex:
 		return r.missingIndexIDs(ctx, p, ev)
 	case scenarios.FaultMalformedTimestamps:
@@ -296,7 +298,7 @@ func (r *chaosRun) wrongKey(ctx context.Context, p fault.PlannedFault, ev *Fault
 		if err := r.close(); err != nil {
 			ev.Detail["close_err"] = err.Error()
 		}
-		before := hashStore(r.storeDir)
+		before := fault.HashTree(r.storeDir)
 		o := r.storeOptions(r.keyGen)
 		o.Key = store.KeyBytes(wrongKey)
 		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Open, Key: "wrong-key"})
@@ -305,7 +307,11 @@ func (r *chaosRun) wrongKey(ctx context.Context, p fault.PlannedFault, ev *Fault
 		if err == nil {
 			_ = s.Close()
 		}
-		ev.Detail["unchanged"] = sameHashes(before, hashStore(r.storeDir))
+		after := fault.HashTree(r.storeDir)
+		ev.Detail["unchanged"] = sameHashes(before, after)
+		if changed := fault.ChangedFiles(before, after); len(changed) > 0 {
+			ev.Detail["changed"] = changed
+		}
 		return err
 	case scenarios.DuringRestore:
 		if err := r.open(ctx, nil); err != nil {

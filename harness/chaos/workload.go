@@ -328,7 +328,16 @@ func (r *chaosRun) queue() (queueStore, error) {
 
 // call records one processor call.
 func (r *chaosRun) call(client string, n *int64, name string, token uint64, id string, do func(s queueStore) (store.Op, error)) (store.Op, error) {
-	rec := &ChaosOp{Client: client, N: *n, Op: name, Token: token, ID: id}
+	return r.record(&ChaosOp{Client: client, N: *n, Op: name, Token: token, ID: id}, n, do)
+}
+
+// callClock records one processor call that carries the caller's clock
+// reading (a heartbeat).
+func (r *chaosRun) callClock(client string, n *int64, name string, token uint64, clock int64, do func(s queueStore) (store.Op, error)) (store.Op, error) {
+	return r.record(&ChaosOp{Client: client, N: *n, Op: name, Token: token, Clock: clock}, n, do)
+}
+
+func (r *chaosRun) record(rec *ChaosOp, n *int64, do func(s queueStore) (store.Op, error)) (store.Op, error) {
 	*n++
 	r.rec.begin(rec)
 	var op store.Op
@@ -353,7 +362,7 @@ func (r *chaosRun) call(client string, n *int64, name string, token uint64, id s
 // acquire records one AcquireLock call, with the token it returned on its
 // own op, before the op's return is recorded (and streamed to the parent).
 func (r *chaosRun) acquire(ctx context.Context, client string, n *int64, req store.LockRequest) (store.Lease, error) {
-	rec := &ChaosOp{Client: client, N: *n, Op: opname.Acquire}
+	rec := &ChaosOp{Client: client, N: *n, Op: opname.Acquire, Clock: clockReading(req.Clock)}
 	*n++
 	r.rec.begin(rec)
 	s, err := r.queue()
@@ -540,7 +549,7 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 		}
 		claims++
 		if err == nil && claims%10 == 0 {
-			_, err = r.call(client, &n, opname.Heartbeat, token, "", func(s queueStore) (store.Op, error) {
+			_, err = r.callClock(client, &n, opname.Heartbeat, token, clockReading(clock), func(s queueStore) (store.Op, error) {
 				return store.Op{}, s.Heartbeat(ctx, token, clock)
 			})
 		}

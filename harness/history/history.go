@@ -31,8 +31,8 @@ const (
 	KindAck       OpKind = opname.Ack       // Store.Ack; In: Token, OpID
 	KindFail      OpKind = opname.Fail      // Store.Fail; In: Token, OpID
 	KindRetry     OpKind = opname.Retry     // Store.Retry; In: OpID; Out: OpID, Seq
-	KindAcquire   OpKind = opname.Acquire   // Store.AcquireLock; In: Owner; Out: Token
-	KindHeartbeat OpKind = opname.Heartbeat // Store.Heartbeat; In: Token
+	KindAcquire   OpKind = opname.Acquire   // Store.AcquireLock; In: Owner, Clock; Out: Token
+	KindHeartbeat OpKind = opname.Heartbeat // Store.Heartbeat; In: Token, Clock
 	KindRelease   OpKind = opname.Release   // Store.ReleaseLock; In: Token
 	KindErase     OpKind = opname.Erase     // Store.Erase; In: Subject
 	// KindStoreState is not a call: it is what the harness found in the
@@ -99,6 +99,13 @@ type OpInput struct {
 	Subject        string `json:"subject,omitempty"`         // enqueue, erase: the privacy subject
 	Token          uint64 `json:"token,omitempty"`           // claim, ack, fail, heartbeat, release: the fencing token
 	Owner          string `json:"owner,omitempty"`           // acquire: the lock owner; the client when empty
+	// Clock is the caller's own clock reading, in Unix nanoseconds, taken
+	// at the call (acquire, heartbeat): the reading that travels with the
+	// call, by which the store judges staleness and stamps the heartbeat.
+	// The store reads that clock during the call, so its reading lies
+	// between Clock and Clock plus the call's duration. 0: not recorded
+	// (histories from before the field read as such).
+	Clock int64 `json:"clock,omitempty"`
 }
 
 // OpOutput is how a call returned.

@@ -23,6 +23,8 @@ type Damage struct {
 	Offset int64   `json:"offset"`
 	Bits   []int64 `json:"bits,omitempty"` // bit positions flipped, for bitflip
 	Length int64   `json:"length,omitempty"`
+	// Checkpoint is what a torn tail did to the box's checkpoint entry.
+	Checkpoint *CheckpointRewind `json:"checkpoint,omitempty"`
 }
 
 // DamageBox applies a damage fault to dir/<box>.db.
@@ -41,9 +43,19 @@ func DamageBox(dir string, f scenarios.Fault, seed uint64) (Damage, error) {
 	between := func(lo, hi int64) int64 { return lo + rng.Int64N(hi-lo+1) }
 	switch f.Type {
 	case scenarios.FaultTruncate:
-		if f.Mode == scenarios.TruncateTail {
+		if f.Mode == scenarios.TruncateTail || f.Mode == scenarios.TruncateBehindCheckpoint {
 			// Into the last record: records are hundreds of bytes, so a cut
-			// of at most 24 bytes never reaches the record before.
+			// of at most 24 bytes never reaches the record before. A torn
+			// tail is what a crash during that write leaves, checkpoint
+			// included (see RewindCheckpoint); behind-checkpoint keeps the
+			// checkpoint that covers the cut data.
+			if f.Mode == scenarios.TruncateTail {
+				rw, err := RewindCheckpoint(dir, f.Box, b)
+				d.Checkpoint = &rw
+				if err != nil {
+					return d, fmt.Errorf("damage %s: %w", f.Box, err)
+				}
+			}
 			d.Offset = size - between(1, 24)
 			b = b[:d.Offset]
 		} else {
