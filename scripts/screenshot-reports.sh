@@ -11,6 +11,14 @@
 #   go run ./cmd/loadgen run --duration 10s --pause 1s@4s --out /tmp/base
 #   go run ./cmd/loadgen run --duration 10s --out /tmp/new --baseline /tmp/base --max-regression 1e9
 #   scripts/screenshot-reports.sh /tmp/shots /tmp/base/report.html /tmp/new/report.html
+#
+# A chaos run's report renders the same way:
+#
+#   go run ./cmd/chaos run truncated-tail clock-skew-lock concurrent-processors --quick --out /tmp/chaos-run
+#   scripts/screenshot-reports.sh /tmp/shots /tmp/chaos-run/report.html
+#
+# A long page is cut at the window's height; crop a PNG to read it closer,
+# for example with ImageMagick: convert IN.png -crop 1280x1000+0+1000 OUT.png
 set -euo pipefail
 if [ $# -lt 2 ]; then
 	echo "usage: $0 OUT_DIR REPORT.html..." >&2
