@@ -29,14 +29,15 @@ var palette = []color.Color{
 }
 
 // opSlot is each op's preferred palette entry. Ops that share a chart in
-// a shipped scenario or workload have different ones.
+// a shipped scenario or workload have different ones, and ops drawn beside
+// enqueue avoid the teal, which a thin line makes hard to tell from blue.
 var opSlot = map[string]int{
 	opname.Enqueue:    0,
 	opname.Claim:      1,
 	opname.Ack:        2,
-	opname.Fail:       3,
+	opname.Fail:       8, // not teal: beside enqueue's blue, thin teal lines read as blue
 	opname.Acquire:    4,
-	opname.Retry:      5,
+	opname.Retry:      3,
 	opname.Heartbeat:  6,
 	opname.Release:    7,
 	opname.Pending:    8,
@@ -50,7 +51,7 @@ var opSlot = map[string]int{
 	opname.Restore:    8,
 	opname.RotateKey:  11,
 	opname.Migrate:    10,
-	opname.Erase:      3,
+	opname.Erase:      6,
 }
 
 // opColors gives each of names a colour: its preferred one when no
