@@ -60,11 +60,22 @@ type ChaosScenario struct {
 	Elapsed time.Duration `json:"elapsed_ns"`
 	Failed  []string      `json:"failed,omitempty"`
 	Unknown []string      `json:"unknown,omitempty"`
-	Error   string        `json:"error,omitempty"`
-	Latency []OpLatency   `json:"latency,omitempty"`
+	// Checks lists every check the scenario ran and every latency
+	// threshold, each with its verdict, the passed ones included.
+	Checks  []CheckVerdict `json:"checks,omitempty"`
+	Error   string         `json:"error,omitempty"`
+	Latency []OpLatency    `json:"latency,omitempty"`
 	// FaultWindows are when the scenario's faults ran (FaultWindows of its
 	// result's fault events), for the report's latency chart.
 	FaultWindows []FaultWindow `json:"fault_windows,omitempty"`
+}
+
+// CheckVerdict is one check of a scenario, or one latency threshold, and
+// what it found.
+type CheckVerdict struct {
+	Name    string `json:"name"`
+	Verdict string `json:"verdict"` // VerdictPass, VerdictFail or VerdictUnknown
+	Message string `json:"message,omitempty"`
 }
 
 // Held reports whether the entry counts as a success for its run: in a
@@ -163,18 +174,24 @@ func errSuffix(s string) string {
 // WriteChaosMarkdown writes the run summary as Markdown, for CI step
 // summaries.
 func WriteChaosMarkdown(w io.Writer, s *ChaosSummary) error {
-	mode := "normal"
+	mode := "against the reference store"
 	if s.Canary {
-		mode = "canary (known-bad targets)"
+		mode = "against the known-bad targets (canary)"
 	}
-	fmt.Fprintf(w, "# chaos run: %s\n\nseed %d, %s, quick %t, %s\n\n", strings.ToUpper(s.Verdict), s.Seed, mode, s.Quick, s.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "| scenario | verdict | failed | unknown | time |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "# %s: %s\n\n%s, took %s\n\n", s.Title(), strings.ToUpper(s.Verdict), mode, HumanDuration(s.Elapsed))
+	fmt.Fprintf(w, "| scenario | verdict | passed | failed | unknown | time |\n|---|---|---|---|---|---|\n")
 	for _, e := range s.Scenarios {
 		v := string(e.Verdict)
 		if e.Caught != nil {
 			v = map[bool]string{true: "caught", false: "NOT CAUGHT"}[*e.Caught] + " (" + v + ")"
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", e.Name, v, strings.Join(e.Failed, ", "), strings.Join(e.Unknown, ", "), e.Elapsed.Round(time.Millisecond))
+		var passed []string
+		for _, c := range e.Checks {
+			if c.Verdict == VerdictPass {
+				passed = append(passed, c.Name)
+			}
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", e.Name, v, strings.Join(passed, ", "), strings.Join(e.Failed, ", "), strings.Join(e.Unknown, ", "), HumanDuration(e.Elapsed))
 	}
 	fmt.Fprintf(w, "\nReplay: `chaos replay <this directory>` (seed %d)\n", s.Seed)
 	return nil

@@ -25,6 +25,7 @@ func chartSummary() *reports.ChaosSummary {
 	}
 	return &reports.ChaosSummary{Tool: "boxstorm chaos", Seed: 7, Verdict: "pass", Scenarios: []reports.ChaosScenario{
 		{Name: "with-faults", Verdict: reports.VerdictPass, Elapsed: time.Second,
+			Checks:  []reports.CheckVerdict{{Name: "no-loss", Verdict: reports.VerdictPass, Message: "500 ops looked for"}, {Name: "fifo", Verdict: reports.VerdictPass}},
 			Latency: []reports.OpLatency{{Op: "enqueue", Count: 500, P50: time.Millisecond, P99: 7 * time.Millisecond, Max: 8 * time.Millisecond, Step: 10 * time.Millisecond, Series: series}},
 			FaultWindows: []reports.FaultWindow{
 				{Index: 0, Type: string(scenarios.FaultBitflip), Start: 500 * time.Millisecond, End: 600 * time.Millisecond},
@@ -66,7 +67,7 @@ func TestWriteChaosHTML_LatencyChart(t *testing.T) {
 		t.Errorf("verdict at %d, chart at %d: want the verdict first", verdict, chart)
 	}
 	svg := page[chart:strings.Index(page, "</figure>")]
-	for _, want := range []string{"with-faults: latency over time", ">enqueue</text>", ">fault</text>", "p99 (solid) and max (dashed)", "10.000 ms bucket"} {
+	for _, want := range []string{"with-faults: latency over time", ">enqueue</text>", ">fault</text>", "p99 (solid) and max (dashed)", "each 10 ms bucket", "Shaded grey: fault windows"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -90,6 +91,9 @@ func TestWriteChaosHTML_LatencyChart(t *testing.T) {
 	// The bands are the chart's only translucent fills.
 	if n := strings.Count(svg, "fill-opacity"); n != 3 { // two bands and the legend's swatch
 		t.Errorf("%d shaded elements, want the two bands and the legend's", n)
+	}
+	if !strings.Contains(page, ">p99 (solid)</text>") || !strings.Contains(page, ">max (dashed)</text>") {
+		t.Errorf("the legend does not say which line is p99 and which max")
 	}
 	if !strings.Contains(page, "truncate 0.001–0.002") {
 		t.Errorf("the scenario without ops does not list its fault window")
@@ -129,5 +133,86 @@ func TestWriteChaosReports_RereadSameHTML(t *testing.T) {
 	}
 	if !bytes.Equal(written, buf.Bytes()) {
 		t.Error("report.html drawn from the re-read summary.json differs from the one written")
+	}
+}
+
+func TestWriteChaosHTML_TitleAndChecks(t *testing.T) {
+	s := chartSummary()
+	s.Quick, s.Canary, s.Elapsed = true, false, 22931179666*time.Nanosecond
+	s.Scenarios[1].Verdict = reports.VerdictFail
+	s.Scenarios[1].Failed = []string{"no-loss"}
+	s.Scenarios[1].Checks = []reports.CheckVerdict{{Name: "integrity-reported", Verdict: reports.VerdictPass}, {Name: "no-loss", Verdict: reports.VerdictFail, Message: "1 violation (lost)"}}
+	var buf bytes.Buffer
+	if err := reports.WriteChaosHTML(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, want := range []string{
+		"<h1>boxstorm chaos run — seed 7, quick</h1>",
+		"took 22.9 s",
+		// Every check with its verdict, the passed ones too.
+		`<td>no-loss</td><td class="pass">pass</td><td>500 ops looked for</td>`,
+		`<td>fifo</td><td class="pass">pass</td>`,
+		`<td>integrity-reported</td><td class="pass">pass</td>`,
+		`<td>no-loss</td><td class="fail">fail</td><td>1 violation (lost)</td>`,
+		"<td>2 of 2</td>", "<td>1 of 2</td>",
+		"kill at 0.800",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "22.931179666") {
+		t.Error("the run time is printed to the nanosecond")
+	}
+}
+
+// A chart's caption mentions shaded fault windows only when it has some.
+func TestWriteChaosHTML_CaptionWithoutFaults(t *testing.T) {
+	s := chartSummary()
+	s.Scenarios = s.Scenarios[:1]
+	s.Scenarios[0].FaultWindows = nil
+	var buf bytes.Buffer
+	if err := reports.WriteChaosHTML(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	caption := buf.String()[strings.Index(buf.String(), "<figcaption>"):]
+	if strings.Contains(caption, "Shaded") || !strings.Contains(caption, "each 10 ms bucket") {
+		t.Errorf("caption of a chart without faults: %s", caption)
+	}
+}
+
+func TestWriteChaosMarkdown_ListsPassedChecks(t *testing.T) {
+	var buf bytes.Buffer
+	if err := reports.WriteChaosMarkdown(&buf, chartSummary()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := buf.String(), "| with-faults | pass | no-loss, fifo |  |  | 1 s |"; !strings.Contains(got, want) {
+		t.Errorf("markdown lacks %q:\n%s", want, got)
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0 s"},
+		{500, "500 ns"},
+		{250 * time.Microsecond, "250 µs"},
+		{999999, "1 ms"}, // 999.999 µs rounds up into the next unit
+		{time.Millisecond, "1 ms"},
+		{10 * time.Millisecond, "10 ms"},
+		{2500 * time.Microsecond, "2.5 ms"},
+		{206 * time.Millisecond, "206 ms"},
+		{22931179666, "22.9 s"},
+		{6928774784, "6.93 s"},
+		{185 * time.Second, "3 min 5 s"},
+		{62 * time.Minute, "1 h 2 min"},
+		{-5 * time.Millisecond, "-5 ms"},
+	} {
+		if got := reports.HumanDuration(tc.d); got != tc.want {
+			t.Errorf("HumanDuration(%d) = %q, want %q", int64(tc.d), got, tc.want)
+		}
 	}
 }

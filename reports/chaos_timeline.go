@@ -7,6 +7,8 @@ package reports
 import (
 	"fmt"
 	"html/template"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -66,4 +68,22 @@ func (e *ChaosScenario) latencyChart() (template.HTML, error) {
 	}
 	// The SVG comes from gonum/plot, which escapes every text it draws.
 	return template.HTML(svg), nil
+}
+
+// chartCaption says what latencyChart draws for the entry: the bucket
+// width as a reader writes it, and the bands only when there are some.
+func (e *ChaosScenario) chartCaption() string {
+	var steps []string
+	for _, l := range e.Latency {
+		if len(l.Series) > 0 && !slices.Contains(steps, HumanDuration(l.Step)) {
+			steps = append(steps, HumanDuration(l.Step))
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "p99 (solid) and max (dashed) of the calls that returned in each %s bucket, by return time on the run's clock; buckets in which none returned are gaps, and a bucket with none next to it is also marked with a dot.",
+		strings.Join(steps, " or "))
+	if len(e.FaultWindows) > 0 {
+		b.WriteString(" Shaded grey: fault windows, from the fault's start to its end, labelled with the fault type; an instantaneous fault is a thin band.")
+	}
+	return b.String()
 }

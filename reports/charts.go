@@ -11,7 +11,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
@@ -108,9 +107,10 @@ func spectrumChart(run *Run, baseline map[string]Spectrum) (*plot.Plot, error) {
 	maxX := 10.0
 	minY, maxY := math.Inf(1), 0.0
 	n := 0
+	colors := opColors(opNames(run))
 	for i := range run.Ops {
 		op := &run.Ops[i]
-		clr := plotutil.Color(i)
+		clr := colors[i]
 		series := []struct {
 			label  string
 			xys    plotter.XYs
@@ -180,6 +180,7 @@ func throughputChart(run *Run) (*plot.Plot, error) {
 	addBands(p, pauseBands(run.Meta.Pauses), "pause")
 	n := 0
 	maxY := 0.0
+	colors := opColors(opNames(run))
 	for i := range run.Ops {
 		op := &run.Ops[i]
 		if len(op.Intervals) == 0 {
@@ -195,7 +196,7 @@ func throughputChart(run *Run) (*plot.Plot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("throughput of %s: %w", op.Name, err)
 		}
-		l.Color = plotutil.Color(i)
+		l.Color = colors[i]
 		p.Add(l)
 		p.Legend.Add(op.Name, l)
 		n++
@@ -206,6 +207,15 @@ func throughputChart(run *Run) (*plot.Plot, error) {
 	p.X.Min, p.X.Max = 0, max(runEnd(run).Seconds(), p.X.Max)
 	p.Y.Min, p.Y.Max = 0, max(maxY*headroom, 1)
 	return p, nil
+}
+
+// opNames lists the run's op names, in order.
+func opNames(run *Run) []string {
+	out := make([]string, len(run.Ops))
+	for i := range run.Ops {
+		out[i] = run.Ops[i].Name
+	}
+	return out
 }
 
 func newPlot(title, x, y string) *plot.Plot {

@@ -95,3 +95,47 @@ func opLine(o *OpSummary) string {
 	}
 	return s
 }
+
+// HumanDuration formats d for a reader: three significant digits in the
+// largest unit below it ("10 ms", "22.9 s", "250 µs"), minutes and hours
+// as "3 min 5 s" and "1 h 2 min".
+func HumanDuration(d time.Duration) string {
+	if d < 0 {
+		return "-" + HumanDuration(-d)
+	}
+	switch {
+	case d == 0:
+		return "0 s"
+	case d < time.Microsecond:
+		return strconv.FormatInt(int64(d), 10) + " ns"
+	case d < time.Minute:
+		units := []struct {
+			size time.Duration
+			name string
+		}{{time.Microsecond, "µs"}, {time.Millisecond, "ms"}, {time.Second, "s"}}
+		for i, u := range units {
+			v := float64(d) / float64(u.size)
+			s := sig3(v)
+			// 999.7 µs rounds to 1000 µs: say 1 ms instead.
+			if v < 1000 && s != "1000" || i == len(units)-1 {
+				return s + " " + u.name
+			}
+		}
+	case d < time.Hour:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%d min %d s", int(d/time.Minute), int(d%time.Minute/time.Second))
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%d h %d min", int(d/time.Hour), int(d%time.Hour/time.Minute))
+}
+
+// sig3 formats v, which is at least 1, with three significant digits and
+// no trailing zeros: 10, 22.9, 6.93, 125.
+func sig3(v float64) string {
+	decimals := max(2-int(math.Floor(math.Log10(v))), 0)
+	s := strconv.FormatFloat(v, 'f', decimals, 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}

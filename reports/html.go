@@ -54,7 +54,7 @@ func WriteHTML(w io.Writer, run *Run, opts HTMLOptions) error {
 	}{
 		{spectrumCaption(run, opts.Baseline),
 			func() (*plot.Plot, error) { return spectrumChart(run, opts.Baseline) }},
-		{"Corrected p99 (solid) and max (dashed) of the ops that completed in each interval, by completion time; the legend names each op by its p99 line." + pauseCaption(run),
+		{"Corrected p99 (solid) and max (dashed) of the ops that completed in each interval, by completion time; the legend names each op by its p99 line; an interval with none next to it is also marked with a dot." + pauseCaption(run),
 			func() (*plot.Plot, error) { return latencyChart(run) }},
 		{"Completed ops per second in each interval." + pauseCaption(run),
 			func() (*plot.Plot, error) { return throughputChart(run) }},

@@ -10,7 +10,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
@@ -42,14 +41,31 @@ type LatencyStep struct {
 
 // LatencyTimeChart is a latency-over-time chart: each op's p99 (solid) and
 // max (dashed) per step, drawn flat across the step, with bands shaded
-// behind them. The legend names each op once, by its p99 line; a caption
-// should say which line is which.
+// behind them. A step with no step next to it, too short to see as a line,
+// also gets a dot on its p99. The legend names each op once, by its p99
+// line, then says which line style is which and names the bands.
 type LatencyTimeChart struct {
 	Title      string
 	Series     []LatencySeries // one colour per series, in this order
 	Bands      []Band
 	BandLegend string        // the legend's name for the bands, such as "pause"; none when empty
 	End        time.Duration // the time axis spans at least [0, End]
+}
+
+// maxDashes draws the max lines.
+var maxDashes = []vg.Length{vg.Points(4), vg.Points(2)}
+
+// keyColor draws the legend's line-style keys, which belong to no op: a
+// mid grey, lighter than any op's colour.
+var keyColor = color.NRGBA{R: 140, G: 140, B: 140, A: 255}
+
+// lineKey is a legend entry for a line style alone: "p99 (solid)".
+type lineKey draw.LineStyle
+
+// Thumbnail implements plot.Thumbnailer.
+func (k lineKey) Thumbnail(c *draw.Canvas) {
+	y := (c.Min.Y + c.Max.Y) / 2
+	c.StrokeLine2(draw.LineStyle(k), c.Min.X, y, c.Max.X, y)
 }
 
 // minBandWidth is the narrowest a band is drawn, so that an instantaneous
@@ -77,18 +93,23 @@ func (c *LatencyTimeChart) SVG() (string, error) {
 // plot builds the chart, or returns nil when no series has a step.
 func (c *LatencyTimeChart) plot() (*plot.Plot, error) {
 	p := newPlot(c.Title, "time (s)", "latency (ms)")
-	addBands(p, c.Bands, c.BandLegend)
+	addBands(p, c.Bands, "") // named in the legend last, after the ops
 	end := c.End
 	n := 0
+	names := make([]string, len(c.Series))
 	for i, s := range c.Series {
-		clr := plotutil.Color(i)
+		names[i] = s.Op
+	}
+	colors := opColors(names)
+	for i, s := range c.Series {
+		clr := colors[i]
 		for _, line := range []struct {
 			label  string // in the legend; "" for none
 			value  func(st LatencyStep) time.Duration
 			dashes []vg.Length
 		}{
 			{s.Op, func(st LatencyStep) time.Duration { return st.P99 }, nil},
-			{"", func(st LatencyStep) time.Duration { return st.Max }, []vg.Length{vg.Points(4), vg.Points(2)}},
+			{"", func(st LatencyStep) time.Duration { return st.Max }, maxDashes},
 		} {
 			var segment plotter.XYs
 			first := true
@@ -102,6 +123,15 @@ func (c *LatencyTimeChart) plot() (*plot.Plot, error) {
 				}
 				l.Color, l.Dashes = clr, line.dashes
 				p.Add(l)
+				if len(segment) == 2 && line.dashes == nil {
+					dot, err := plotter.NewScatter(segment[:1])
+					if err != nil {
+						return fmt.Errorf("latency of %s: %w", s.Op, err)
+					}
+					dot.XYs[0].X = (segment[0].X + segment[1].X) / 2
+					dot.GlyphStyle = draw.GlyphStyle{Color: clr, Radius: vg.Points(1.8), Shape: draw.CircleGlyph{}}
+					p.Add(dot)
+				}
 				if first && line.label != "" {
 					p.Legend.Add(line.label, l)
 					first = false
@@ -129,6 +159,11 @@ func (c *LatencyTimeChart) plot() (*plot.Plot, error) {
 	}
 	if n == 0 {
 		return nil, nil
+	}
+	p.Legend.Add("p99 (solid)", lineKey{Color: keyColor, Width: vg.Points(1)})
+	p.Legend.Add("max (dashed)", lineKey{Color: keyColor, Width: vg.Points(1), Dashes: maxDashes})
+	if len(c.Bands) > 0 && c.BandLegend != "" {
+		p.Legend.Add(c.BandLegend, bandShade{color: bandColor})
 	}
 	for _, b := range c.Bands {
 		end = max(end, b.End())

@@ -11,6 +11,16 @@
 #   go run ./cmd/loadgen run --duration 10s --pause 1s@4s --out /tmp/base
 #   go run ./cmd/loadgen run --duration 10s --out /tmp/new --baseline /tmp/base --max-regression 1e9
 #   scripts/screenshot-reports.sh /tmp/shots /tmp/base/report.html /tmp/new/report.html
+#
+# A chaos run's report renders the same way:
+#
+#   go run ./cmd/chaos run truncated-tail clock-skew-lock concurrent-processors --quick --out /tmp/chaos-run
+#   scripts/screenshot-reports.sh /tmp/shots /tmp/chaos-run/report.html
+#
+# A long page is cut at the window's height, 3800 px unless HEIGHT says
+# otherwise (HEIGHT=20000 for a chaos run of every scenario); crop a PNG
+# to read it closer,
+# for example with ImageMagick: convert IN.png -crop 1280x1000+0+1000 OUT.png
 set -euo pipefail
 if [ $# -lt 2 ]; then
 	echo "usage: $0 OUT_DIR REPORT.html..." >&2
@@ -27,6 +37,6 @@ for f in "$@"; do
 	abs=$(cd "$(dirname "$f")" && pwd)/$(basename "$f")
 	png="$out/$(basename "$(dirname "$abs")")-$(basename "$f" .html).png"
 	"$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars \
-		--window-size=1280,3800 --screenshot="$png" "file://$abs" 2>/dev/null
+		--window-size=1280,"${HEIGHT:-3800}" --screenshot="$png" "file://$abs" 2>/dev/null
 	echo "$png"
 done

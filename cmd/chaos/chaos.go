@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"strings"
 
@@ -51,7 +52,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) == 0 {
 		return fail(stderr, cli.UsageErrorf("run `chaos --help`", "no command given"))
 	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, mainHelp())
 		return cli.ExitOK
 	}
@@ -99,9 +100,26 @@ Examples:
   chaos run scenarios/truncated-tail.yaml --seed 42 --out out/tt
   chaos replay out/chaos-20260101T000000Z
 
-Run ` + "`chaos COMMAND --help`" + ` for a command's flags.
+Run ` + "`chaos COMMAND --help`" + ` or ` + "`chaos help COMMAND`" + ` for a command's flags.
 `)
 	return b.String()
+}
+
+// loadScenarioFile loads the scenario file at path for the command cmd. A
+// path that cannot be read is a mistake in the arguments, not in a file's
+// format: the error names the path and says what to check.
+func loadScenarioFile(cmd, path string) (*scenarios.Scenario, error) {
+	sc, err := scenarios.LoadFile(path)
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, cli.UsageErrorf("check the path; a built-in scenario is given by its name alone, as listed by `chaos list`",
+			"%s: scenario file %s does not exist", cmd, path)
+	case errors.As(err, &pe):
+		return nil, cli.UsageErrorf("check the path: a scenario is a YAML file; `chaos list` lists the built-in ones",
+			"%s: cannot read scenario file %s: %v", cmd, path, pe.Err)
+	}
+	return sc, err
 }
 
 // loadScenarios resolves the arguments of run: scenario files, or the
@@ -122,7 +140,7 @@ func loadScenarios(args []string, all bool, files map[string]string) ([]*scenari
 		var sc *scenarios.Scenario
 		var err error
 		if strings.ContainsAny(a, "/.") {
-			sc, err = scenarios.LoadFile(a)
+			sc, err = loadScenarioFile("run", a)
 			if err == nil {
 				files[sc.Name] = a
 			}

@@ -21,7 +21,7 @@ loaded from the recorded path again.`,
 	Examples: `chaos replay out/chaos-20260101T000000Z
 chaos replay artifacts/shard-2/chaos --out out/replay`,
 	Setup: func(fs *pflag.FlagSet) runFunc {
-		out := fs.String("out", "", "output directory (default out/chaos-<UTC time>)")
+		out := fs.String("out", "", "write the results into `DIR` (default out/chaos-<UTC time>)")
 		return func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
 				return cli.UsageErrorf("usage: chaos replay RUN_DIR", "replay: want one run directory, got %d arguments", len(args))
@@ -35,7 +35,7 @@ chaos replay artifacts/shard-2/chaos --out out/replay`,
 			for _, en := range sum.Scenarios {
 				var sc *scenarios.Scenario
 				if en.File != "" {
-					sc, err = scenarios.LoadFile(en.File)
+					sc, err = loadScenarioFile("replay", en.File)
 					files[en.Name] = en.File
 				} else {
 					sc, err = scenarios.Lookup(en.Name)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -31,13 +32,16 @@ type suiteOptions struct {
 	canary  bool
 	shard   string
 	verbose bool
+	// keepStore keeps every scenario's store and backups; without it only
+	// the stores of scenarios that did not hold are kept.
+	keepStore bool
 	// files maps the names of scenarios loaded from files to their paths.
 	files map[string]string
 }
 
 var runCommand = command{
 	Summary: "run scenarios and check them",
-	Usage:   "run [FILE|NAME...|--all] [--seed N] [--out DIR] [--junit FILE] [--quick] [--canary] [--shard I/N]",
+	Usage:   "run [FILE|NAME...|--all] [--seed N] [--out DIR] [--junit FILE] [--quick] [--canary] [--shard I/N] [--keep-store]",
 	Help: `run runs each scenario: it opens a fresh store under the output directory,
 drives the workload, injects the faults at their logical positions, and runs
 the checks the scenario lists. Scenarios are files (a path with a / or a .)
@@ -52,21 +56,28 @@ scenario reports a violation.
 Output, under --out (default out/chaos-<UTC time>/): one directory per
 scenario (result.json, faults.jsonl, history.jsonl, ops.jsonl, <op>.hgrm, and
 on a violation violation-history.jsonl and porcupine's linearizable.html),
-then summary.json, summary.md, junit.xml and report.html.`,
+then summary.json, summary.md, junit.xml and report.html.
+
+A scenario's store (its store/ and backups/ directories, tens of megabytes
+for some) is kept only when the scenario did not hold: a fail or unknown
+verdict, or in a canary run a violation that was not caught. --keep-store
+keeps every one.`,
 	Examples: `chaos run --all --quick
 chaos run --all --quick --canary
 chaos run truncated-tail clock-skew-lock --seed 7
 chaos run scenarios/disk-full.yaml --out out/df --junit out/df.xml
-chaos run --all --seed 20260101 --shard 2/4`,
+chaos run --all --seed 20260101 --shard 2/4
+chaos run clock-skew-lock --quick --keep-store`,
 	Setup: func(fs *pflag.FlagSet) runFunc {
 		var o suiteOptions
 		all := fs.Bool("all", false, "run every built-in scenario")
-		fs.Uint64Var(&o.seed, "seed", 0, "seed of the fault schedule (default: random, printed)")
-		fs.StringVar(&o.out, "out", "", "output directory (default out/chaos-<UTC time>)")
-		fs.StringVar(&o.junit, "junit", "", "also write the JUnit report here (default <out>/junit.xml)")
+		fs.Uint64Var(&o.seed, "seed", 0, "seed `N` of the fault schedule (default: random, printed)")
+		fs.StringVar(&o.out, "out", "", "write the results into `DIR` (default out/chaos-<UTC time>)")
+		fs.StringVar(&o.junit, "junit", "", "also write the JUnit report to `FILE` (default <out>/junit.xml)")
 		fs.BoolVar(&o.quick, "quick", false, "scale every scenario down to its quick_ops")
 		fs.BoolVar(&o.canary, "canary", false, "run against the known-bad targets; pass only if every violation is caught")
-		fs.StringVar(&o.shard, "shard", "", "run only shard I of N (1-based), as I/N")
+		fs.StringVar(&o.shard, "shard", "", "run only shard `I/N`: the I-th of N (1-based)")
+		fs.BoolVar(&o.keepStore, "keep-store", false, "keep every scenario's store and backups, not only those of scenarios that did not hold")
 		fs.BoolVarP(&o.verbose, "verbose", "v", false, "log each scenario's progress to stderr")
 		return func(ctx context.Context, e *env, args []string) error {
 			o.seedSet = fs.Changed("seed")
@@ -167,8 +178,14 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 			}
 			entry.File = f
 		}
+		entry.Checks = checkVerdicts(res)
 		sum.Scenarios = append(sum.Scenarios, entry)
 		printEntry(e, entry)
+		if !o.keepStore && entry.Held() && entry.Error == "" {
+			if err := removeStore(filepath.Join(o.out, sc.Name)); err != nil {
+				logger.Warn("cannot remove the store of a scenario that held", "scenario", sc.Name, "err", err)
+			}
+		}
 	}
 	sum.Elapsed = time.Since(started)
 	sum.Finish()
@@ -181,6 +198,42 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 		return nil
 	}
 	return nil
+}
+
+// storeDirs are the directories under a scenario's output directory that
+// hold its store's data: the store itself and the backups of it.
+var storeDirs = []string{"store", "backups"}
+
+// removeStore deletes the store directories of the scenario whose output
+// directory is dir. They are evidence only when the scenario did not hold.
+func removeStore(dir string) error {
+	var errs []error
+	for _, n := range storeDirs {
+		if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
+			errs = append(errs, fmt.Errorf("remove store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkVerdicts lists every check of res and every latency threshold with
+// its verdict, so the report shows what held, not only what failed.
+func checkVerdicts(res *chaos.ScenarioResult) []reports.CheckVerdict {
+	var out []reports.CheckVerdict
+	for _, c := range res.Checks {
+		out = append(out, reports.CheckVerdict{Name: c.Name, Verdict: string(c.Verdict), Message: c.Message})
+	}
+	for _, t := range res.Thresholds {
+		msg := fmt.Sprintf("measured %s over %d calls, limit %s", reports.HumanDuration(t.Measured), t.Count, reports.HumanDuration(t.Limit))
+		if t.Count == 0 {
+			msg = fmt.Sprintf("no %s calls returned, limit %s", t.Op, reports.HumanDuration(t.Limit))
+		}
+		if t.Note != "" {
+			msg += "; " + t.Note
+		}
+		out = append(out, reports.CheckVerdict{Name: fmt.Sprintf("threshold %s %s", t.Op, t.Percentile), Verdict: string(t.Verdict), Message: msg})
+	}
+	return out
 }
 
 func printEntry(e *env, en reports.ChaosScenario) {

@@ -130,7 +130,7 @@ func CheckNoLoss(events []history.HistoryEvent, o CheckOptions) CheckResult {
 		sort.Strings(qs)
 		f.undecided("%d acknowledged op%s not acked, and no final store-state for queue %v", undecided, chkPlural(undecided), qs)
 	}
-	return f.result(fmt.Sprintf("%d acknowledged ops, %d not acked by the end were looked for in the final state", len(ids), checked))
+	return f.result(fmt.Sprintf("%d op%s returned ok to enqueue, retry or fail: %d completed by an ack, the other %d looked for in the final store state", len(ids), chkPlural(len(ids)), len(ids)-checked, checked))
 }
 
 // chkJudgeLoss classifies op id, acknowledged by the events at acks, found
