@@ -16,11 +16,14 @@
 // history.History, through which every call, procedure and fault is
 // recorded (record.go maps store errors onto outcomes and classes); the
 // effects record is a check.Effects the faults fill in (damage, backups,
-// restores, erased subjects, corruption errors and repairs seen). The
+// restores, erased subjects, relocated records, corruption errors and
+// repairs seen). The
 // runner (chaos.go) ties them together; its workload is workload.go, fault
 // injection faults.go and faults_index.go (the schedule and file damage in
-// chaos/fault), the crash worker worker.go, processor processes procs.go
-// (their socket's wire in chaos/proc); checks.go maps scenario checks onto
+// chaos/fault), what happens around a restart (producers resuming with
+// their idempotency keys, a wrong-key open before the reopen) and the
+// relocate fault restart.go, the crash worker worker.go, processor
+// processes procs.go (their socket's wire in chaos/proc); checks.go maps scenario checks onto
 // package check, whose state checks judge the effects record; report.go
 // writes the scenario's files. A new fault is a scenarios fault type,
 // planned in chaos/fault, injected in faults.go, and if a check must judge
