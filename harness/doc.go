@@ -3,11 +3,14 @@
 // run one way between them (chaos → check → history; load stands alone).
 //
 //   - [github.com/boxstorm/boxstorm/harness/history]: the event type, the
-//     recorder, and the JSON-lines reader and writer. Every other harness
-//     package speaks it.
+//     recorder, and the JSON-lines reader and writer: the one format in
+//     which the runner, its crash worker and its processor processes all
+//     record (docs/history.md). Every other harness package speaks it.
 //   - [github.com/boxstorm/boxstorm/harness/check]: the checkers and
-//     porcupine models, pure functions over a history. A new checker goes
-//     here, with a test that feeds it a hand-made bad history.
+//     porcupine models, pure functions over a history, and the state checks,
+//     pure functions over a history, a chaos run's record of fault effects
+//     (Effects) and its final state. A new checker goes here, with a test
+//     that feeds it hand-made bad input.
 //   - [github.com/boxstorm/boxstorm/harness/load]: the load engine, clocks,
 //     pauses, histograms and store workloads behind cmd/loadgen. A new
 //     workload goes here. It imports no chaos or check code.

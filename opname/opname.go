@@ -37,6 +37,9 @@ const (
 	Migrate    = "migrate"
 	Erase      = "erase"
 	Recover    = "recover" // corruption recovery: quarantine, restore, migrate
+	Close      = "close"
+	// RebuildIndex rebuilds pending_index from pending_ops.
+	RebuildIndex = "rebuild-index"
 
 	// Cycle is one enqueue, claim and ack, timed as a whole.
 	Cycle = "cycle"
@@ -48,7 +51,7 @@ func All() []string {
 		Enqueue, Claim, Ack, Fail, Retry, Pending,
 		Acquire, Heartbeat, Release,
 		Get, Update,
-		Open, SecondOpen, Backup, Restore, RotateKey, Migrate, Erase, Recover,
+		Open, SecondOpen, Backup, Restore, RotateKey, Migrate, Erase, Recover, Close, RebuildIndex,
 		Cycle,
 	}
 }

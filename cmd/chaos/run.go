@@ -54,7 +54,7 @@ the scenario's protection switched off, and the run passes only if every
 scenario reports a violation.
 
 Output, under --out (default out/chaos-<UTC time>/): one directory per
-scenario (result.json, faults.jsonl, history.jsonl, ops.jsonl, <op>.hgrm, and
+scenario (result.json, faults.jsonl, history.jsonl, <op>.hgrm, and
 on a violation violation-history.jsonl and porcupine's linearizable.html),
 then summary.json, summary.md, junit.xml and report.html.
 

@@ -7,12 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/boxstorm/boxstorm/opname"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
@@ -101,227 +99,75 @@ func chaosKey(gen int) []byte {
 // wrongKey is a key that opens nothing the run made.
 var wrongKey = []byte("boxstorm-chaos-wrong-test-key-99")
 
-// chaosRun is one scenario run, in the harness or in a worker child.
+// chaosRun is one scenario run, in the harness or in a child process (a
+// crash worker, a processor process): the plan it follows, the store
+// session, the history it records into, the record of what its faults did,
+// and the controls its faults turn in the running workload.
 type chaosRun struct {
-	sc       *scenarios.Scenario
-	opts     RunOptions
-	plan     []fault.PlannedFault
-	dir      string // the scenario's output directory
-	storeDir string
-	log      *slog.Logger
-	rec      *recorder
-	worker   bool
+	p    *plan
+	sess *session
+	hist *history.History
+	// mono is MonotonicNanos at the history's time 0: children record on
+	// the same clock (history.ClockSince).
+	mono int64
+	// proc names the child process the run is in ("worker", "process-0"),
+	// "" in the harness; its clients' names start with it.
+	proc string
+	eff  check.Effects
+	ctl  *controls
+	log  *slog.Logger
+	logs *logCapture // the store's log, for integrity-reported
+
 	// remote is the harness's store as a processor process reaches it,
 	// over the socket; nil elsewhere.
 	remote queueStore
 	// procErrs are the processor processes that did not run as asked.
 	procErrs []string
-
-	st       *store.Store
-	openErr  error
-	keyGen   int
-	backups  []backupRef
-	clocks   []*skewClock
-	stallReq []atomic.Int64
-	stalls   atomic.Int32
-	failRate atomic.Uint64 // the handler failure rate times 1e9 (a rate of 0.25 is 250_000_000)
-	harnessN atomic.Int64  // the next N of a "harness" call, see nextN
-	gate     *opGate
 	notes    []string
 	steps    map[int]bool // fault indexes that ran (or started) already
-	damage   []damageRecord
-	erased   []string
-	restores []restoreRef
-	synth    int // synthetic migrations the run registered
-	// migrations are the built-in migrations and the synthetic ones, once
-	// the run registered any; nil before (the store's built-in list).
-	migrations []store.Migration
-	killed     bool
-	repairs    []store.Repair
-	states     []stateAt
-	events     []history.HistoryEvent
-	opened     int // opens since the last store-state observation
-	// corruptions are the corruption errors opens returned.
-	corruptions []corruptionSeen
-	// markers are the backups after which the run wrote an audit marker.
-	markers map[int]bool
-	probed  bool // the FIFO probe ran
-	// indexDamage are the index faults injected; logs the store's log.
-	indexDamage []indexDamage
-	logs        *logCapture
-	// relocations are the records relocate faults moved.
-	relocations []fault.Relocation
+	killed   bool         // the crash worker was SIGKILLed
+	probed   bool         // the FIFO probe ran
+	observed int          // store-state observations made
 }
 
-type corruptionSeen struct {
-	at     int64
-	box    string
-	offset int64
-	err    string
-}
-
-func (r *chaosRun) noteCorruption(err error) {
-	var ce *store.CorruptionError
-	if errors.As(err, &ce) {
-		r.corruptions = append(r.corruptions, corruptionSeen{at: r.rec.now(), box: ce.Box, offset: ce.Offset, err: err.Error()})
-	}
-}
-
-// restartKind is what the next store-state observation follows.
-func (r *chaosRun) restartKind() history.RestartKind {
-	switch {
-	case r.killed && len(r.states) == 0:
-		return history.RestartProcess
-	case r.opened > 1:
-		return history.RestartClean
-	}
-	return history.RestartNone
-}
-
-type backupRef struct {
-	Path   string
-	Schema int
-	Index  int
-	KeyGen int // the key generation the store had when it was taken
-	// Before is the history time the backup call started: ops that
-	// returned before it are in the backup.
-	Before int64
-	After  int64
-}
-
-type restoreRef struct {
-	Backup backupRef
-	OK     bool // the restore returned success
-	Done   bool // the restore returned at all (its process was not killed)
-	At     int64
-}
-
-type damageRecord struct {
-	Index  int
-	Box    string
-	Kind   scenarios.FaultType
-	Mode   string
-	Damage fault.Damage
-	// At is the history time of the damage; an enqueue that returned
-	// before it was acknowledged.
-	At int64
-}
-
-func newChaosRun(sc *scenarios.Scenario, opts RunOptions, dir string) *chaosRun {
+// newChaosRun makes a run of p that records on the clock that started at
+// mono (a MonotonicNanos reading), streaming to sink when it is not nil.
+func newChaosRun(p *plan, mono int64, proc string, sink io.Writer) *chaosRun {
 	r := &chaosRun{
-		sc: sc, opts: opts, dir: dir,
-		storeDir: filepath.Join(dir, "store"),
-		log:      opts.Logger,
-		rec:      newRecorder(),
-		steps:    map[int]bool{},
-		markers:  map[int]bool{},
+		p: p, mono: mono, proc: proc,
+		hist:  history.NewHistory(history.HistoryOptions{Clock: history.ClockSince(mono), Sink: sink}),
+		log:   p.opts.Logger,
+		steps: map[int]bool{},
+		ctl:   newControls(max(p.sc.Workload.Processors, 1)),
 	}
-	r.logs = &logCapture{now: r.rec.now}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
-	r.clocks = make([]*skewClock, max(sc.Workload.Processors, 1))
-	for i := range r.clocks {
-		r.clocks[i] = &skewClock{}
-	}
-	r.stallReq = make([]atomic.Int64, len(r.clocks))
-	r.plan = fault.Schedule(sc, opts.Seed)
+	r.logs = &logCapture{now: r.hist.Now}
+	r.sess = &session{p: p, hist: r.hist, client: r.client(harnessClient), eff: &r.eff, logger: slog.New(r.logs)}
 	return r
 }
 
-func (r *chaosRun) backupDir() string { return filepath.Join(r.dir, "backups") }
-
-// storeOptions are the options every open of the run uses, with key
-// generation gen.
-func (r *chaosRun) storeOptions(gen int) store.Options {
-	o := store.Options{
-		Key:            store.KeyBytes(chaosKey(gen)),
-		SyncPeriod:     r.sc.Store.SyncInterval,
-		StaleAfter:     r.sc.Store.StaleAfter,
-		FailedOpsAlert: r.sc.Store.FailedOpsAlert,
-		Logger:         slog.New(r.logs),
-		Migrations:     r.migrations,
+// client is the history's name for client: prefixed with the process it
+// runs in, if a child.
+func (r *chaosRun) client(name string) string {
+	if r.proc == "" {
+		return name
 	}
-	o.Sync, _ = store.ParseSyncMode(string(r.sc.Store.Sync))
-	o.Recovery, _ = store.ParseRecoveryMode(string(r.sc.Store.Recovery))
-	if r.opts.Canary {
-		o.Canary = string(r.sc.Protection)
-	}
-	return o
+	return r.proc + "/" + name
 }
 
-// current returns the open store, or why there is none.
-func (r *chaosRun) current() (*store.Store, error) {
-	if r.st == nil {
-		if r.openErr != nil {
-			return nil, fmt.Errorf("store is not open: %w", r.openErr)
-		}
-		return nil, fmt.Errorf("store is not open: %w", store.ErrClosed)
+// fault records a fault event of the run's process.
+func (r *chaosRun) fault(f history.Fault) {
+	who := r.proc
+	if who == "" {
+		who = harnessClient
 	}
-	return r.st, nil
-}
-
-// open opens the store with the current key generation, recording the
-// call; after a crash mid-rotation it tries the next key too.
-func (r *chaosRun) open(ctx context.Context, mod func(*store.Options)) error {
-	if r.st != nil {
-		return nil
-	}
-	var err error
-	for _, gen := range []int{r.keyGen, r.keyGen + 1} {
-		o := r.storeOptions(gen)
-		if mod != nil {
-			mod(&o)
-		}
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Open})
-		var s *store.Store
-		s, err = store.Open(ctx, r.storeDir, o)
-		r.rec.end(rec, err)
-		if err == nil {
-			r.st, r.openErr, r.keyGen = s, nil, gen
-			r.repairs = append(r.repairs, s.Repairs()...)
-			r.opened++
-			return nil
-		}
-		r.noteCorruption(err)
-		if !errors.Is(err, store.ErrWrongKey) {
-			break
-		}
-	}
-	r.openErr = err
-	return err
-}
-
-func (r *chaosRun) close() error {
-	if r.st == nil {
-		return nil
-	}
-	err := r.st.Close()
-	r.st = nil
-	return err
-}
-
-// nextN numbers the run's own "harness" calls, from 0 in each run (and
-// in each process of it), as every client's calls are numbered.
-func (r *chaosRun) nextN() int64 { return r.harnessN.Add(1) - 1 }
-
-func (r *chaosRun) handlerFailRate() float64 {
-	return float64(r.failRate.Load()) / 1e9
+	r.hist.RecordFault(who, f)
 }
 
 func (r *chaosRun) note(format string, args ...any) {
 	r.notes = append(r.notes, fmt.Sprintf(format, args...))
-}
-
-// needsWorker reports whether the run's workload must run in a worker
-// child: a kill or a disk-full fault.
-func needsWorker(plan []fault.PlannedFault) bool {
-	for _, p := range plan {
-		if p.Type == scenarios.FaultKill || p.Type == scenarios.FaultDiskFull {
-			return true
-		}
-	}
-	return false
 }
 
 // RunScenario runs sc with opts and returns what the checks found. The
@@ -341,13 +187,13 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run scenario %s: %w", sc.Name, err)
 	}
-	r := newChaosRun(sc, opts, dir)
+	r := newChaosRun(newPlan(sc, opts, dir), history.MonotonicNanos(), "", nil)
 	res := &ScenarioResult{
 		Scenario: sc.Name, Description: sc.Description, Protection: string(sc.Protection),
 		Seed: opts.Seed, Quick: opts.Quick, Canary: opts.Canary, Ops: sc.Workload.Ops,
 		SyncMode: string(sc.Store.Sync), Recovery: string(sc.Store.Recovery), Dir: dir,
 	}
-	sched, err := fault.MarshalSchedule(r.plan)
+	sched, err := fault.MarshalSchedule(r.p.faults)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +202,7 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 	}
 	start := time.Now()
 	r.log.Info("scenario start", "scenario", sc.Name, "seed", opts.Seed, "quick", opts.Quick, "canary", opts.Canary)
-	if err := fault.ValidateSchedule(r.plan); err != nil {
+	if err := fault.ValidateSchedule(r.p.faults); err != nil {
 		res.Error = err.Error()
 	} else if err := r.execute(ctx); err != nil {
 		res.Error = err.Error()
@@ -365,22 +211,19 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 		return nil, fmt.Errorf("run scenario %s: %w", sc.Name, err)
 	}
 	r.fifoProbe(ctx)
-	final := r.finalState(ctx)
-	r.states = append(r.states, stateAt{at: r.rec.now(), restart: r.restartKind(), fs: final})
-	res.Checks = r.runChecks(ctx, final, r.states)
-	_ = r.close()
-	ops, faults := r.rec.snapshot()
-	hs := histograms(ops)
+	final := r.observe(ctx, r.restartKind())
+	_ = r.sess.close()
+	raw := history.MergeHistories(r.hist.Events())
+	judged := check.ForgiveTornTails(raw, r.eff)
+	res.Checks = r.runChecks(raw, judged, final)
+	hs := histograms(raw)
 	res.Thresholds = r.thresholds(hs)
 	res.Latency = latencySummary(hs)
 	res.Elapsed = time.Since(start)
-	res.Faults = faults
-	if len(ops) > maxOpsFile {
-		r.note("ops.jsonl not written: %d calls (history.jsonl has them all)", len(ops))
-	}
+	res.Faults = faultEvents(raw)
 	res.Notes = r.notes
 	res.Verdict = overallVerdict(res)
-	if err := r.writeScenario(res, ops, r.events, hs); err != nil {
+	if err := r.writeScenario(res, raw, judged, hs); err != nil {
 		return res, err
 	}
 	r.log.Info("scenario done", "scenario", sc.Name, "verdict", res.Verdict, "elapsed", res.Elapsed.Round(time.Millisecond))
@@ -415,36 +258,35 @@ func overallVerdict(res *ScenarioResult) check.Verdict {
 // this process, or in a worker child when a fault needs one, followed by
 // the steps the child did not reach.
 func (r *chaosRun) execute(ctx context.Context) error {
-	if err := r.open(ctx, nil); err != nil {
+	if err := r.sess.open(ctx, nil); err != nil {
 		return fmt.Errorf("create store: %w", err)
 	}
 	if err := r.prepare(ctx); err != nil {
 		return err
 	}
-	if !needsWorker(r.plan) {
-		return r.runPlan(ctx, r.plan)
+	if !r.p.needsWorker() {
+		return r.runPlan(ctx, r.p.faults)
 	}
-	if err := r.close(); err != nil {
+	if err := r.sess.close(); err != nil {
 		return fmt.Errorf("close store before worker: %w", err)
 	}
 	if err := r.runWorker(ctx); err != nil {
 		return err
 	}
 	var rest []fault.PlannedFault
-	for _, p := range r.plan {
+	for _, p := range r.p.faults {
 		if !r.steps[p.Index] && !p.AtOp() {
 			rest = append(rest, p)
 		}
 	}
-	r.opened = 0
+	r.sess.opened = 0
 	rest = r.beforeReopen(ctx, rest)
-	if err := r.open(ctx, nil); err != nil {
+	if err := r.sess.open(ctx, nil); err != nil {
 		r.note("open after worker: %v", err)
 	} else if r.killed {
 		// What the crash left, before any later step changes it.
-		st := r.finalState(ctx)
-		r.states = append(r.states, stateAt{at: r.rec.now(), restart: history.RestartProcess, fs: st})
-		r.opened = 1
+		r.observe(ctx, history.RestartProcess)
+		r.sess.opened = 1
 		r.resumeProducers(ctx)
 		r.drain(ctx)
 	}
@@ -458,10 +300,10 @@ func (r *chaosRun) execute(ctx context.Context) error {
 // migrations need the built-in ones applied first, so that synthetic
 // migrations are the only pending ones.
 func (r *chaosRun) prepare(ctx context.Context) error {
-	if !slices.ContainsFunc(r.plan, func(p fault.PlannedFault) bool { return p.Type == scenarios.FaultMigrate }) {
+	if !r.p.has(scenarios.FaultMigrate) {
 		return nil
 	}
-	s := r.st
+	s := r.sess.st
 	if _, err := s.Migrate(ctx); err != nil {
 		return fmt.Errorf("prepare: built-in migrations: %w", err)
 	}
@@ -495,31 +337,30 @@ func (r *chaosRun) runPlan(ctx context.Context, plan []fault.PlannedFault) error
 // restarted processor would, so that redeliveries after the crash are in
 // the history.
 func (r *chaosRun) drain(ctx context.Context) {
-	if k := r.sc.Workload.Kind; k == scenarios.WorkloadEnqueue || k == scenarios.WorkloadNone {
+	if k := r.p.sc.Workload.Kind; k == scenarios.WorkloadEnqueue || k == scenarios.WorkloadNone {
 		return
 	}
 	const client = "drain"
-	var n int64
 	// The dead worker's lease would go stale after StaleAfter; the drain's
 	// clock is that far ahead instead of waiting for it.
-	late := store.ClockFunc(func() time.Time { return time.Now().Add(r.sc.Store.StaleAfter + time.Second) })
-	lease, err := r.acquire(ctx, client, &n, store.LockRequest{Owner: client, Clock: late})
+	late := store.ClockFunc(func() time.Time { return time.Now().Add(r.p.sc.Store.StaleAfter + time.Second) })
+	lease, err := r.acquire(ctx, client, store.LockRequest{Owner: client, Clock: late})
 	if err != nil {
 		r.note("drain after the crash: %v", err)
 		return
 	}
 	for ctx.Err() == nil {
-		op, err := r.call(client, &n, opname.Claim, lease.Token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, lease.Token) })
+		op, err := r.call(client, history.KindClaim, history.OpInput{Token: lease.Token}, func(s queueStore) (store.Op, error) { return s.Claim(ctx, lease.Token) })
 		if err != nil {
 			break
 		}
-		if _, err := r.call(client, &n, opname.Ack, lease.Token, op.ID, func(s queueStore) (store.Op, error) {
+		if _, err := r.call(client, history.KindAck, history.OpInput{Token: lease.Token, OpID: op.ID}, func(s queueStore) (store.Op, error) {
 			return store.Op{}, s.Ack(ctx, lease.Token, op.ID)
 		}); err != nil {
 			break
 		}
 	}
-	_, _ = r.call(client, &n, opname.Release, lease.Token, "", func(s queueStore) (store.Op, error) {
+	_, _ = r.call(client, history.KindRelease, history.OpInput{Token: lease.Token}, func(s queueStore) (store.Op, error) {
 		return store.Op{}, s.ReleaseLock(ctx, lease.Token)
 	})
 }

@@ -3,7 +3,6 @@ package chaos_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -217,61 +216,38 @@ func TestErrorClass(t *testing.T) {
 	}
 }
 
-// The runner's own calls (client "harness") are numbered from 0 in every
-// run, like every other client's, however many runs the process made
-// before.
-func TestRunScenario_HarnessCallsFromZero(t *testing.T) {
-	for range 2 {
-		res := runChaos(t, "corrupted-box-recovery", false, 1)
-		f, err := os.Open(filepath.Join(res.Dir, "ops.jsonl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ns []int64
-		dec := json.NewDecoder(f)
-		for {
-			var op chaos.ChaosOp
-			if err := dec.Decode(&op); err != nil {
-				break
-			}
-			if op.Client == "harness" && op.Proc == "" {
-				ns = append(ns, op.N)
+// history.jsonl is the run's one record: the runbook procedures the
+// runner called and the faults it injected are in it beside the queue
+// calls, and no second call log is written.
+func TestRunScenario_OneHistory(t *testing.T) {
+	res := runChaos(t, "corrupted-box-recovery", false, 1)
+	events, err := history.ReadHistoryFile(filepath.Join(res.Dir, "history.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[history.OpKind]int{}
+	faults := 0
+	for _, e := range events {
+		kinds[e.Kind]++
+		if e.Kind == history.KindFault {
+			faults++
+			if e.Fault.Type == "" || e.Fault.Phase == "" {
+				t.Errorf("fault event without type or phase: %s", e)
 			}
 		}
-		_ = f.Close()
-		slices.Sort(ns)
-		if len(ns) == 0 {
-			t.Fatal("no harness call in ops.jsonl")
-		}
-		for i, n := range ns {
-			if n != int64(i) {
-				t.Fatalf("harness calls numbered %v, want 0..%d", ns, len(ns)-1)
-			}
+		if e.Kind == history.KindOpen && e.Client != "harness" {
+			t.Errorf("open by %q, want harness", e.Client)
 		}
 	}
-}
-
-// ops.jsonl marks a call that never returned as history.jsonl does: no
-// "return", read back as history.ReturnUnknown.
-func TestChaosOp_NeverReturnedJSON(t *testing.T) {
-	for _, op := range []chaos.ChaosOp{
-		{Client: "processor-0", N: 3, Op: "claim", Call: 10, Return: history.ReturnUnknown},
-		{Client: "processor-0", N: 4, Op: "claim", Call: 10, Return: 0},
-		{Client: "processor-0", N: 5, Op: "ack", Call: 10, Return: 25, Err: "boom"},
-	} {
-		b, err := json.Marshal(op)
-		if err != nil {
-			t.Fatal(err)
+	for _, k := range []history.OpKind{history.KindOpen, history.KindClose, history.KindBackup, history.KindEnqueue, history.KindStoreState, history.KindFault} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s event in history.jsonl (kinds: %v)", k, kinds)
 		}
-		if got, want := bytes.Contains(b, []byte(`"return"`)), op.Returned(); got != want {
-			t.Errorf("%s: has return %t, want %t", b, got, want)
-		}
-		var back chaos.ChaosOp
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatal(err)
-		}
-		if back != op {
-			t.Errorf("round trip of %s: %+v, want %+v", b, back, op)
-		}
+	}
+	if got, want := faults, len(res.Faults); got != want {
+		t.Errorf("%d fault events in history.jsonl, result.json lists %d", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(res.Dir, "ops.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("ops.jsonl written: %v", err)
 	}
 }

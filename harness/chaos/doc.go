@@ -9,12 +9,25 @@
 //	// res.Verdict is pass, fail or unknown; res.Checks says why.
 //	entry := res.Entry() // one row of the run's reports (package reports)
 //
-// Where things live: the runner in chaos.go and its workload in
-// workload.go; fault injection in faults.go (the schedule and file damage
-// in chaos/fault); the crash worker in worker.go; processor processes in
-// procs.go (their socket's wire in chaos/proc); the state checks in
-// checks.go; the scenario's output files in report.go. A new fault is a
-// scenarios fault type, planned in chaos/fault and injected in faults.go.
+// Where things live: a run is four parts, each in its own file. The plan
+// (plan.go) is the scenario, its options and its fault schedule; the
+// store session (session.go) opens, closes and reopens the store with the
+// run's key generation and migrations; the recorder is a
+// history.History, through which every call, procedure and fault is
+// recorded (record.go maps store errors onto outcomes and classes); the
+// effects record is a check.Effects the faults fill in (damage, backups,
+// restores, erased subjects, relocated records, corruption errors and
+// repairs seen). The
+// runner (chaos.go) ties them together; its workload is workload.go, fault
+// injection faults.go and faults_index.go (the schedule and file damage in
+// chaos/fault), what happens around a restart (producers resuming with
+// their idempotency keys, a wrong-key open before the reopen) and the
+// relocate fault restart.go, the crash worker worker.go, processor
+// processes procs.go (their socket's wire in chaos/proc); checks.go maps scenario checks onto
+// package check, whose state checks judge the effects record; report.go
+// writes the scenario's files. A new fault is a scenarios fault type,
+// planned in chaos/fault, injected in faults.go, and if a check must judge
+// what it did, recorded in check.Effects.
 //
 // # Guarantees
 //
@@ -46,8 +59,9 @@
 // closed; the store is then opened again, for the rest of the workload or
 // for the next step. A kill or a disk-full fault moves the workload and the
 // steps into a worker child: the chaos binary run as `chaos __worker`
-// ([WorkerMain]), which streams its history as JSON lines on stdout
-// (docs/worker-protocol.md), so the
+// ([WorkerMain]), which records into a history.History whose Sink is its
+// stdout, on the harness's clock, and the harness follows that stream into
+// its own history (docs/worker-protocol.md, docs/history.md), so the
 // parent keeps every call the child made up to the SIGKILL, with calls in
 // flight recorded as never returned (outcome unknown). A kill with a
 // failpoint passes --failpoint <name>@<n> to the child, which arms it:

@@ -5,18 +5,14 @@ package chaos
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/boxstorm/boxstorm/opname"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
+	"github.com/boxstorm/boxstorm/harness/check"
+	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
@@ -29,15 +25,12 @@ const (
 	synthKey = "marker"
 )
 
-// backupMarkerEvent is the audit entry written right after each backup.
-const backupMarkerEvent = "chaos_after_backup"
-
 // applyFault runs one fault and records what it did.
 func (r *chaosRun) applyFault(ctx context.Context, p fault.PlannedFault) {
 	f := p.Fault
 	r.steps[p.Index] = true
-	r.rec.fault(FaultEvent{Index: p.Index, Type: p.Type, Phase: "start", Detail: r.startDetail(p)})
-	ev := FaultEvent{Index: p.Index, Type: p.Type, Phase: "done", Detail: map[string]any{}}
+	r.fault(history.Fault{Index: p.Index, Type: string(p.Type), Phase: history.FaultStart, Detail: r.startDetail(p)})
+	ev := history.Fault{Index: p.Index, Type: string(p.Type), Phase: history.FaultDone, Detail: map[string]any{}}
 	var err error
 	if f.Type.IsDamage() || f.Type == scenarios.FaultReopen || f.Type == scenarios.FaultRecover ||
 		f.Type == scenarios.FaultWrongKey || f.Type == scenarios.FaultKill || f.Type == scenarios.FaultDiskFull ||
@@ -46,7 +39,7 @@ func (r *chaosRun) applyFault(ctx context.Context, p fault.PlannedFault) {
 		err = r.applyOther(ctx, p, &ev)
 	} else {
 		// Steps that use the store open it again after damage.
-		if oerr := r.open(ctx, nil); oerr != nil {
+		if oerr := r.sess.open(ctx, nil); oerr != nil {
 			ev.Skipped = fmt.Sprintf("store does not open: %v", oerr)
 		} else {
 			err = r.applyStoreStep(ctx, p, &ev)
@@ -61,36 +54,33 @@ func (r *chaosRun) applyFault(ctx context.Context, p fault.PlannedFault) {
 	if len(ev.Detail) == 0 {
 		ev.Detail = nil
 	}
-	r.rec.fault(ev)
+	r.fault(ev)
 }
 
 func (r *chaosRun) startDetail(p fault.PlannedFault) map[string]any {
 	if p.Type == scenarios.FaultBackup {
-		return map[string]any{"path": r.backupPath(p.Index)}
+		return map[string]any{"path": r.p.backupPath(p.Index)}
 	}
 	return nil
 }
 
-func (r *chaosRun) backupPath(index int) string {
-	return filepath.Join(r.backupDir(), fmt.Sprintf("backup-%02d.tar.age", index))
-}
-
-func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *FaultEvent) error {
+func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *history.Fault) error {
 	f := p.Fault
 	switch f.Type {
 	case scenarios.FaultTruncate, scenarios.FaultBitflip, scenarios.FaultGarbage, scenarios.FaultNULRun:
-		if err := r.close(); err != nil {
+		if err := r.sess.close(); err != nil {
 			ev.Detail["close_err"] = err.Error()
 		}
-		d, err := fault.DamageBox(r.storeDir, f, p.Seed)
-		r.damage = append(r.damage, damageRecord{Index: p.Index, Box: f.Box, Kind: f.Type, Mode: f.Mode, Damage: d, At: r.rec.now()})
+		d, err := fault.DamageBox(r.p.storeDir, f, p.Seed)
+		r.eff.Damage = append(r.eff.Damage, check.Damage{Index: p.Index, Box: f.Box, Type: string(f.Type), Mode: f.Mode, Offset: d.Offset, At: r.hist.Now(),
+			TornTail: f.Type == scenarios.FaultTruncate && f.Mode == scenarios.TruncateTail})
 		ev.Detail["damage"] = d
 		if err != nil {
 			return err
 		}
 		if p.AtOp() {
 			// The workload goes on against the reopened store.
-			if err := r.open(ctx, nil); err != nil {
+			if err := r.sess.open(ctx, nil); err != nil {
 				ev.Detail["reopen_err"] = err.Error()
 				ev.Detail["reopen_class"] = ErrorClass(err)
 			}
@@ -103,65 +93,65 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *Fau
 	case scenarios.FaultMalformedTimestamps:
 		return r.malformedTimestamps(ctx, p, ev)
 	case scenarios.FaultReopen:
-		if err := r.close(); err != nil {
+		if err := r.sess.close(); err != nil {
 			ev.Detail["close_err"] = err.Error()
 		}
-		err := r.open(ctx, func(o *store.Options) {
+		err := r.sess.open(ctx, func(o *store.Options) {
 			if f.Recovery != "" {
 				o.Recovery, _ = store.ParseRecoveryMode(string(f.Recovery))
 			}
 		})
 		if err == nil {
-			ev.Detail["repairs"] = r.st.Repairs()
+			ev.Detail["repairs"] = r.sess.st.Repairs()
 		}
 		return err
 	case scenarios.FaultRecover:
-		_ = r.close()
+		_ = r.sess.close()
 		b, ok := r.latestBackup()
 		if !ok {
 			return fmt.Errorf("recover: no backup taken before it: %w", fault.ErrUnsupportedFault)
 		}
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Recover})
-		s, rep, err := store.RecoverCorrupted(ctx, r.storeDir, b.Path, r.storeOptions(r.keyGen))
-		r.rec.end(rec, err)
-		r.noteCorruption(err)
+		var s *store.Store
+		var rep store.RecoverReport
+		err := r.record(history.KindRecover, history.OpInput{Backup: b.Path}, func() (err error) {
+			s, rep, err = store.RecoverCorrupted(ctx, r.p.storeDir, b.Path, r.sess.options(r.sess.keyGen))
+			return err
+		})
+		r.sess.noteCorruption(err)
 		ev.Detail["report"] = rep
 		if err == nil {
-			r.st, r.openErr = s, nil
-			r.restores = append(r.restores, restoreRef{Backup: b, OK: rep.Restored, Done: true, At: r.rec.now()})
+			r.sess.adopt(s)
+			r.eff.Restores = append(r.eff.Restores, check.Restore{Backup: b, OK: rep.Restored, Done: true, At: r.hist.Now()})
 		}
 		return err
 	case scenarios.FaultWrongKey:
 		return r.wrongKey(ctx, p, ev)
 	case scenarios.FaultKill:
-		if !r.worker {
+		if r.proc == "" {
 			return fmt.Errorf("kill outside a worker child: %w", fault.ErrUnsupportedFault)
 		}
 		if f.Failpoint == "" {
-			r.rec.fault(FaultEvent{Index: p.Index, Type: p.Type, Phase: "kill"})
+			r.fault(history.Fault{Index: p.Index, Type: string(p.Type), Phase: history.FaultKill})
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {}
 		}
 		ev.Detail["armed"] = failpoint.Armed()
 		return nil
 	case scenarios.FaultDiskFull:
-		if !r.worker {
+		if r.proc == "" {
 			return fmt.Errorf("disk-full outside a worker child: %w", fault.ErrUnsupportedFault)
 		}
-		lim, err := limitFileSize(r.storeDir, f.Limit)
+		lim, err := limitFileSize(r.p.storeDir, f.Limit)
 		ev.Detail["rlimit_fsize"] = lim
 		return err
 	case scenarios.FaultClockSkew:
-		r.clocks[f.Processor].off.Add(int64(f.Offset))
+		r.ctl.clocks[f.Processor].off.Add(int64(f.Offset))
 		return nil
 	case scenarios.FaultStall:
-		r.stalls.Add(1)
-		if r.stallReq[f.Processor].Swap(int64(f.Duration)) > 0 {
-			r.stalls.Add(-1)
-		}
+		r.ctl.requestStall(f.Processor, f.Duration)
 		return nil
 	case scenarios.FaultHandlerFailure:
-		r.failRate.Store(uint64(f.Rate * 1e9))
+		r.ctl.setFailRate(f.Rate)
 		return nil
 	case scenarios.FaultSecondOpen:
 		return r.secondOpen(ctx, p, ev)
@@ -169,9 +159,9 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *Fau
 	return fmt.Errorf("%s: %w", f.Type, fault.ErrUnsupportedFault)
 }
 
-func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev *FaultEvent) error {
+func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev *history.Fault) error {
 	f := p.Fault
-	s := r.st
+	s := r.sess.st
 	switch f.Type {
 	case scenarios.FaultBackup:
 		return r.backup(ctx, p, ev)
@@ -185,10 +175,12 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev 
 			return fmt.Errorf("restore: %w", err)
 		}
 		defer fh.Close()
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Restore})
-		info, err := s.Restore(ctx, fh, store.RestoreOptions{BackupKey: store.KeyBytes(chaosKey(b.KeyGen))})
-		r.rec.end(rec, err)
-		r.restores = append(r.restores, restoreRef{Backup: b, OK: err == nil, Done: true, At: r.rec.now()})
+		var info store.RestoreInfo
+		err = r.record(history.KindRestore, history.OpInput{Backup: b.Path}, func() (err error) {
+			info, err = s.Restore(ctx, fh, store.RestoreOptions{BackupKey: store.KeyBytes(chaosKey(b.KeyGen))})
+			return err
+		})
+		r.eff.Restores = append(r.eff.Restores, check.Restore{Backup: b, OK: err == nil, Done: true, At: r.hist.Now()})
 		ev.Detail["backup"] = b.Path
 		if err == nil {
 			ev.Detail["erased"] = info.Erased
@@ -198,31 +190,41 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev 
 		if f.Batch != 0 {
 			ev.Detail["batch"] = "ignored: store.RotateKey has no batch size option"
 		}
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.RotateKey})
-		rep, err := s.RotateKey(ctx, store.KeyBytes(chaosKey(r.keyGen+1)))
-		r.rec.end(rec, err)
+		var rep store.RotateReport
+		err := r.record(history.KindRotateKey, history.OpInput{}, func() (err error) {
+			rep, err = s.RotateKey(ctx, store.KeyBytes(chaosKey(r.sess.keyGen+1)))
+			return err
+		})
 		ev.Detail["report"] = rep
 		if err == nil {
-			r.keyGen++
+			r.sess.keyGen++
 		}
 		return err
 	case scenarios.FaultMigrate:
-		r.registerSynthetic(max(f.Count, 1))
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Migrate})
-		rep, err := s.MigrateWith(ctx, r.migrations)
-		r.rec.end(rec, err)
+		r.sess.registerSynthetic(max(f.Count, 1))
+		var rep store.MigrateReport
+		err := r.record(history.KindMigrate, history.OpInput{}, func() (err error) {
+			rep, err = s.MigrateWith(ctx, r.sess.migrations)
+			return err
+		})
 		ev.Detail["report"] = rep
 		return err
 	case scenarios.FaultErase:
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Erase, Subject: f.Subject})
-		rep, err := s.Erase(ctx, f.Subject)
-		r.rec.end(rec, err)
-		r.erased = append(r.erased, f.Subject)
+		var rep store.EraseReport
+		err := r.record(history.KindErase, history.OpInput{Subject: f.Subject}, func() (err error) {
+			rep, err = s.Erase(ctx, f.Subject)
+			return err
+		})
+		r.eff.Erased = append(r.eff.Erased, f.Subject)
 		ev.Detail["subject"] = f.Subject
 		ev.Detail["report"] = rep
 		return err
 	case scenarios.FaultRebuildIndex:
-		rep, err := s.RebuildIndex(ctx)
+		var rep store.IndexReport
+		err := r.record(history.KindRebuildIndex, history.OpInput{}, func() (err error) {
+			rep, err = s.RebuildIndex(ctx)
+			return err
+		})
 		ev.Detail["report"] = rep
 		return err
 	case scenarios.FaultSchemaMismatch:
@@ -230,46 +232,51 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev 
 		if !ok {
 			return fmt.Errorf("schema-mismatch: no backup: %w", fault.ErrUnsupportedFault)
 		}
-		before := hashStore(r.storeDir)
+		before := fault.HashTree(r.p.storeDir)
 		fh, err := os.Open(b.Path)
 		if err != nil {
 			return fmt.Errorf("schema-mismatch: %w", err)
 		}
 		defer fh.Close()
 		want := b.Schema + f.Delta
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Restore})
-		_, err = s.Restore(ctx, fh, store.RestoreOptions{ExpectedSchema: want, BackupKey: store.KeyBytes(chaosKey(b.KeyGen))})
-		r.rec.end(rec, err)
+		err = r.record(history.KindRestore, history.OpInput{Backup: b.Path}, func() error {
+			_, err := s.Restore(ctx, fh, store.RestoreOptions{ExpectedSchema: want, BackupKey: store.KeyBytes(chaosKey(b.KeyGen))})
+			return err
+		})
 		ev.Detail["expected_schema"] = want
 		ev.Detail["backup_schema"] = b.Schema
-		ev.Detail["unchanged"] = sameHashes(before, hashStore(r.storeDir))
+		noteUnchanged(ev, before, r.p.storeDir)
 		return err
 	}
 	return fmt.Errorf("%s: %w", f.Type, fault.ErrUnsupportedFault)
 }
 
-func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *FaultEvent) error {
-	if err := os.MkdirAll(r.backupDir(), 0o700); err != nil {
+func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *history.Fault) error {
+	if err := os.MkdirAll(r.p.backupDir(), 0o700); err != nil {
 		return err
 	}
-	path := r.backupPath(p.Index)
-	schema, _ := r.st.SchemaVersion()
-	ref := backupRef{Path: path, Schema: schema, Index: p.Index, KeyGen: r.keyGen, Before: r.rec.now()}
-	r.backups = append(r.backups, ref)
+	path := r.p.backupPath(p.Index)
+	s := r.sess.st
+	schema, _ := s.SchemaVersion()
+	ref := check.Backup{Path: path, Schema: schema, Index: p.Index, KeyGen: r.sess.keyGen, Before: r.hist.Now()}
+	r.eff.Backups = append(r.eff.Backups, ref)
 	fh, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Backup})
-	info, err := r.st.Backup(ctx, fh)
-	r.rec.end(rec, err)
+	var info store.BackupInfo
+	err = r.record(history.KindBackup, history.OpInput{Backup: path}, func() (err error) {
+		info, err = s.Backup(ctx, fh)
+		return err
+	})
 	if serr := fh.Sync(); err == nil {
 		err = serr
 	}
 	if cerr := fh.Close(); err == nil {
 		err = cerr
 	}
-	r.backups[len(r.backups)-1].After = r.rec.now()
+	last := &r.eff.Backups[len(r.eff.Backups)-1]
+	last.After = r.hist.Now()
 	ev.Detail["path"] = path
 	ev.Detail["schema_version"] = info.SchemaVersion
 	if err != nil {
@@ -277,143 +284,93 @@ func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *FaultEv
 	}
 	// An audit entry that exists only after the backup: a restore must
 	// take it away together with the ops enqueued since, or neither.
-	if aerr := r.st.Audit(ctx, backupMarkerEvent, map[string]any{"backup": p.Index}); aerr == nil {
-		r.markers[p.Index] = true
+	if aerr := s.Audit(ctx, check.BackupMarkerEvent, map[string]any{"backup": p.Index}); aerr == nil {
+		last.Marker = true
 		ev.Detail["marker"] = true
 	}
 	return nil
 }
 
-func (r *chaosRun) latestBackup() (backupRef, bool) {
-	if len(r.backups) == 0 {
-		return backupRef{}, false
+func (r *chaosRun) latestBackup() (check.Backup, bool) {
+	if len(r.eff.Backups) == 0 {
+		return check.Backup{}, false
 	}
-	return r.backups[len(r.backups)-1], true
+	return r.eff.Backups[len(r.eff.Backups)-1], true
 }
 
-func (r *chaosRun) wrongKey(ctx context.Context, p fault.PlannedFault, ev *FaultEvent) error {
+// record records one runbook procedure of the harness through the
+// history.
+func (r *chaosRun) record(kind history.OpKind, in history.OpInput, do func() error) error {
+	return record(r.hist, r.client(harnessClient), kind, in, func() (history.OpOutput, error) { return history.OpOutput{}, do() })
+}
+
+func (r *chaosRun) wrongKey(ctx context.Context, p fault.PlannedFault, ev *history.Fault) error {
 	f := p.Fault
 	switch f.During {
 	case scenarios.DuringOpen:
-		if err := r.close(); err != nil {
+		if err := r.sess.close(); err != nil {
 			ev.Detail["close_err"] = err.Error()
 		}
-		before := fault.HashTree(r.storeDir)
-		o := r.storeOptions(r.keyGen)
+		before := fault.HashTree(r.p.storeDir)
+		o := r.sess.options(r.sess.keyGen)
 		o.Key = store.KeyBytes(wrongKey)
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Open, Key: "wrong-key"})
-		s, err := store.Open(ctx, r.storeDir, o)
-		r.rec.end(rec, err)
-		if err == nil {
-			_ = s.Close()
-		}
-		after := fault.HashTree(r.storeDir)
-		ev.Detail["unchanged"] = sameHashes(before, after)
-		if changed := fault.ChangedFiles(before, after); len(changed) > 0 {
-			ev.Detail["changed"] = changed
-		}
+		err := r.record(history.KindOpen, history.OpInput{WrongKey: true}, func() error {
+			s, err := store.Open(ctx, r.p.storeDir, o)
+			if err == nil {
+				_ = s.Close()
+			}
+			return err
+		})
+		noteUnchanged(ev, before, r.p.storeDir)
 		return err
 	case scenarios.DuringRestore:
-		if err := r.open(ctx, nil); err != nil {
+		if err := r.sess.open(ctx, nil); err != nil {
 			return fmt.Errorf("wrong-key restore: store does not open: %v: %w", err, fault.ErrUnsupportedFault)
 		}
 		b, ok := r.latestBackup()
 		if !ok {
 			return fmt.Errorf("wrong-key restore: no backup: %w", fault.ErrUnsupportedFault)
 		}
-		before := hashStore(r.storeDir)
+		before := fault.HashTree(r.p.storeDir)
 		fh, err := os.Open(b.Path)
 		if err != nil {
 			return err
 		}
 		defer fh.Close()
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.Restore, Key: "wrong-key"})
-		_, err = r.st.Restore(ctx, fh, store.RestoreOptions{BackupKey: store.KeyBytes(wrongKey)})
-		r.rec.end(rec, err)
-		ev.Detail["unchanged"] = sameHashes(before, hashStore(r.storeDir))
+		err = r.record(history.KindRestore, history.OpInput{Backup: b.Path, WrongKey: true}, func() error {
+			_, err := r.sess.st.Restore(ctx, fh, store.RestoreOptions{BackupKey: store.KeyBytes(wrongKey)})
+			return err
+		})
+		noteUnchanged(ev, before, r.p.storeDir)
 		return err
 	}
 	return fmt.Errorf("wrong-key during %q: %w", f.During, fault.ErrUnsupportedFault)
 }
 
-func (r *chaosRun) secondOpen(ctx context.Context, p fault.PlannedFault, ev *FaultEvent) error {
-	if err := r.open(ctx, nil); err != nil {
+func (r *chaosRun) secondOpen(ctx context.Context, p fault.PlannedFault, ev *history.Fault) error {
+	if err := r.sess.open(ctx, nil); err != nil {
 		return fmt.Errorf("second-open: the first open fails: %v: %w", err, fault.ErrUnsupportedFault)
 	}
 	if p.Fault.From == scenarios.FromSameProcess {
-		rec := r.rec.begin(&ChaosOp{Client: "harness", N: r.nextN(), Op: opname.SecondOpen})
-		s, err := store.Open(ctx, r.storeDir, r.storeOptions(r.keyGen))
-		r.rec.end(rec, err)
-		if err == nil {
-			ev.Detail["opened"] = true
-			_ = s.Close()
-		}
+		err := r.record(history.KindSecondOpen, history.OpInput{}, func() error {
+			s, err := store.Open(ctx, r.p.storeDir, r.sess.options(r.sess.keyGen))
+			if err == nil {
+				ev.Detail["opened"] = true
+				_ = s.Close()
+			}
+			return err
+		})
 		return err
 	}
 	return r.secondOpenProcess(ctx, ev)
 }
 
-// registerSynthetic adds synthetic migrations until the run has n: each
-// appends its version to the synthBox record, in one staged rewrite.
-func (r *chaosRun) registerSynthetic(n int) {
-	if r.migrations == nil {
-		r.migrations = store.BuiltinMigrations()
+// noteUnchanged records in ev whether the files under dir still hash as
+// before (fault.HashTree) and, when not, which changed.
+func noteUnchanged(ev *history.Fault, before map[string]string, dir string) {
+	changed := fault.ChangedFiles(before, fault.HashTree(dir))
+	ev.Detail["unchanged"] = len(changed) == 0
+	if len(changed) > 0 {
+		ev.Detail["changed"] = changed
 	}
-	for r.synth < n {
-		v := store.LatestSchemaVersion() + r.synth + 1
-		tag := fmt.Sprintf(",v%d", v)
-		r.migrations = append(r.migrations, store.Migration{
-			Version: v,
-			Name:    fmt.Sprintf("chaos-synthetic-%d", r.synth+1),
-			Apply: func(ctx context.Context, m *store.MigrationTx) error {
-				return m.Rewrite(ctx, synthBox, func(key string, v []byte) ([]byte, bool, error) {
-					if key != synthKey {
-						return v, true, nil
-					}
-					return append(append([]byte(nil), v...), tag...), true, nil
-				})
-			},
-		})
-		r.synth++
-	}
-}
-
-// hashStore hashes every live file of a store directory: the box files and
-// the keyring, not the lock file nor backups.
-func hashStore(dir string) map[string]string {
-	out := map[string]string{}
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.IsDir() {
-			if p != dir {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.Name() == "LOCK" || strings.HasSuffix(d.Name(), ".bak") {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil
-		}
-		sum := sha256.Sum256(b)
-		out[d.Name()] = hex.EncodeToString(sum[:])
-		return nil
-	})
-	return out
-}
-
-func sameHashes(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }

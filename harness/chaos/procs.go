@@ -9,15 +9,16 @@ package chaos
 // open store over a Unix socket in the scenario's directory, with one JSON
 // request and one JSON response per line; the op gate is served the same
 // way, so children stop with the goroutines at each op position. A child
-// records its own calls in its recorder, whose clock is the harness's
-// (both read CLOCK_MONOTONIC, see MonotonicNanos), and streams them as
-// JSON lines on stdout, as a crash worker does; the harness adds them to
-// its history with Proc "process-N".
+// records its own calls in a history.History on the harness's clock
+// (history.ClockSince of the spec's MonoStart) whose Sink is its stdout,
+// as a crash worker does; the harness follows that stream into its own
+// history, where the child's clients are named "process-N/...".
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -26,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -56,7 +58,7 @@ type procServer struct {
 }
 
 func (r *chaosRun) serveProcs(ctx context.Context, ws *workers) (*procServer, error) {
-	path := filepath.Join(r.dir, proc.SocketName)
+	path := filepath.Join(r.p.dir, proc.SocketName)
 	_ = os.Remove(path)
 	name, done, err := proc.UnixPath(path)
 	if err != nil {
@@ -124,7 +126,7 @@ func (s *procServer) serve(c net.Conn) {
 			s.fail("processor process: %v", err)
 			return
 		}
-		res.Status = proc.Status{Done: s.ws.done(), Idle: s.ws.idle(), Yield: s.ws.stallWaiting(-1), FailRate: s.r.handlerFailRate()}
+		res.Status = proc.Status{Done: s.ws.done(), Idle: s.ws.idle(), Yield: s.ws.stallWaiting(-1), FailRate: s.r.ctl.handlerFailRate()}
 		if err := enc.Encode(res); err != nil {
 			return
 		}
@@ -159,7 +161,7 @@ func (s *procServer) do(req proc.Request, tickets *int) (proc.Response, error) {
 		s.ws.gate.end()
 		return proc.Response{}, nil
 	}
-	st, err := s.r.current()
+	st, err := s.r.sess.current()
 	if err != nil {
 		return proc.ErrorResponse(err), nil
 	}
@@ -218,12 +220,11 @@ func (s *procServer) close() []string {
 
 // procChild is one processor process as the harness sees it.
 type procChild struct {
-	name  string
-	cmd   *exec.Cmd
-	done  chan struct{}
-	ended bool   // the child ended its stream
-	bad   string // the first line the harness could not read
-	err   error  // how the child exited
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	bad  string // the first line the harness could not take
+	err  error  // how the child exited
 
 	mu     sync.Mutex
 	killed string // why the harness killed it
@@ -251,7 +252,7 @@ type procSet struct {
 // to start them is noted and reported by faults-injected, and the
 // goroutine processors run without the processes that did not start.
 func (r *chaosRun) startProcs(ctx context.Context, ws *workers) *procSet {
-	n := r.sc.Workload.Processes
+	n := r.p.sc.Workload.Processes
 	if n == 0 {
 		return nil
 	}
@@ -267,7 +268,7 @@ func (r *chaosRun) startProcs(ctx context.Context, ws *workers) *procSet {
 
 func (ps *procSet) start(ctx context.Context, ws *workers, n int) error {
 	r := ps.r
-	exe, err := r.exe()
+	exe, err := r.p.exe()
 	if err != nil {
 		return err
 	}
@@ -276,16 +277,13 @@ func (ps *procSet) start(ctx context.Context, ws *workers, n int) error {
 		return err
 	}
 	ps.srv = srv
-	// The children's recorders read the same clock as r.rec: CLOCK_MONOTONIC
-	// (Go's monotonic time on Linux), from the instant r.rec started.
-	mono, since := history.MonotonicAt(r.rec.now)
-	spec := workerSpec{Scenario: r.sc, Seed: r.opts.Seed, Canary: r.opts.Canary, Dir: r.dir, KeyGen: r.keyGen,
-		Socket: srv.path, MonoStart: mono - since}
+	spec := r.spec()
+	spec.Socket = srv.path
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return err
 	}
-	specPath := filepath.Join(r.dir, proc.SpecName)
+	specPath := filepath.Join(r.p.dir, proc.SpecName)
 	if err := os.WriteFile(specPath, b, 0o644); err != nil {
 		return err
 	}
@@ -304,7 +302,7 @@ func (ps *procSet) start(ctx context.Context, ws *workers, n int) error {
 func (ps *procSet) spawn(ctx context.Context, exe, specPath string, i int) (*procChild, error) {
 	r := ps.r
 	c := &procChild{name: proc.Name(i), done: make(chan struct{})}
-	stderr, err := os.Create(filepath.Join(r.dir, c.name+".stderr"))
+	stderr, err := os.Create(filepath.Join(r.p.dir, c.name+".stderr"))
 	if err != nil {
 		return nil, err
 	}
@@ -329,48 +327,27 @@ func (ps *procSet) spawn(ctx context.Context, exe, specPath string, i int) (*pro
 	return c, nil
 }
 
-// read checks each line of a child's stream and hands the good ones to
-// readWorkerEvents; in a crash worker they also go on up to its parent. A
-// line it cannot read ends the child's history there, and is reported.
+// read follows a child's history into the run's (in a crash worker, on
+// up to its parent). An event that is not a call of the child's own
+// clients, or a line the harness cannot read, ends the child's history
+// there, and is reported.
 func (ps *procSet) read(c *procChild, out io.Reader) {
-	r := ps.r
-	pr, pw := io.Pipe()
-	fed := make(chan struct{})
-	go func() {
-		defer close(fed)
-		r.rec.readWorkerEvents(pr, 0)
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<16), 1<<24)
-	for line := 1; sc.Scan(); line++ {
-		var ev workerEvent
-		err := json.Unmarshal(sc.Bytes(), &ev)
-		switch {
-		case err != nil:
-		case ev.Kind == "end":
-			c.ended = true
-			continue
-		case (ev.Kind == "call" || ev.Kind == "ret") && ev.Op != nil && ev.Op.Proc == c.name:
-		default:
-			err = fmt.Errorf("not a call or return of %s", c.name)
+	own := func(ev history.HistoryEvent) error {
+		if !strings.HasPrefix(ev.Client, c.name+"/") || ev.Kind == history.KindFault || ev.Kind == history.KindStoreState {
+			return fmt.Errorf("not a call of %s: %s", c.name, ev)
 		}
-		if err != nil {
-			// What it does from here on would be missing from the
-			// history: stop it.
-			c.bad = fmt.Sprintf("line %d: %v: %.120q", line, err, sc.Bytes())
-			c.kill("after its unreadable line")
-			break
-		}
-		_, _ = pw.Write(append(sc.Bytes(), '\n'))
-		if r.rec.stream != nil {
-			r.rec.mu.Lock()
-			_ = r.rec.stream.Encode(ev)
-			r.rec.mu.Unlock()
-		}
+		return nil
 	}
-	_ = pw.Close()
-	<-fed
+	if err := ps.r.hist.Follow(out, c.name, own); err != nil {
+		// What it does from here on would be missing from the history:
+		// stop it.
+		c.bad = err.Error()
+		var he *history.HistoryError
+		if errors.As(err, &he) {
+			c.bad = fmt.Sprintf("line %d: %v", he.Line, he.Err)
+		}
+		c.kill("after its unreadable line")
+	}
 	// Drain what is left, so the child never blocks on a full pipe.
 	_, _ = io.Copy(io.Discard, out)
 }
@@ -409,13 +386,10 @@ func (ps *procSet) wait() {
 		case c.err != nil:
 			why = append(why, fmt.Sprintf("exited: %v", c.err))
 		}
-		if !c.ended && len(why) == 0 {
-			why = append(why, "ended without closing its event stream")
-		}
 		if len(why) == 0 {
 			ran++
-			if fi, err := os.Stat(filepath.Join(r.dir, c.name+".stderr")); err == nil && fi.Size() == 0 {
-				_ = os.Remove(filepath.Join(r.dir, c.name+".stderr"))
+			if fi, err := os.Stat(filepath.Join(r.p.dir, c.name+".stderr")); err == nil && fi.Size() == 0 {
+				_ = os.Remove(filepath.Join(r.p.dir, c.name+".stderr"))
 			}
 			continue
 		}
@@ -424,7 +398,7 @@ func (ps *procSet) wait() {
 	for _, e := range errs {
 		r.procProblem("harness socket: %s", e)
 	}
-	r.note("%d of %d processor processes ran to the end against the harness's store over %s", ran, r.sc.Workload.Processes, proc.SocketName)
+	r.note("%d of %d processor processes ran to the end against the harness's store over %s", ran, r.p.sc.Workload.Processes, proc.SocketName)
 }
 
 func joinWhy(why []string) string {
@@ -461,17 +435,12 @@ func runProcessSpec(ctx context.Context, path string, i int, stdout io.Writer) e
 		return err
 	}
 	defer c.Conn.Close()
-	r := newChaosRun(spec.Scenario, RunOptions{Seed: spec.Seed, Canary: spec.Canary}, spec.Dir)
-	r.worker, r.keyGen, r.remote = true, spec.KeyGen, remoteProc{c}
-	r.rec.proc = proc.Name(i)
-	// Read the harness's clock: CLOCK_MONOTONIC minus its start.
-	mono, now := history.MonotonicAt(time.Now)
-	r.rec.start = now.Add(-time.Duration(mono - spec.MonoStart))
-	r.rec.stream = json.NewEncoder(stdout)
+	out := &cutWriter{w: stdout}
+	r := newChaosRun(newPlan(spec.Scenario, RunOptions{Seed: spec.Seed, Canary: spec.Canary}, spec.Dir), spec.MonoStart, proc.Name(i), out)
+	r.sess.keyGen, r.remote = spec.KeyGen, remoteProc{c}
 	c.OnBreak = func() {
-		r.rec.mu.Lock()
-		r.rec.stream = nil
-		r.rec.mu.Unlock()
+		// The harness is gone: writing on would meet a closed pipe.
+		out.cut()
 		cancel()
 	}
 	rng := rand.New(rand.NewPCG(spec.Seed, uint64(2000+i)))
@@ -479,9 +448,29 @@ func runProcessSpec(ctx context.Context, path string, i int, stdout io.Writer) e
 	if c.Broken != nil {
 		return fmt.Errorf("%w: %w", c.Broken, ErrWorker)
 	}
-	r.rec.mu.Lock()
-	defer r.rec.mu.Unlock()
-	return r.rec.stream.Encode(workerEvent{Kind: "end"})
+	return r.hist.Err()
+}
+
+// cutWriter passes writes on until it is cut, then drops them.
+type cutWriter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	isCut bool
+}
+
+func (c *cutWriter) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.isCut {
+		return len(b), nil
+	}
+	return c.w.Write(b)
+}
+
+func (c *cutWriter) cut() {
+	c.mu.Lock()
+	c.isCut = true
+	c.mu.Unlock()
 }
 
 // remoteProc is a processor process's queueStore and procEnv: the

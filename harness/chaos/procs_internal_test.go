@@ -44,7 +44,7 @@ func TestUnixPath_LongDirectory(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := &chaosRun{dir: dir}
+	r := &chaosRun{p: &plan{dir: dir}, ctl: newControls(1)}
 	ws := &workers{r: r, gate: newGate(1, nil, nil)}
 	ws.lastProgress.Store(time.Now().UnixNano())
 	srv, err := r.serveProcs(context.Background(), ws)

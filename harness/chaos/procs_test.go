@@ -82,6 +82,11 @@ func TestProcessorProcesses_InHistory(t *testing.T) {
 	acquired := map[string]bool{}
 	var goroutine int
 	for _, e := range evs {
+		// Every lock call, in the harness or a process, carries the
+		// caller's clock reading that lock-takeover judges by.
+		if (e.Kind == history.KindAcquire || e.Kind == history.KindHeartbeat) && e.In.Clock == 0 {
+			t.Errorf("%s: %s records no caller's clock reading", e.Client, e.Kind)
+		}
 		proc, _, ok := strings.Cut(e.Client, "/")
 		switch {
 		case ok && strings.HasPrefix(proc, "process-"):

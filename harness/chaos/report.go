@@ -6,7 +6,6 @@ package chaos
 // package reports from the entries Entry makes.
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -21,20 +20,25 @@ import (
 	"github.com/boxstorm/boxstorm/reports"
 )
 
+// returned reports whether e is a call that returned, so it has a latency.
+func returned(e history.HistoryEvent) bool {
+	return e.Kind != history.KindStoreState && e.Kind != history.KindFault && !e.Crashed() && e.Return != history.ReturnUnknown
+}
+
 // histograms builds one latency histogram per op name from the history:
 // return minus call of every call that returned.
-func histograms(ops []*ChaosOp) map[string]*hdrhistogram.Histogram {
+func histograms(events []history.HistoryEvent) map[string]*hdrhistogram.Histogram {
 	out := map[string]*hdrhistogram.Histogram{}
-	for _, o := range ops {
-		if !o.Returned() {
+	for _, e := range events {
+		if !returned(e) {
 			continue
 		}
-		h := out[o.Op]
+		h := out[string(e.Kind)]
 		if h == nil {
 			h = load.NewHistogram()
-			out[o.Op] = h
+			out[string(e.Kind)] = h
 		}
-		load.RecordClamped(h, time.Duration(o.Return-o.Call))
+		load.RecordClamped(h, time.Duration(e.Return-e.Call))
 	}
 	return out
 }
@@ -53,7 +57,7 @@ func latencySummary(hs map[string]*hdrhistogram.Histogram) []reports.OpLatency {
 // thresholds compares the scenario's latency limits with the history.
 func (r *chaosRun) thresholds(hs map[string]*hdrhistogram.Histogram) []ThresholdResult {
 	var out []ThresholdResult
-	for _, t := range r.sc.Thresholds {
+	for _, t := range r.p.sc.Thresholds {
 		tr := ThresholdResult{Op: string(t.Op), Percentile: string(t.Percentile), Limit: t.Limit, Verdict: check.VerdictUnknown}
 		if h := hs[string(t.Op)]; h != nil && h.TotalCount() > 0 {
 			tr.Count = h.TotalCount()
@@ -65,7 +69,7 @@ func (r *chaosRun) thresholds(hs map[string]*hdrhistogram.Histogram) []Threshold
 			tr.Verdict = check.VerdictPass
 			switch {
 			case tr.Measured <= t.Limit:
-			case r.opts.Quick:
+			case r.p.opts.Quick:
 				// A quick run is a few thousand ops on a shared CI machine:
 				// its tail says more about the neighbours than the store.
 				tr.Verdict = check.VerdictUnknown
@@ -79,36 +83,21 @@ func (r *chaosRun) thresholds(hs map[string]*hdrhistogram.Histogram) []Threshold
 	return out
 }
 
-// maxOpsFile is the most calls ops.jsonl, the runner's raw call log, is
-// written for; history.jsonl always is.
-const maxOpsFile = 200_000
-
-// writeScenario writes the scenario directory's files.
-// It first adds each op's latency series to res.Latency, from the calls
-// at hand here, so that result.json and the summary carry them.
-func (r *chaosRun) writeScenario(res *ScenarioResult, ops []*ChaosOp, events []history.HistoryEvent, hs map[string]*hdrhistogram.Histogram) error {
-	addLatencySeries(res.Latency, ops)
-	if err := reports.WriteJSONFile(filepath.Join(r.dir, "result.json"), res); err != nil {
+// writeScenario writes the scenario directory's files: history.jsonl is
+// the judged history (judged), the recorded one (raw) with the enqueues a
+// torn tail may take back made never-returned (check.ForgiveTornTails).
+// It first adds each op's latency series to res.Latency, from the
+// recorded calls, so that result.json and the summary carry them.
+func (r *chaosRun) writeScenario(res *ScenarioResult, raw, judged []history.HistoryEvent, hs map[string]*hdrhistogram.Histogram) error {
+	addLatencySeries(res.Latency, raw)
+	if err := reports.WriteJSONFile(filepath.Join(r.p.dir, "result.json"), res); err != nil {
 		return err
 	}
-	if err := history.WriteHistoryFile(filepath.Join(r.dir, "history.jsonl"), events); err != nil {
+	if err := history.WriteHistoryFile(filepath.Join(r.p.dir, "history.jsonl"), judged); err != nil {
 		return fmt.Errorf("write history: %w", err)
 	}
-	if len(ops) <= maxOpsFile { // above it, RunScenario notes the omission
-		if err := reports.WriteFile(filepath.Join(r.dir, "ops.jsonl"), func(w io.Writer) error {
-			enc := json.NewEncoder(w)
-			for _, o := range ops {
-				if err := enc.Encode(o); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("write ops: %w", err)
-		}
-	}
 	for name, h := range hs {
-		if err := reports.WriteFile(filepath.Join(r.dir, name+".hgrm"), func(w io.Writer) error { return reports.WriteHgrm(w, h) }); err != nil {
+		if err := reports.WriteFile(filepath.Join(r.p.dir, name+".hgrm"), func(w io.Writer) error { return reports.WriteHgrm(w, h) }); err != nil {
 			return fmt.Errorf("write %s.hgrm: %w", name, err)
 		}
 	}
@@ -124,7 +113,7 @@ func (r *chaosRun) writeScenario(res *ScenarioResult, ops []*ChaosOp, events []h
 		}
 	}
 	if len(slice) > 0 {
-		if err := history.WriteHistoryFile(filepath.Join(r.dir, "violation-history.jsonl"), history.MergeHistories(slice)); err != nil {
+		if err := history.WriteHistoryFile(filepath.Join(r.p.dir, "violation-history.jsonl"), history.MergeHistories(slice)); err != nil {
 			return fmt.Errorf("write violation history: %w", err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
@@ -37,11 +38,11 @@ func seriesStep(span time.Duration) time.Duration {
 
 // addLatencySeries fills the Series and Step of each op in ls from the
 // calls that returned, bucketed by return time.
-func addLatencySeries(ls []reports.OpLatency, ops []*ChaosOp) {
+func addLatencySeries(ls []reports.OpLatency, events []history.HistoryEvent) {
 	var span int64
-	for _, o := range ops {
-		if o.Returned() {
-			span = max(span, o.Return)
+	for _, e := range events {
+		if returned(e) {
+			span = max(span, e.Return)
 		}
 	}
 	step := seriesStep(time.Duration(span))
@@ -50,10 +51,10 @@ func addLatencySeries(ls []reports.OpLatency, ops []*ChaosOp) {
 		bucket int64
 	}
 	buckets := map[key][]time.Duration{}
-	for _, o := range ops {
-		if o.Returned() {
-			k := key{o.Op, o.Return / int64(step)}
-			buckets[k] = append(buckets[k], time.Duration(o.Return-o.Call))
+	for _, e := range events {
+		if returned(e) {
+			k := key{string(e.Kind), e.Return / int64(step)}
+			buckets[k] = append(buckets[k], time.Duration(e.Return-e.Call))
 		}
 	}
 	for i := range ls {

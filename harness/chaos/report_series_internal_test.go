@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"slices"
 	"testing"
 	"time"
 
@@ -33,16 +32,19 @@ func TestSeriesStep(t *testing.T) {
 
 func TestAddLatencySeries(t *testing.T) {
 	ms := int64(time.Millisecond)
-	var ops []*ChaosOp
+	var ops []history.HistoryEvent
+	ok := history.OpOutput{Outcome: history.OutcomeOK}
 	// 100 enqueues return in the first bucket, 1..100 µs each; one in the
-	// third bucket takes 40 ms; one never returns.
+	// third bucket takes 40 ms; one never returns. Observations have no
+	// latency.
 	for i := range int64(100) {
-		ops = append(ops, &ChaosOp{Op: "enqueue", Call: 0, Return: (i + 1) * 1000})
+		ops = append(ops, history.HistoryEvent{Kind: history.KindEnqueue, Call: 0, Return: (i + 1) * 1000, Out: ok})
 	}
 	ops = append(ops,
-		&ChaosOp{Op: "enqueue", Call: 2*ms + 100, Return: 42*ms + 100},
-		&ChaosOp{Op: "claim", Call: ms, Return: history.ReturnUnknown},
-		&ChaosOp{Op: "open", Call: 0, Return: ms / 2},
+		history.HistoryEvent{Kind: history.KindEnqueue, Call: 2*ms + 100, Return: 42*ms + 100, Out: ok},
+		history.HistoryEvent{Kind: history.KindClaim, Call: ms, Return: history.ReturnUnknown, Out: history.OpOutput{Outcome: history.OutcomeUnknown}},
+		history.HistoryEvent{Kind: history.KindOpen, Call: 0, Return: ms / 2, Out: ok},
+		history.HistoryEvent{Kind: history.KindFault, Call: 90 * ms, Return: 90 * ms, Fault: &history.Fault{Type: "kill", Phase: "kill"}},
 	)
 	ls := []reports.OpLatency{{Op: "claim"}, {Op: "enqueue"}, {Op: "open"}}
 	addLatencySeries(ls, ops)
@@ -68,23 +70,28 @@ func TestAddLatencySeries(t *testing.T) {
 
 func TestRecordObservedKill(t *testing.T) {
 	kill := fault.PlannedFault{Index: 1, Type: scenarios.FaultKill, Fault: scenarios.Fault{Type: scenarios.FaultKill, Failpoint: "enqueue/after-write-before-sync"}}
-	before := []FaultEvent{
-		{Index: 0, Type: scenarios.FaultBitflip, Phase: "done", Time: 10},
-		{Index: 2, Type: scenarios.FaultReopen, Phase: "done", Time: 90},
+	before := []history.HistoryEvent{
+		{Client: "harness", Kind: history.KindFault, Call: 10, Return: 10, Fault: &history.Fault{Index: 0, Type: string(scenarios.FaultBitflip), Phase: "done"}},
+		{Client: "harness", Kind: history.KindFault, Call: 90, Return: 90, Fault: &history.Fault{Index: 2, Type: string(scenarios.FaultReopen), Phase: "done"}},
 	}
-	r := &chaosRun{rec: newRecorder(), plan: []fault.PlannedFault{kill}, killed: true}
-	r.rec.faults = slices.Clone(before)
+	run := func(faults []fault.PlannedFault) *chaosRun {
+		r := &chaosRun{p: &plan{faults: faults}, killed: true, hist: history.NewHistory(history.HistoryOptions{})}
+		for _, e := range before {
+			r.hist.Record(e)
+		}
+		return r
+	}
+	r := run([]fault.PlannedFault{kill})
 	r.recordObservedKill(50)
-	got := r.rec.faults
+	got := faultEvents(history.MergeHistories(r.hist.Events()))
 	if len(got) != 3 || got[1].Index != 1 || got[1].Type != scenarios.FaultKill || got[1].Phase != "kill" || got[1].Time != 50 || got[1].Proc != "worker" {
-		t.Fatalf("observed kill not inserted in time order: %+v", got)
+		t.Fatalf("observed kill not in time order: %+v", got)
 	}
-	if r.recordObservedKill(60); len(r.rec.faults) != 3 {
-		t.Errorf("a recorded kill was added again: %+v", r.rec.faults)
+	if r.recordObservedKill(60); r.hist.Len() != 3 {
+		t.Errorf("a recorded kill was added again: %+v", r.hist.Events())
 	}
-	r = &chaosRun{rec: newRecorder(), killed: true}
-	r.rec.faults = slices.Clone(before)
-	if r.recordObservedKill(50); len(r.rec.faults) != 2 {
-		t.Errorf("a plan without a kill got a kill: %+v", r.rec.faults)
+	r = run(nil)
+	if r.recordObservedKill(50); r.hist.Len() != 2 {
+		t.Errorf("a plan without a kill got a kill: %+v", r.hist.Events())
 	}
 }

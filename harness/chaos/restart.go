@@ -16,7 +16,7 @@ import (
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
-	"github.com/boxstorm/boxstorm/opname"
+	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -40,7 +40,7 @@ func (r *chaosRun) beforeReopen(ctx context.Context, rest []fault.PlannedFault) 
 		return rest
 	}
 	var pending []string
-	for name := range fault.HashTree(r.storeDir) {
+	for name := range fault.HashTree(r.p.storeDir) {
 		if strings.HasPrefix(name, "swap-journal") || strings.HasPrefix(name, ".") {
 			pending = append(pending, name)
 		}
@@ -56,27 +56,41 @@ func (r *chaosRun) beforeReopen(ctx context.Context, rest []fault.PlannedFault) 
 }
 
 // resumeProducers resumes, after a killed worker and the reopen, each
-// producer of the workload that used idempotency keys, as the same client:
-// it first retries every enqueue whose outcome it never learned, with the
-// same key and payload, as a real client would, then enqueues a few more
-// ops that repeat earlier keys (those acknowledged before the crash
-// included) at the workload's idempotency rate.
+// producer of the workload that used idempotency keys, as the same client
+// (without the worker's prefix): it first retries every enqueue whose
+// outcome it never learned, with the same key, payload and subject, as a
+// real client would, then enqueues a few more ops that repeat earlier keys
+// (those acknowledged before the crash included) at the workload's
+// idempotency rate.
 func (r *chaosRun) resumeProducers(ctx context.Context) {
-	w := r.sc.Workload
+	w := r.p.sc.Workload
 	if w.Idempotency == 0 || (w.Kind != scenarios.WorkloadEnqueue && w.Kind != scenarios.WorkloadMixed) {
 		return
 	}
-	ops, _ := r.rec.snapshot()
+	// A producer's n-th enqueue (from 0) carries the payload of marker
+	// "<client>-<n>" (see enqueue); the history keeps each client's calls
+	// in order.
+	type retry struct {
+		marker string
+		in     history.OpInput
+	}
 	next := map[string]int64{}
-	inflight := map[string][]*ChaosOp{}
-	for _, o := range ops {
-		if o.Op != opname.Enqueue || !strings.HasPrefix(o.Client, "producer-") {
+	inflight := map[string][]retry{}
+	for _, e := range r.hist.Events() {
+		client, ok := strings.CutPrefix(e.Client, workerClient+"/")
+		if !ok || e.Kind != history.KindEnqueue || !strings.HasPrefix(client, "producer-") {
 			continue
 		}
-		next[o.Client] = max(next[o.Client], o.N+1)
-		if !o.Returned() && o.Key != "" {
-			inflight[o.Client] = append(inflight[o.Client], o)
+		marker := fmt.Sprintf("%s-%d", client, next[client])
+		next[client]++
+		if !e.Crashed() || e.In.IdempotencyKey == "" {
+			continue
 		}
+		if e.In.PayloadHash != history.HashPayload(payloadFor(marker, w.ValueSize)) {
+			r.note("resume %s: in-flight enqueue %s does not carry its marker's payload; not retried", client, marker)
+			continue
+		}
+		inflight[client] = append(inflight[client], retry{marker, e.In})
 	}
 	clients := make([]string, 0, len(next))
 	for c := range next {
@@ -87,22 +101,11 @@ func (r *chaosRun) resumeProducers(ctx context.Context) {
 	retried, enqueued := 0, 0
 	for i, client := range clients {
 		n := next[client]
-		for _, o := range inflight[client] {
-			rec := &ChaosOp{Client: client, N: n, Op: opname.Enqueue, Marker: o.Marker, Subject: o.Subject, Key: o.Key}
-			n++
-			r.rec.begin(rec)
-			var op store.Op
-			s, err := r.queue()
-			if err == nil {
-				op, err = s.Enqueue(ctx, payloadFor(o.Marker, w.ValueSize), store.EnqueueOptions{IdempotencyKey: o.Key, Subject: o.Subject})
-			}
-			if err == nil {
-				rec.ID, rec.Seq, rec.Dup = op.ID, op.Seq, op.Duplicate
-			}
-			r.rec.end(rec, err)
+		for _, rt := range inflight[client] {
+			_ = r.enqueueCall(ctx, client, payloadFor(rt.marker, w.ValueSize), rt.in)
 			retried++
 		}
-		rng := rand.New(rand.NewPCG(r.opts.Seed, uint64(3000+i)))
+		rng := rand.New(rand.NewPCG(r.p.opts.Seed, uint64(3000+i)))
 		for range more {
 			if ctx.Err() != nil {
 				return
@@ -115,67 +118,30 @@ func (r *chaosRun) resumeProducers(ctx context.Context) {
 }
 
 // relocate copies or moves a sealed record to another box or key, with the
-// store closed, and records the damage it did to each file.
-func (r *chaosRun) relocate(ctx context.Context, p fault.PlannedFault, ev *FaultEvent) error {
+// store closed, and records the damage it did to each file and the
+// relocation.
+func (r *chaosRun) relocate(ctx context.Context, p fault.PlannedFault, ev *history.Fault) error {
 	f := p.Fault
-	if err := r.close(); err != nil {
+	if err := r.sess.close(); err != nil {
 		ev.Detail["close_err"] = err.Error()
 	}
-	rel, d, err := fault.RelocateRecord(r.storeDir, f, p.Seed)
+	rel, d, err := fault.RelocateRecord(r.p.storeDir, f, p.Seed)
 	ev.Detail["relocation"] = rel
 	ev.Detail["damage"] = d
 	if err != nil {
 		return err
 	}
-	at := r.rec.now()
-	r.damage = append(r.damage, damageRecord{Index: p.Index, Box: f.To, Kind: f.Type, Mode: f.Mode, Damage: d, At: at})
+	at := r.hist.Now()
+	r.eff.Damage = append(r.eff.Damage, check.Damage{Index: p.Index, Box: f.To, Type: string(f.Type), Mode: f.Mode, Offset: d.Offset, At: at})
 	if f.Mode == scenarios.RelocateMove && f.To != f.Box {
-		r.damage = append(r.damage, damageRecord{Index: p.Index, Box: f.Box, Kind: f.Type, Mode: f.Mode,
-			Damage: fault.Damage{Box: f.Box, File: f.Box + ".db", Offset: rel.Source}, At: at})
+		r.eff.Damage = append(r.eff.Damage, check.Damage{Index: p.Index, Box: f.Box, Type: string(f.Type), Mode: f.Mode, Offset: rel.Source, At: at})
 	}
-	r.relocations = append(r.relocations, rel)
+	r.eff.Relocations = append(r.eff.Relocations, check.Relocation{Index: p.Index, From: rel.From, To: rel.To, Key: rel.Key, NewKey: rel.NewKey, Mode: rel.Mode, At: at})
 	if p.AtOp() {
-		if err := r.open(ctx, nil); err != nil {
+		if err := r.sess.open(ctx, nil); err != nil {
 			ev.Detail["reopen_err"] = err.Error()
 			ev.Detail["reopen_class"] = ErrorClass(err)
 		}
 	}
 	return nil
-}
-
-// checkRelocations: no relocated record was served under its new key: no
-// claim returned it and no final state lists it.
-func (r *chaosRun) checkRelocations(fs *finalState) []check.Violation {
-	var vs []check.Violation
-	ops, _ := r.rec.snapshot()
-	for _, rel := range r.relocations {
-		if !strings.HasPrefix(rel.NewKey, "op/") {
-			continue
-		}
-		id := strings.TrimPrefix(rel.NewKey, "op/")
-		served := ""
-		for _, o := range ops {
-			if o.Op == opname.Claim && o.OK() && o.ID == id && (rel.To == store.BoxPending || rel.NewKey != rel.Key) {
-				served = fmt.Sprintf("claim by %s returned it", o.Client)
-				break
-			}
-		}
-		if fs.err == nil && served == "" {
-			switch rel.To {
-			case store.BoxPending:
-				if rel.NewKey != rel.Key && slices.ContainsFunc(fs.pending, func(op store.Op) bool { return op.ID == id }) {
-					served = "the final state lists it as pending"
-				}
-			case store.BoxFailed:
-				if slices.ContainsFunc(fs.failed, func(op store.Op) bool { return op.ID == id }) {
-					served = "the final state lists it as failed"
-				}
-			}
-		}
-		if served != "" {
-			vs = append(vs, check.Violation{Kind: "relocated-served", Severity: check.SeverityViolation, OpID: id,
-				Message: fmt.Sprintf("the record %s of %s, put under %s in %s, was served: %s", rel.Key, rel.From, rel.NewKey, rel.To, served)})
-		}
-	}
-	return vs
 }

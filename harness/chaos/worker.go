@@ -2,8 +2,9 @@ package chaos
 
 // Worker children: the chaos binary in its hidden worker mode runs a
 // scenario's workload and steps in a process the harness can SIGKILL, or
-// under an RLIMIT_FSIZE, and streams its history to the parent as JSON
-// lines on stdout. The open-only mode tries a second open of a store
+// under an RLIMIT_FSIZE, and streams its history to the parent on stdout:
+// a history.History whose Sink is stdout, on the parent's clock, which the
+// parent follows into its own (History.Follow). The open-only mode tries a second open of a store
 // directory from another process.
 
 import (
@@ -12,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/boxstorm/boxstorm/opname"
 	"io"
 	"io/fs"
 	"os"
@@ -27,6 +27,8 @@ import (
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/chaos/proc"
+	"github.com/boxstorm/boxstorm/harness/check"
+	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
@@ -44,60 +46,37 @@ type workerSpec struct {
 	Canary   bool                `json:"canary"`
 	Dir      string              `json:"dir"`
 	KeyGen   int                 `json:"key_gen"`
+	// MonoStart is MonotonicNanos at the harness history's time 0, so the
+	// child records on the harness's clock (history.ClockSince).
+	MonoStart int64 `json:"mono_start"`
 	// Socket is where the harness serves its store to processor
-	// processes; MonoStart is MonotonicNanos at the harness recorder's
-	// start, so a processor process records on the harness's clock.
-	Socket    string `json:"socket,omitempty"`
-	MonoStart int64  `json:"mono_start,omitempty"`
-}
-
-func (r *chaosRun) exe() (string, error) {
-	if r.opts.Exe != "" {
-		return r.opts.Exe, nil
-	}
-	return os.Executable()
-}
-
-// failpointSpec is the failpoint the worker child arms for the run's kill
-// fault, as NAME@N, or "": at the op position's hit for an op fault, at the
-// first hit for a step.
-func (r *chaosRun) failpointSpec() string {
-	for _, p := range r.plan {
-		if p.Type != scenarios.FaultKill || p.Fault.Failpoint == "" {
-			continue
-		}
-		n := int64(1)
-		if p.AtOp() && p.Op > 0 {
-			n = p.Op
-		}
-		return fmt.Sprintf("%s@%d", p.Fault.Failpoint, n)
-	}
-	return ""
+	// processes.
+	Socket string `json:"socket,omitempty"`
 }
 
 // runWorker runs the scenario's workload and steps in a worker child and
 // takes over its history, backups and key generation.
 func (r *chaosRun) runWorker(ctx context.Context) error {
-	exe, err := r.exe()
+	exe, err := r.p.exe()
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	spec := workerSpec{Scenario: r.sc, Seed: r.opts.Seed, Canary: r.opts.Canary, Dir: r.dir, KeyGen: r.keyGen}
+	spec := r.spec()
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	specPath := filepath.Join(r.dir, "worker.json")
+	specPath := filepath.Join(r.p.dir, "worker.json")
 	if err := os.WriteFile(specPath, b, 0o644); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	stderr, err := os.Create(filepath.Join(r.dir, "worker.stderr"))
+	stderr, err := os.Create(filepath.Join(r.p.dir, "worker.stderr"))
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	defer stderr.Close()
 	args := []string{WorkerCommand, "--spec", specPath}
-	if fp := r.failpointSpec(); fp != "" {
+	if fp := r.p.failpointSpec(); fp != "" {
 		args = append(args, "--failpoint", fp)
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
@@ -106,16 +85,18 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	off := r.rec.now()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("worker: start %s: %w", exe, err)
 	}
-	ended := r.rec.readWorkerEvents(out, off)
-	streamEnd := r.rec.now()
+	// A SIGKILL leaves a torn last line at worst, and the calls in flight
+	// without returns: they read as never returned.
+	ferr := r.hist.Follow(out, "worker", nil)
+	_, _ = io.Copy(io.Discard, out)
+	streamEnd := r.hist.Now()
 	werr := cmd.Wait()
 	// A killed worker leaves the socket it served processor processes
 	// on (they die with it).
-	_ = os.Remove(filepath.Join(r.dir, proc.SocketName))
+	_ = os.Remove(filepath.Join(r.p.dir, proc.SocketName))
 	var ee *exec.ExitError
 	switch {
 	case werr == nil:
@@ -128,20 +109,28 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 	default:
 		return fmt.Errorf("worker: %w: %w", werr, ErrWorker)
 	}
-	switch {
-	case r.killed && ended:
-		r.note("worker ended its stream, then was killed")
-	case r.killed:
+	if ferr != nil && !errors.Is(ferr, history.ErrTornHistory) {
+		r.note("worker history: %v (see worker.stderr)", ferr)
+	}
+	if r.killed {
 		r.recordObservedKill(streamEnd)
 	}
 	r.adoptWorkerFaults()
-	wantKill := slices.ContainsFunc(r.plan, func(p fault.PlannedFault) bool { return p.Type == scenarios.FaultKill })
-	if wantKill && !r.killed {
+	if r.p.has(scenarios.FaultKill) && !r.killed {
 		r.note("the kill fault did not fire: the worker was not killed")
-		r.rec.fault(FaultEvent{Index: -1, Type: scenarios.FaultKill, Phase: "done", Skipped: "the worker finished without reaching the kill"})
+		r.fault(history.Fault{Index: -1, Type: string(scenarios.FaultKill), Phase: history.FaultDone, Skipped: "the worker finished without reaching the kill"})
 	}
 	return nil
 }
+
+// spec is what a child of the run needs to run its part.
+func (r *chaosRun) spec() workerSpec {
+	return workerSpec{Scenario: r.p.sc, Seed: r.p.opts.Seed, Canary: r.p.opts.Canary, Dir: r.p.dir, KeyGen: r.sess.keyGen, MonoStart: r.mono}
+}
+
+// workerClient is the fault client, and the client prefix, of a crash
+// worker's events.
+const workerClient = "worker"
 
 // recordObservedKill records the kill of a worker that died at a
 // failpoint: the store kills the process itself there, mid-call, so the
@@ -150,90 +139,83 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 // observed; it goes in time order. Nothing is added when the worker
 // recorded its kill itself or the plan has no kill.
 func (r *chaosRun) recordObservedKill(cut int64) {
-	i := slices.IndexFunc(r.plan, func(p fault.PlannedFault) bool { return p.Type == scenarios.FaultKill })
+	i := slices.IndexFunc(r.p.faults, func(p fault.PlannedFault) bool { return p.Type == scenarios.FaultKill })
 	if i < 0 {
 		return
 	}
-	r.rec.mu.Lock()
-	defer r.rec.mu.Unlock()
-	if slices.ContainsFunc(r.rec.faults, func(ev FaultEvent) bool {
-		return ev.Type == scenarios.FaultKill && ev.Phase == "kill"
+	if slices.ContainsFunc(faultEvents(r.hist.Events()), func(ev FaultEvent) bool {
+		return ev.Type == scenarios.FaultKill && ev.Phase == history.FaultKill
 	}) {
 		return
 	}
-	ev := FaultEvent{Index: r.plan[i].Index, Type: scenarios.FaultKill, Phase: "kill", Proc: "worker", Time: cut,
-		Detail: map[string]any{"observed": "the worker's stream ended here: a kill at a failpoint records no event of its own", "failpoint": r.plan[i].Fault.Failpoint}}
-	at := slices.IndexFunc(r.rec.faults, func(f FaultEvent) bool { return f.Time > cut })
-	if at < 0 {
-		at = len(r.rec.faults)
-	}
-	r.rec.faults = slices.Insert(r.rec.faults, at, ev)
+	f := history.Fault{Index: r.p.faults[i].Index, Type: string(scenarios.FaultKill), Phase: history.FaultKill,
+		Detail: map[string]any{"observed": "the worker's stream ended here: a kill at a failpoint records no event of its own", "failpoint": r.p.faults[i].Fault.Failpoint}}
+	r.hist.Record(history.HistoryEvent{Client: workerClient, Kind: history.KindFault, Call: cut, Return: cut, Fault: &f})
 }
 
 // adoptWorkerFaults takes over what the worker's faults changed: which
 // steps ran, the backups it took, restores it started, key rotations.
 func (r *chaosRun) adoptWorkerFaults() {
-	_, faults := r.rec.snapshot()
-	starts := map[int]int64{}
-	for _, ev := range faults {
-		if ev.Proc != "worker" {
+	for _, ev := range faultEvents(r.hist.Events()) {
+		if ev.Proc != workerClient {
 			continue
 		}
 		r.steps[ev.Index] = true
 		switch {
-		case ev.Phase == "start" && ev.Type == scenarios.FaultBackup:
+		case ev.Phase == history.FaultStart && ev.Type == scenarios.FaultBackup:
 			path, _ := ev.Detail["path"].(string)
-			r.backups = append(r.backups, backupRef{Path: path, Index: ev.Index, KeyGen: r.keyGen, Before: ev.Time, After: -1})
-			starts[ev.Index] = ev.Time
-		case ev.Phase == "done" && ev.Type == scenarios.FaultBackup:
-			if n := len(r.backups); n > 0 {
-				r.backups[n-1].After = ev.Time
+			r.eff.Backups = append(r.eff.Backups, check.Backup{Path: path, Index: ev.Index, KeyGen: r.sess.keyGen, Before: ev.Time, After: -1})
+		case ev.Phase == history.FaultDone && ev.Type == scenarios.FaultBackup:
+			if n := len(r.eff.Backups); n > 0 {
+				b := &r.eff.Backups[n-1]
+				b.After = ev.Time
 				if v, ok := ev.Detail["schema_version"].(float64); ok {
-					r.backups[n-1].Schema = int(v)
+					b.Schema = int(v)
 				}
 				if m, ok := ev.Detail["marker"].(bool); ok && m {
-					r.markers[ev.Index] = true
+					b.Marker = true
 				}
 			}
-		case ev.Phase == "start" && ev.Type == scenarios.FaultRestore:
+		case ev.Phase == history.FaultStart && ev.Type == scenarios.FaultRestore:
 			if b, ok := r.latestBackup(); ok {
-				r.restores = append(r.restores, restoreRef{Backup: b, At: ev.Time})
+				r.eff.Restores = append(r.eff.Restores, check.Restore{Backup: b, At: ev.Time})
 			}
-		case ev.Phase == "done" && ev.Type == scenarios.FaultRestore:
-			if n := len(r.restores); n > 0 {
-				r.restores[n-1].OK, r.restores[n-1].Done = ev.Err == "", true
+		case ev.Phase == history.FaultDone && ev.Type == scenarios.FaultRestore:
+			if n := len(r.eff.Restores); n > 0 {
+				r.eff.Restores[n-1].OK, r.eff.Restores[n-1].Done = ev.Err == "", true
 			}
-		case ev.Phase == "done" && ev.Type == scenarios.FaultRotateKey && ev.Err == "":
-			r.keyGen++
-		case ev.Phase == "done" && ev.Type == scenarios.FaultErase:
+		case ev.Phase == history.FaultDone && ev.Type == scenarios.FaultRotateKey && ev.Err == "":
+			r.sess.keyGen++
+		case ev.Phase == history.FaultDone && ev.Type == scenarios.FaultErase:
 			if s, ok := ev.Detail["subject"].(string); ok {
-				r.erased = append(r.erased, s)
+				r.eff.Erased = append(r.eff.Erased, s)
 			}
 		}
 	}
 }
 
 // secondOpenProcess opens the store directory from another process.
-func (r *chaosRun) secondOpenProcess(ctx context.Context, ev *FaultEvent) error {
-	exe, err := r.exe()
+func (r *chaosRun) secondOpenProcess(ctx context.Context, ev *history.Fault) error {
+	exe, err := r.p.exe()
 	if err != nil {
 		return fmt.Errorf("second-open: %w", err)
 	}
-	args := []string{WorkerCommand, "--open-only", "--dir", r.storeDir, "--key-gen", strconv.Itoa(r.keyGen)}
-	if r.opts.Canary {
-		args = append(args, "--canary", string(r.sc.Protection))
+	args := []string{WorkerCommand, "--open-only", "--dir", r.p.storeDir, "--key-gen", strconv.Itoa(r.sess.keyGen)}
+	if r.p.opts.Canary {
+		args = append(args, "--canary", string(r.p.sc.Protection))
 	}
-	rec := r.rec.begin(&ChaosOp{Client: "other-process", N: r.nextN(), Op: opname.SecondOpen})
+	call := r.hist.Call(r.client("other-process"), history.KindSecondOpen, "", history.OpInput{})
 	out, err := exec.CommandContext(ctx, exe, args...).Output()
 	var res openOnlyResult
 	if jerr := json.Unmarshal(out, &res); jerr != nil {
-		r.rec.end(rec, fmt.Errorf("second-open child: %w (output %q, %v)", jerr, out, err))
+		r.hist.Return(call, result(history.OpOutput{}, fmt.Errorf("second-open child: %w (output %q, %v)", jerr, out, err)))
 		return fmt.Errorf("second-open: child: %v: %w", err, fault.ErrUnsupportedFault)
 	}
-	r.rec.mu.Lock()
-	rec.Return = r.rec.now()
-	rec.Err, rec.Class = res.Err, res.Class
-	r.rec.mu.Unlock()
+	var cerr error
+	if res.Err != "" {
+		cerr = classError{msg: res.Err, class: res.Class}
+	}
+	r.hist.Return(call, result(history.OpOutput{}, cerr))
 	ev.Detail["pid"] = res.PID
 	if res.Err == "" {
 		ev.Detail["opened"] = true
@@ -241,11 +223,6 @@ func (r *chaosRun) secondOpenProcess(ctx context.Context, ev *FaultEvent) error 
 	}
 	return classError{msg: res.Err, class: res.Class}
 }
-
-// classError carries an error and its class across a process boundary.
-type classError struct{ msg, class string }
-
-func (e classError) Error() string { return e.msg }
 
 type openOnlyResult struct {
 	Err   string `json:"err,omitempty"`
@@ -293,6 +270,7 @@ func WorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	dieAfter := fs.Int("enqueue-and-die", 0, "enqueue this many ops, then SIGKILL this process")
 	valueSize := fs.Int("value-size", 256, "payload size (enqueue-and-die)")
 	process := fs.Int("process", -1, "run processor process N against the harness's socket (with --spec)")
+	monoStart := fs.Int64("mono-start", 0, "MonotonicNanos at the parent history's time 0 (enqueue-and-die)")
 	fp := fs.String("failpoint", "", "arm the store failpoint `NAME@N`: SIGKILL this process at its N-th hit (with --spec)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -315,7 +293,7 @@ func WorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 0
 	}
 	if *dieAfter > 0 {
-		if err := enqueueAndDie(ctx, *dir, *keyGen, *dieAfter, *valueSize, stdout); err != nil {
+		if err := enqueueAndDie(ctx, *dir, *keyGen, *dieAfter, *valueSize, *monoStart, stdout); err != nil {
 			fmt.Fprintf(stderr, "chaos worker: error: %v\n", err)
 		}
 		return 1
@@ -359,17 +337,15 @@ func runWorkerSpec(ctx context.Context, path string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r := newChaosRun(spec.Scenario, RunOptions{Seed: spec.Seed, Canary: spec.Canary}, spec.Dir)
-	r.worker, r.keyGen = true, spec.KeyGen
-	r.rec.proc = "worker"
-	r.rec.stream = json.NewEncoder(stdout)
-	if err := r.open(ctx, nil); err != nil {
+	r := newChaosRun(newPlan(spec.Scenario, RunOptions{Seed: spec.Seed, Canary: spec.Canary}, spec.Dir), spec.MonoStart, workerClient, stdout)
+	r.sess.keyGen = spec.KeyGen
+	if err := r.sess.open(ctx, nil); err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
-	err = r.runPlan(ctx, r.plan)
-	_ = r.close()
-	r.rec.mu.Lock()
-	_ = r.rec.stream.Encode(workerEvent{Kind: "end"})
-	r.rec.mu.Unlock()
+	err = r.runPlan(ctx, r.p.faults)
+	_ = r.sess.close()
+	if herr := r.hist.Err(); herr != nil && err == nil {
+		err = herr
+	}
 	return err
 }

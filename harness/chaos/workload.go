@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/boxstorm/boxstorm/opname"
 	"hash/fnv"
 	"math/rand/v2"
 	"sync"
@@ -41,21 +40,6 @@ func payloadFor(marker string, size int) []byte {
 		b = append(b, hex[rng.UintN(16)])
 	}
 	return b[:size]
-}
-
-// markerOf extracts the marker from a payload, or "" when it has none.
-func markerOf(p []byte) string {
-	s := string(p)
-	if len(s) <= len(plaintextPrefix) || s[:len(plaintextPrefix)] != plaintextPrefix {
-		return ""
-	}
-	s = s[len(plaintextPrefix):]
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' {
-			return s[:i]
-		}
-	}
-	return ""
 }
 
 func subjectFor(marker string, subjects int) string {
@@ -163,6 +147,35 @@ type skewClock struct{ off atomic.Int64 }
 
 func (c *skewClock) Now() time.Time { return time.Now().Add(time.Duration(c.off.Load())) }
 
+// controls are what faults turn in a running workload: each goroutine
+// processor's clock and stall request, and the handler failure rate.
+type controls struct {
+	clocks   []*skewClock
+	stallReq []atomic.Int64 // per processor: the stall requested, in ns
+	stalls   atomic.Int32   // stalls requested and not yet served
+	failRate atomic.Uint64  // the handler failure rate times 1e9 (a rate of 0.25 is 250_000_000)
+}
+
+func newControls(processors int) *controls {
+	c := &controls{clocks: make([]*skewClock, processors), stallReq: make([]atomic.Int64, processors)}
+	for i := range c.clocks {
+		c.clocks[i] = &skewClock{}
+	}
+	return c
+}
+
+// requestStall asks processor p to stall for d at its next claim.
+func (c *controls) requestStall(p int, d time.Duration) {
+	c.stalls.Add(1)
+	if c.stallReq[p].Swap(int64(d)) > 0 {
+		c.stalls.Add(-1)
+	}
+}
+
+func (c *controls) setFailRate(rate float64) { c.failRate.Store(uint64(rate * 1e9)) }
+
+func (c *controls) handlerFailRate() float64 { return float64(c.failRate.Load()) / 1e9 }
+
 // workers is the shared state of one workload run.
 type workers struct {
 	r             *chaosRun
@@ -173,7 +186,7 @@ type workers struct {
 }
 
 func (r *chaosRun) runWorkload(ctx context.Context, opFaults []fault.PlannedFault) error {
-	w := r.sc.Workload
+	w := r.p.sc.Workload
 	ws := &workers{r: r}
 	if w.Kind == scenarios.WorkloadClaim {
 		// Index faults before the first claim land in the middle of the
@@ -202,7 +215,6 @@ func (r *chaosRun) runWorkload(ctx context.Context, opFaults []fault.PlannedFaul
 		opFaults = rest
 	}
 	ws.gate = newGate(w.Ops, opFaults, func(p fault.PlannedFault) { r.applyFault(ctx, p) })
-	r.gate = ws.gate
 	if w.Kind == scenarios.WorkloadNone {
 		ws.gate.finish()
 		return nil
@@ -235,25 +247,26 @@ func (r *chaosRun) runWorkload(ctx context.Context, opFaults []fault.PlannedFaul
 // enqueues so the checks know them.
 func (r *chaosRun) prefill(ctx context.Context, from, to int64) error {
 	const chunk = 500
-	s, err := r.current()
+	s, err := r.sess.current()
 	if err != nil {
 		return fmt.Errorf("prefill: %w", err)
 	}
+	client := r.client("prefill")
 	for i := from; i < to; i += chunk {
 		m := min(chunk, to-i)
 		payloads := make([][]byte, m)
-		recs := make([]*ChaosOp, m)
+		calls := make([]int, m)
 		for j := range m {
-			marker := fmt.Sprintf("prefill-%d", i+j)
-			payloads[j] = payloadFor(marker, r.sc.Workload.ValueSize)
-			recs[j] = r.rec.begin(&ChaosOp{Client: "prefill", N: i + j, Op: opname.Enqueue, Marker: marker})
+			payloads[j] = payloadFor(fmt.Sprintf("prefill-%d", i+j), r.p.sc.Workload.ValueSize)
+			calls[j] = r.hist.Call(client, history.KindEnqueue, "", history.OpInput{PayloadHash: history.HashPayload(payloads[j])})
 		}
 		ops, err := s.EnqueueBatch(ctx, payloads)
-		for j, op := range recs {
+		for j, c := range calls {
+			var out history.OpOutput
 			if err == nil {
-				op.ID, op.Seq = ops[j].ID, ops[j].Seq
+				out = history.OpOutput{OpID: ops[j].ID, Seq: ops[j].Seq}
 			}
-			r.rec.end(op, err)
+			r.hist.Return(c, result(out, err))
 		}
 		if err != nil {
 			return fmt.Errorf("prefill: %w", err)
@@ -265,7 +278,7 @@ func (r *chaosRun) prefill(ctx context.Context, from, to int64) error {
 func (ws *workers) producer(ctx context.Context, i int) {
 	r := ws.r
 	client := fmt.Sprintf("producer-%d", i)
-	rng := rand.New(rand.NewPCG(r.opts.Seed, uint64(i)))
+	rng := rand.New(rand.NewPCG(r.p.opts.Seed, uint64(i)))
 	var n int64
 	for ctx.Err() == nil {
 		if _, ok := ws.gate.begin(true); !ok {
@@ -276,28 +289,36 @@ func (ws *workers) producer(ctx context.Context, i int) {
 	}
 }
 
+// enqueue makes client's n-th enqueue (counting its enqueues from 0), with
+// a payload and subject derived from client and n, and an idempotency key
+// that repeats an earlier one of the client's at the workload's rate.
 func (r *chaosRun) enqueue(ctx context.Context, client string, n *int64, rng *rand.Rand) {
-	w := r.sc.Workload
+	w := r.p.sc.Workload
 	marker := fmt.Sprintf("%s-%d", client, *n)
-	rec := &ChaosOp{Client: client, N: *n, Op: opname.Enqueue, Marker: marker, Subject: subjectFor(marker, w.Subjects)}
+	payload := payloadFor(marker, w.ValueSize)
+	in := history.OpInput{PayloadHash: history.HashPayload(payload), Subject: subjectFor(marker, w.Subjects)}
 	if w.Idempotency > 0 && rng != nil {
 		k := *n
 		if *n > 0 && rng.Float64() < w.Idempotency {
 			k = rng.Int64N(*n)
 		}
-		rec.Key = fmt.Sprintf("idem-%s-%d", client, k)
+		in.IdempotencyKey = fmt.Sprintf("idem-%s-%d", client, k)
 	}
 	*n++
-	r.rec.begin(rec)
-	var op store.Op
-	s, err := r.queue()
-	if err == nil {
-		op, err = s.Enqueue(ctx, payloadFor(marker, w.ValueSize), store.EnqueueOptions{IdempotencyKey: rec.Key, Subject: rec.Subject})
-	}
-	if err == nil {
-		rec.ID, rec.Seq, rec.Dup = op.ID, op.Seq, op.Duplicate
-	}
-	r.rec.end(rec, err)
+	_ = r.enqueueCall(ctx, client, payload, in)
+}
+
+// enqueueCall records one enqueue of payload by client, with the
+// idempotency key and subject of in (whose PayloadHash is payload's).
+func (r *chaosRun) enqueueCall(ctx context.Context, client string, payload []byte, in history.OpInput) error {
+	return record(r.hist, r.client(client), history.KindEnqueue, in, func() (history.OpOutput, error) {
+		s, err := r.queue()
+		if err != nil {
+			return history.OpOutput{}, err
+		}
+		op, err := s.Enqueue(ctx, payload, store.EnqueueOptions{IdempotencyKey: in.IdempotencyKey, Subject: in.Subject})
+		return history.OpOutput{OpID: op.ID, Seq: op.Seq, Duplicate: op.Duplicate}, err
+	})
 }
 
 // queueStore is the part of the store a processor calls: *store.Store
@@ -319,59 +340,47 @@ func (r *chaosRun) queue() (queueStore, error) {
 	if r.remote != nil {
 		return r.remote, nil
 	}
-	s, err := r.current()
+	s, err := r.sess.current()
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// call records one processor call.
-func (r *chaosRun) call(client string, n *int64, name string, token uint64, id string, do func(s queueStore) (store.Op, error)) (store.Op, error) {
-	return r.record(&ChaosOp{Client: client, N: *n, Op: name, Token: token, ID: id}, n, do)
-}
-
-// callClock records one processor call that carries the caller's clock
-// reading (a heartbeat).
-func (r *chaosRun) callClock(client string, n *int64, name string, token uint64, clock int64, do func(s queueStore) (store.Op, error)) (store.Op, error) {
-	return r.record(&ChaosOp{Client: client, N: *n, Op: name, Token: token, Clock: clock}, n, do)
-}
-
-func (r *chaosRun) record(rec *ChaosOp, n *int64, do func(s queueStore) (store.Op, error)) (store.Op, error) {
-	*n++
-	r.rec.begin(rec)
+// call records one queue or lock call of client: a claim records the op
+// it returned.
+func (r *chaosRun) call(client string, kind history.OpKind, in history.OpInput, do func(s queueStore) (store.Op, error)) (store.Op, error) {
 	var op store.Op
-	s, err := r.queue()
-	if err == nil {
-		op, err = do(s)
-	}
-	if err == nil && op.ID != "" {
-		rec.ID, rec.Seq, rec.Subject = op.ID, op.Seq, op.Subject
-		if op.Payload != nil {
-			rec.Hash = history.HashPayload(op.Payload)
-			rec.Marker = markerOf(op.Payload)
-			if rec.Marker == "" || string(op.Payload) != string(payloadFor(rec.Marker, len(op.Payload))) {
-				rec.Marker = "!unexpected-payload"
-			}
+	err := record(r.hist, r.client(client), kind, in, func() (history.OpOutput, error) {
+		s, err := r.queue()
+		if err != nil {
+			return history.OpOutput{}, err
 		}
-	}
-	r.rec.end(rec, err)
+		op, err = do(s)
+		if err != nil || kind != history.KindClaim {
+			return history.OpOutput{}, err
+		}
+		out := history.OpOutput{OpID: op.ID, Seq: op.Seq, Subject: op.Subject}
+		if op.Payload != nil {
+			out.PayloadHash = history.HashPayload(op.Payload)
+		}
+		return out, nil
+	})
 	return op, err
 }
 
-// acquire records one AcquireLock call, with the token it returned on its
-// own op, before the op's return is recorded (and streamed to the parent).
-func (r *chaosRun) acquire(ctx context.Context, client string, n *int64, req store.LockRequest) (store.Lease, error) {
-	rec := &ChaosOp{Client: client, N: *n, Op: opname.Acquire, Clock: clockReading(req.Clock)}
-	*n++
-	r.rec.begin(rec)
-	s, err := r.queue()
+// acquire records one AcquireLock call of client, with the caller's clock
+// reading it carried and the token it returned.
+func (r *chaosRun) acquire(ctx context.Context, client string, req store.LockRequest) (store.Lease, error) {
 	var lease store.Lease
-	if err == nil {
+	err := record(r.hist, r.client(client), history.KindAcquire, history.OpInput{Owner: req.Owner, Clock: clockReading(req.Clock)}, func() (history.OpOutput, error) {
+		s, err := r.queue()
+		if err != nil {
+			return history.OpOutput{}, err
+		}
 		lease, err = s.AcquireLock(ctx, req)
-	}
-	rec.Token = lease.Token
-	r.rec.end(rec, err)
+		return history.OpOutput{Token: lease.Token}, err
+	})
 	return lease, err
 }
 
@@ -415,23 +424,23 @@ func (l localProc) end()               { l.ws.gate.end() }
 func (l localProc) done() bool         { return l.ws.done() }
 func (l localProc) idle() bool         { return l.ws.idle() }
 func (l localProc) progress()          { l.ws.lastProgress.Store(time.Now().UnixNano()) }
-func (l localProc) failRate() float64  { return l.ws.r.handlerFailRate() }
-func (l localProc) stallPending() bool { return l.ws.r.stallReq[l.p].Load() > 0 }
+func (l localProc) failRate() float64  { return l.ws.r.ctl.handlerFailRate() }
+func (l localProc) stallPending() bool { return l.ws.r.ctl.stallReq[l.p].Load() > 0 }
 func (l localProc) stall(ctx context.Context) {
 	l.ws.stall(ctx, l.p)
 }
 func (l localProc) yield() bool { return l.ws.stallWaiting(l.p) }
 func (l localProc) dropStall() {
-	if l.ws.r.stallReq[l.p].Swap(0) > 0 {
-		l.ws.r.stalls.Add(-1)
+	if l.ws.r.ctl.stallReq[l.p].Swap(0) > 0 {
+		l.ws.r.ctl.stalls.Add(-1)
 	}
 }
 
 // stallWaiting reports a stall requested for a processor other than p
 // (every processor when p is -1) and not yet served.
 func (ws *workers) stallWaiting(p int) bool {
-	for i := range ws.r.stallReq {
-		if i != p && ws.r.stallReq[i].Load() > 0 {
+	for i := range ws.r.ctl.stallReq {
+		if i != p && ws.r.ctl.stallReq[i].Load() > 0 {
 			return true
 		}
 	}
@@ -442,7 +451,7 @@ func (ws *workers) stallWaiting(p int) bool {
 // have no producers, so they are done from the start and stop at their op
 // count or an empty queue.
 func (ws *workers) done() bool {
-	return ws.producersDone.Load() && ws.r.stalls.Load() == 0
+	return ws.producersDone.Load() && ws.r.ctl.stalls.Load() == 0
 }
 
 // idle reports that processors may stop: producers are done, no stall is
@@ -454,8 +463,8 @@ func (ws *workers) idle() bool {
 func (ws *workers) processor(ctx context.Context, p int) {
 	r := ws.r
 	client := fmt.Sprintf("processor-%d", p)
-	rng := rand.New(rand.NewPCG(r.opts.Seed, uint64(1000+p)))
-	r.processorLoop(ctx, localProc{ws: ws, p: p}, client, r.clocks[p], rng)
+	rng := rand.New(rand.NewPCG(r.p.opts.Seed, uint64(1000+p)))
+	r.processorLoop(ctx, localProc{ws: ws, p: p}, client, r.ctl.clocks[p], rng)
 }
 
 // processorLoop is one processor, a goroutine of the harness or a
@@ -467,14 +476,14 @@ func (ws *workers) processor(ctx context.Context, p int) {
 // the stalled processor holds the lock, whatever the number of
 // processors.
 func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string, clock store.Clock, rng *rand.Rand) {
-	kind := r.sc.Workload.Kind
-	var n int64
+	kind := r.p.sc.Workload.Kind
+	var n int64 // enqueues made, for cycle workloads
 	var token uint64
 	claims, refused := 0, 0
 	defer func() {
 		env.dropStall()
 		if token != 0 {
-			_, _ = r.call(client, &n, opname.Release, token, "", func(s queueStore) (store.Op, error) {
+			_, _ = r.call(client, history.KindRelease, history.OpInput{Token: token}, func(s queueStore) (store.Op, error) {
 				return store.Op{}, s.ReleaseLock(ctx, token)
 			})
 		}
@@ -484,7 +493,7 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 			if !env.begin(false) {
 				return
 			}
-			lease, err := r.acquire(ctx, client, &n, store.LockRequest{Owner: client, Clock: clock})
+			lease, err := r.acquire(ctx, client, store.LockRequest{Owner: client, Clock: clock})
 			env.end()
 			if err != nil {
 				if env.idle() {
@@ -506,7 +515,7 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 		if kind == scenarios.WorkloadCycle {
 			r.enqueue(ctx, client, &n, rng)
 		}
-		op, err := r.call(client, &n, opname.Claim, token, "", func(s queueStore) (store.Op, error) { return s.Claim(ctx, token) })
+		op, err := r.call(client, history.KindClaim, history.OpInput{Token: token}, func(s queueStore) (store.Op, error) { return s.Claim(ctx, token) })
 		env.end()
 		if err != nil {
 			switch {
@@ -516,7 +525,7 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 				if !env.begin(false) {
 					return
 				}
-				_, _ = r.call(client, &n, opname.Release, token, "", func(s queueStore) (store.Op, error) {
+				_, _ = r.call(client, history.KindRelease, history.OpInput{Token: token}, func(s queueStore) (store.Op, error) {
 					return store.Op{}, s.ReleaseLock(ctx, token)
 				})
 				token = 0
@@ -539,17 +548,17 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 			return
 		}
 		if rate := env.failRate(); rate > 0 && rng.Float64() < rate {
-			_, err = r.call(client, &n, opname.Fail, token, op.ID, func(s queueStore) (store.Op, error) {
+			_, err = r.call(client, history.KindFail, history.OpInput{Token: token, OpID: op.ID}, func(s queueStore) (store.Op, error) {
 				return s.Fail(ctx, token, op.ID, "chaos: injected handler failure")
 			})
 		} else {
-			_, err = r.call(client, &n, opname.Ack, token, op.ID, func(s queueStore) (store.Op, error) {
+			_, err = r.call(client, history.KindAck, history.OpInput{Token: token, OpID: op.ID}, func(s queueStore) (store.Op, error) {
 				return store.Op{}, s.Ack(ctx, token, op.ID)
 			})
 		}
 		claims++
 		if err == nil && claims%10 == 0 {
-			_, err = r.callClock(client, &n, opname.Heartbeat, token, clockReading(clock), func(s queueStore) (store.Op, error) {
+			_, err = r.call(client, history.KindHeartbeat, history.OpInput{Token: token, Clock: clockReading(clock)}, func(s queueStore) (store.Op, error) {
 				return store.Op{}, s.Heartbeat(ctx, token, clock)
 			})
 		}
@@ -558,7 +567,7 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 		if handOver {
 			// Hand the lock over now and then, so every processor holds
 			// it at some point and skewed clocks meet.
-			_, err = r.call(client, &n, opname.Release, token, "", func(s queueStore) (store.Op, error) {
+			_, err = r.call(client, history.KindRelease, history.OpInput{Token: token}, func(s queueStore) (store.Op, error) {
 				return store.Op{}, s.ReleaseLock(ctx, token)
 			})
 			token = 0
@@ -571,7 +580,7 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 		case yield && token == 0:
 			// Give the processor that waits a chance at the lock.
 			sleepCtx(ctx, maxAcquireBackoff)
-		case handOver && r.sc.Workload.Processors+r.sc.Workload.Processes > 1:
+		case handOver && r.p.sc.Workload.Processors+r.p.sc.Workload.Processes > 1:
 			// Stay away longer than the longest backoff of a refused
 			// acquire, or the releaser takes the lock straight back and
 			// the others, backing off, never hold it.
@@ -598,12 +607,12 @@ func acquireBackoff(n int, rng *rand.Rand) time.Duration {
 // stall pauses processor p, heartbeats included, as a GC pause or a
 // stopped VM would, while it holds its lease and maybe a claim.
 func (ws *workers) stall(ctx context.Context, p int) {
-	d := ws.r.stallReq[p].Swap(0)
+	d := ws.r.ctl.stallReq[p].Swap(0)
 	if d <= 0 {
 		return
 	}
 	sleepCtx(ctx, time.Duration(d))
-	ws.r.stalls.Add(-1)
+	ws.r.ctl.stalls.Add(-1)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

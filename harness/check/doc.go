@@ -20,6 +20,19 @@
 // the files of a store directory. docs/checkers.md says what each proves
 // and which bad history its test feeds it.
 //
+// # State checks
+//
+// A chaos run also judges what its own steps did, from plain data it
+// hands over: an [Effects] record (damage done, index faults, backups,
+// restores, erased subjects, corruption errors and repairs the store
+// reported) and a [FinalState] (what the store held at the end). The state
+// checks [CheckIntegrityReported], [CheckErrorIs],
+// [CheckStaleTokenRefused], [CheckDiskFull], [CheckRestoreWhole] and
+// [CheckMigrationAtomicity] are pure functions of those and the history;
+// state_test.go feeds each hand-made good and bad fixtures.
+// [ForgiveTornTails] adjusts a history for a torn-tail cut before the
+// history checkers judge it.
+//
 // # Adding a checker
 //
 // A checker is a function of the history (and options) to a CheckResult,

@@ -1,7 +1,10 @@
 // Package history is the record the harness judges: every queue and lock
 // call it made, with its client, its call and return times, its input and
-// its output, plus what it found in the store after a crash and at the
-// end. The checkers (package check) read nothing else.
+// its output, the runbook procedures it called (open, backup, restore,
+// migrate...), the faults it injected, and what it found in the store
+// after a crash and at the end. The chaos runner, its crash worker and its
+// processor processes all record through it, and the checkers (package
+// check) read nothing else.
 //
 // # Basics
 //
@@ -21,14 +24,16 @@
 // Times are nanoseconds since the run started, from a monotonic clock.
 // Processes that record one history between them use [ClockSince] with a
 // start from [MonotonicNanos] (CLOCK_MONOTONIC, shared by every process
-// on the machine), and [MergeHistories] joins their records by call time.
+// on the machine). A child streams its history through a Sink, and the
+// parent records it into its own as it arrives with [History.Follow];
+// [MergeHistories] joins histories recorded apart by call time.
 //
 // # Format
 //
 // [WriteHistory] and [ReadHistory] use JSON lines (history.jsonl), version
 // [HistoryFormatVersion]: a call and its return may be one line or two, so
-// a recorder with a Sink streams each as it happens. docs/checkers.md
-// documents the fields with an example.
+// a recorder with a Sink streams each as it happens. docs/history.md
+// documents the format with an example, docs/checkers.md every field.
 //
 // # Caveats
 //

@@ -39,9 +39,35 @@ const (
 	// store (HistoryEvent.State), typically after a crash and a reopen, and
 	// always at the end of a run.
 	KindStoreState OpKind = "store-state"
+	// KindFault is not a call either: a fault the harness injected started,
+	// finished or killed its process (HistoryEvent.Fault). Call and Return
+	// are the moment it happened.
+	KindFault OpKind = "fault"
 )
 
-var histKinds = []OpKind{KindEnqueue, KindClaim, KindAck, KindFail, KindRetry, KindAcquire, KindHeartbeat, KindRelease, KindErase, KindStoreState}
+// The runbook procedures a chaos run records, besides the queue and lock
+// calls. The queue and lock checkers ignore them; the chaos runner's
+// state checks (error-is, restore-whole) and its latency figures read
+// them. A failed call has Out.Err and Out.ErrClass.
+const (
+	KindOpen         OpKind = opname.Open         // store.Open; In: WrongKey
+	KindSecondOpen   OpKind = opname.SecondOpen   // store.Open of a store already open, from this process or another
+	KindClose        OpKind = opname.Close        // Store.Close
+	KindBackup       OpKind = opname.Backup       // Store.Backup; In: Backup (the file written)
+	KindRestore      OpKind = opname.Restore      // Store.Restore; In: Backup, WrongKey
+	KindRotateKey    OpKind = opname.RotateKey    // Store.RotateKey
+	KindMigrate      OpKind = opname.Migrate      // Store.MigrateWith
+	KindRecover      OpKind = opname.Recover      // store.RecoverCorrupted; In: Backup
+	KindRebuildIndex OpKind = opname.RebuildIndex // Store.RebuildIndex
+)
+
+var histKinds = []OpKind{KindEnqueue, KindClaim, KindAck, KindFail, KindRetry, KindAcquire, KindHeartbeat, KindRelease, KindErase, KindStoreState, KindFault,
+	KindOpen, KindSecondOpen, KindClose, KindBackup, KindRestore, KindRotateKey, KindMigrate, KindRecover, KindRebuildIndex}
+
+// observation reports whether events of kind k are observations (store
+// states, faults) rather than calls: they have no output and return when
+// they are called.
+func (k OpKind) observation() bool { return k == KindStoreState || k == KindFault }
 
 // Valid reports whether k is one of the kinds above.
 func (k OpKind) Valid() bool {
@@ -99,6 +125,8 @@ type OpInput struct {
 	Subject        string `json:"subject,omitempty"`         // enqueue, erase: the privacy subject
 	Token          uint64 `json:"token,omitempty"`           // claim, ack, fail, heartbeat, release: the fencing token
 	Owner          string `json:"owner,omitempty"`           // acquire: the lock owner; the client when empty
+	Backup         string `json:"backup,omitempty"`          // backup, restore, recover: the backup file
+	WrongKey       bool   `json:"wrong_key,omitempty"`       // open, restore: made with a key that opens nothing
 	// Clock is the caller's own clock reading, in Unix nanoseconds, taken
 	// at the call (acquire, heartbeat): the reading that travels with the
 	// call, by which the store judges staleness and stamps the heartbeat.
@@ -118,7 +146,35 @@ type OpOutput struct {
 	Token       uint64  `json:"token,omitempty"`        // acquire: the fencing token granted
 	Duplicate   bool    `json:"duplicate,omitempty"`    // enqueue: the idempotency key was known
 	Err         string  `json:"err,omitempty"`          // the error text, for any outcome but ok
+	// ErrClass names the error as a scenario's error-is check does
+	// (wrong-key, corrupt, disk-full...; "other" for the rest), when the
+	// recorder classified it.
+	ErrClass string `json:"err_class,omitempty"`
 }
+
+// Fault is what a fault the harness injected did: the payload of a
+// KindFault event. A fault has a "start" and a "done" event; a kill fault
+// may add "kill", the moment its process died.
+type Fault struct {
+	Index int    `json:"index"` // the fault's position in the scenario's schedule; -1 for the runner's own
+	Type  string `json:"type"`  // the scenario's fault type: truncate, kill, backup...
+	Phase string `json:"phase"` // "start", "done" or "kill"
+	Err   string `json:"err,omitempty"`
+	Class string `json:"class,omitempty"` // Err's class, as ErrClass
+	// Detail is what the fault did, by name (the damage, a report, a
+	// path); values read back from JSON are JSON's types.
+	Detail map[string]any `json:"detail,omitempty"`
+	// Skipped says why the fault could not be injected; the checks that
+	// depend on it are then unknown.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Fault phases.
+const (
+	FaultStart = "start"
+	FaultDone  = "done"
+	FaultKill  = "kill"
+)
 
 // RestartKind says what came before a store-state observation.
 type RestartKind string
@@ -192,6 +248,7 @@ type HistoryEvent struct {
 	In     OpInput
 	Out    OpOutput
 	State  *StoreState // KindStoreState only
+	Fault  *Fault      // KindFault only
 }
 
 // Crashed reports whether the call never returned (OutcomeUnknown).
@@ -224,6 +281,18 @@ func (e HistoryEvent) String() string {
 	}
 	if in.Owner != "" {
 		fmt.Fprintf(&b, " owner=%s", in.Owner)
+	}
+	if e.Kind == KindFault {
+		if f := e.Fault; f != nil {
+			fmt.Fprintf(&b, " %s #%d %s", f.Type, f.Index, f.Phase)
+			if f.Skipped != "" {
+				fmt.Fprintf(&b, " skipped (%s)", f.Skipped)
+			}
+			if f.Err != "" {
+				fmt.Fprintf(&b, " (%s)", f.Err)
+			}
+		}
+		return b.String()
 	}
 	if e.Kind == KindStoreState {
 		if st := e.State; st != nil {
@@ -261,7 +330,9 @@ func (e HistoryEvent) Validate() error {
 		return fmt.Errorf("event #%d: field state: a store-state event needs a state: %w", e.Index, ErrBadHistory)
 	case e.Kind != KindStoreState && e.State != nil:
 		return fmt.Errorf("event #%d: field state: only store-state events carry a state: %w", e.Index, ErrBadHistory)
-	case e.Kind != KindStoreState && !e.Out.Outcome.Valid():
+	case (e.Kind == KindFault) != (e.Fault != nil):
+		return fmt.Errorf("event #%d: field fault: only a fault event carries a fault, and it must: %w", e.Index, ErrBadHistory)
+	case !e.Kind.observation() && !e.Out.Outcome.Valid():
 		return fmt.Errorf("event #%d: field out.outcome: unknown outcome %q: %w", e.Index, e.Out.Outcome, ErrBadHistory)
 	case !e.Crashed() && e.Return < e.Call:
 		return fmt.Errorf("event #%d: field ret: returns at %d, before its call at %d: %w", e.Index, e.Return, e.Call, ErrBadHistory)
@@ -350,7 +421,7 @@ func (h *History) Return(i int, out OpOutput) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.clock()
-	if i < 0 || i >= len(h.events) || h.returned[i] || h.events[i].Kind == KindStoreState {
+	if i < 0 || i >= len(h.events) || h.returned[i] || h.events[i].Kind.observation() {
 		if h.err == nil {
 			h.err = fmt.Errorf("return for call %d: %w", i, ErrHistoryMisuse)
 		}
@@ -375,6 +446,17 @@ func (h *History) RecordState(client, queue string, st StoreState) int {
 	now := h.clock()
 	return h.appendLocked(HistoryEvent{Client: client, Kind: KindStoreState, Queue: queue, Call: now, Return: now, State: &st})
 }
+
+// RecordFault records a fault event, now.
+func (h *History) RecordFault(client string, f Fault) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.clock()
+	return h.appendLocked(HistoryEvent{Client: client, Kind: KindFault, Call: now, Return: now, Fault: &f})
+}
+
+// Now reads the recorder's clock: the time a call made now would carry.
+func (h *History) Now() int64 { return h.clock() }
 
 // Record appends a whole event, with the times it carries (an event from
 // another recorder, say), and returns its index. Its Index is replaced.
@@ -457,6 +539,10 @@ func histClone(evs []HistoryEvent) []HistoryEvent {
 		if st := out[i].State; st != nil {
 			c := *st
 			out[i].State = &c
+		}
+		if f := out[i].Fault; f != nil {
+			c := *f
+			out[i].Fault = &c
 		}
 	}
 	return out

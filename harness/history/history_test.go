@@ -301,3 +301,108 @@ func TestReadHistoryFile_Missing(t *testing.T) {
 		t.Fatalf("error %v, want not-exist", err)
 	}
 }
+
+// A parent follows a child's stream into its own history: calls, returns,
+// faults and a call that never returned, under new indexes, passed on to
+// the parent's own sink.
+func TestHistory_Follow(t *testing.T) {
+	var now int64
+	clock := func() int64 { now += 10; return now }
+	var stream bytes.Buffer
+	child := history.NewHistory(history.HistoryOptions{Clock: clock, Sink: &stream})
+	i := child.Call("worker/processor-0", history.KindClaim, "", history.OpInput{Token: 3})
+	child.Return(i, history.OpOutput{OpID: "a", Seq: 1})
+	child.RecordFault("worker", history.Fault{Index: 1, Type: "kill", Phase: history.FaultDone, Detail: map[string]any{"armed": "x@1"}})
+	child.Call("worker/harness", history.KindBackup, "", history.OpInput{Backup: "b.age"})
+	child.Call("worker/harness", history.KindOpen, "", history.OpInput{WrongKey: true})
+
+	var up bytes.Buffer
+	parent := history.NewHistory(history.HistoryOptions{Clock: clock, Sink: &up})
+	parent.Record(history.HistoryEvent{Client: "harness", Kind: history.KindOpen, Call: 1, Return: 2, Out: history.OpOutput{Outcome: history.OutcomeOK}})
+	if err := parent.Follow(bytes.NewReader(stream.Bytes()), "worker", nil); err != nil {
+		t.Fatal(err)
+	}
+	got := parent.Events()
+	want := child.Events()
+	if len(got) != len(want)+1 {
+		t.Fatalf("%d events, want %d", len(got), len(want)+1)
+	}
+	for k, w := range want {
+		g := got[k+1]
+		w.Index = k + 1
+		if g.String() != w.String() || g.Call != w.Call || g.Return != w.Return || g.In != w.In || g.Out != w.Out {
+			t.Errorf("event %d: %s, want %s", k+1, g, w)
+		}
+	}
+	if f := got[2].Fault; f == nil || f.Type != "kill" || f.Detail["armed"] != "x@1" {
+		t.Errorf("fault lost: %+v", got[2])
+	}
+	if !got[3].Crashed() || got[3].Return != history.ReturnUnknown {
+		t.Errorf("a call with no return line reads %s", got[3])
+	}
+	// What the parent passed on reads back as its history.
+	back, err := history.ReadHistory(&up, "up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != len(got) || back[1].String() != got[1].String() || back[4].In != got[4].In {
+		t.Errorf("parent's stream reads back as %v, want %v", back, got)
+	}
+}
+
+func TestHistory_FollowBadStreams(t *testing.T) {
+	var stream bytes.Buffer
+	child := history.NewHistory(history.HistoryOptions{Sink: &stream})
+	i := child.Call("process-0/processor-0", history.KindClaim, "", history.OpInput{Token: 1})
+	child.Return(i, history.OpOutput{Outcome: history.OutcomeEmpty})
+	good := stream.String()
+
+	h := history.NewHistory(history.HistoryOptions{})
+	err := h.Follow(strings.NewReader(good+`{"v":1,"i":1,"phase":"call","cl`), "torn", nil)
+	if !errors.Is(err, history.ErrTornHistory) || h.Len() != 1 {
+		t.Errorf("torn last line: %v, %d events", err, h.Len())
+	}
+	h = history.NewHistory(history.HistoryOptions{})
+	err = h.Follow(strings.NewReader("garbage\n"+good), "bad", nil)
+	if !errors.Is(err, history.ErrBadHistory) || h.Len() != 0 {
+		t.Errorf("bad first line: %v, %d events", err, h.Len())
+	}
+	h = history.NewHistory(history.HistoryOptions{})
+	refuse := func(e history.HistoryEvent) error {
+		if !strings.HasPrefix(e.Client, "process-1/") {
+			return errors.New("not process-1's")
+		}
+		return nil
+	}
+	if err := h.Follow(strings.NewReader(good), "refused", refuse); !errors.Is(err, history.ErrBadHistory) || h.Len() != 0 {
+		t.Errorf("refused event: %v, %d events", err, h.Len())
+	}
+}
+
+// A fault event is an observation: it carries a fault, no output, and
+// round-trips through history.jsonl; a fault without its payload, or a
+// payload on another kind, is refused.
+func TestHistory_FaultEvents(t *testing.T) {
+	h := history.NewHistory(history.HistoryOptions{})
+	h.RecordFault("harness", history.Fault{Index: 0, Type: "bitflip", Phase: history.FaultDone, Err: "boom", Class: "other"})
+	var b bytes.Buffer
+	if _, err := h.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	back, err := history.ReadHistory(&b, "faults")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != 1 || back[0].Fault == nil || back[0].Fault.Err != "boom" || back[0].Return != back[0].Call {
+		t.Fatalf("read back %+v", back)
+	}
+	for _, bad := range []string{
+		`{"v":1,"i":0,"client":"harness","kind":"fault","call":5,"ret":5}`,
+		`{"v":1,"i":0,"client":"harness","kind":"open","call":5,"ret":6,"out":{"outcome":"ok"},"fault":{"index":0,"type":"kill","phase":"done"}}`,
+		`{"v":1,"i":0,"client":"harness","kind":"fault","call":5,"ret":5,"out":{"outcome":"ok"},"fault":{"index":0,"type":"kill","phase":"done"}}`,
+	} {
+		if _, err := history.ReadHistory(strings.NewReader(bad+"\n"), "bad"); !errors.Is(err, history.ErrBadHistory) {
+			t.Errorf("%s: %v, want ErrBadHistory", bad, err)
+		}
+	}
+}

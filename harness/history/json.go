@@ -50,6 +50,7 @@ type histWire struct {
 	In     *OpInput    `json:"in,omitempty"`
 	Out    *OpOutput   `json:"out,omitempty"`
 	State  *StoreState `json:"state,omitempty"`
+	Fault  *Fault      `json:"fault,omitempty"`
 }
 
 func histWireFrom(e HistoryEvent, phase string) histWire {
@@ -61,10 +62,10 @@ func histWireFrom(e HistoryEvent, phase string) histWire {
 			in := e.In
 			w.In = &in
 		}
-		w.State = e.State
+		w.State, w.Fault = e.State, e.Fault
 	}
-	if phase == histPhaseCall || e.Kind == KindStoreState && phase == histPhaseWhole {
-		if e.Kind == KindStoreState {
+	if phase == histPhaseCall || e.Kind.observation() && phase == histPhaseWhole {
+		if e.Kind.observation() {
 			ret := e.Return
 			w.Ret = &ret
 		}
@@ -116,9 +117,9 @@ func histEventFromWire(w histWire) (HistoryEvent, error) {
 	if err != nil {
 		return ev, err
 	}
-	if w.Kind == KindStoreState {
+	if w.Kind.observation() {
 		if w.Out != nil {
-			return ev, histFieldErr("out", "a store-state event has no output")
+			return ev, histFieldErr("out", "a %s event has no output", w.Kind)
 		}
 		ev.Out, ev.Return = OpOutput{}, ev.Call
 		if w.Ret != nil {
@@ -148,7 +149,10 @@ func histCallFromWire(w histWire) (HistoryEvent, error) {
 	if (w.State != nil) != (w.Kind == KindStoreState) {
 		return HistoryEvent{}, histFieldErr("state", "only a store-state event carries a state, and it must")
 	}
-	ev := HistoryEvent{Index: w.I, Client: w.Client, Kind: w.Kind, Queue: w.Queue, Call: *w.Call, Return: ReturnUnknown, State: w.State, Out: OpOutput{Outcome: OutcomeUnknown}}
+	if (w.Fault != nil) != (w.Kind == KindFault) {
+		return HistoryEvent{}, histFieldErr("fault", "only a fault event carries a fault, and it must")
+	}
+	ev := HistoryEvent{Index: w.I, Client: w.Client, Kind: w.Kind, Queue: w.Queue, Call: *w.Call, Return: ReturnUnknown, State: w.State, Fault: w.Fault, Out: OpOutput{Outcome: OutcomeUnknown}}
 	if w.In != nil {
 		ev.In = *w.In
 	}
@@ -327,8 +331,8 @@ func histAddLine(evs *[]HistoryEvent, pos map[int]int, returned map[int]bool, w 
 		if w.Phase == histPhaseWhole {
 			ev, err = histEventFromWire(w)
 		} else {
-			if w.Out != nil || w.Ret != nil || w.Kind == KindStoreState {
-				return histFieldErr("phase", "a call line has no out, ret or state")
+			if w.Out != nil || w.Ret != nil || w.Kind.observation() {
+				return histFieldErr("phase", "a call line has no out, ret, state or fault")
 			}
 			ev, err = histCallFromWire(w)
 		}
@@ -342,7 +346,7 @@ func histAddLine(evs *[]HistoryEvent, pos map[int]int, returned map[int]bool, w 
 		if w.V != HistoryFormatVersion {
 			return histFieldErr("v", "unsupported history format version %d; this reader knows %d", w.V, HistoryFormatVersion)
 		}
-		if w.Client != "" || w.Kind != "" || w.Queue != "" || w.Call != nil || w.In != nil || w.State != nil {
+		if w.Client != "" || w.Kind != "" || w.Queue != "" || w.Call != nil || w.In != nil || w.State != nil || w.Fault != nil {
 			return histFieldErr("phase", "a return line carries only i, ret and out")
 		}
 		p, ok := pos[w.I]

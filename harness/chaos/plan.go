@@ -1,0 +1,68 @@
+package chaos
+
+// The plan of one scenario run: the scenario, the options it runs with,
+// its fault schedule and where it writes. It does not change once made.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/boxstorm/boxstorm/harness/chaos/fault"
+	"github.com/boxstorm/boxstorm/scenarios"
+)
+
+type plan struct {
+	sc       *scenarios.Scenario
+	opts     RunOptions
+	faults   []fault.PlannedFault // the schedule, in order
+	dir      string               // the scenario's output directory
+	storeDir string
+}
+
+func newPlan(sc *scenarios.Scenario, opts RunOptions, dir string) *plan {
+	return &plan{sc: sc, opts: opts, faults: fault.Schedule(sc, opts.Seed), dir: dir, storeDir: filepath.Join(dir, "store")}
+}
+
+func (p *plan) backupDir() string { return filepath.Join(p.dir, "backups") }
+
+func (p *plan) backupPath(index int) string {
+	return filepath.Join(p.backupDir(), fmt.Sprintf("backup-%02d.tar.age", index))
+}
+
+// has reports whether the schedule has a fault of type t.
+func (p *plan) has(t scenarios.FaultType) bool {
+	return slices.ContainsFunc(p.faults, func(f fault.PlannedFault) bool { return f.Type == t })
+}
+
+// needsWorker reports whether the run's workload must run in a worker
+// child: a kill or a disk-full fault.
+func (p *plan) needsWorker() bool {
+	return p.has(scenarios.FaultKill) || p.has(scenarios.FaultDiskFull)
+}
+
+// failpointSpec is the failpoint the worker child arms for the run's kill
+// fault, as NAME@N, or "": at the op position's hit for an op fault, at the
+// first hit for a step.
+func (p *plan) failpointSpec() string {
+	for _, f := range p.faults {
+		if f.Type != scenarios.FaultKill || f.Fault.Failpoint == "" {
+			continue
+		}
+		n := int64(1)
+		if f.AtOp() && f.Op > 0 {
+			n = f.Op
+		}
+		return fmt.Sprintf("%s@%d", f.Fault.Failpoint, n)
+	}
+	return ""
+}
+
+// exe is the chaos binary the run starts its children from.
+func (p *plan) exe() (string, error) {
+	if p.opts.Exe != "" {
+		return p.opts.Exe, nil
+	}
+	return os.Executable()
+}

@@ -1,0 +1,146 @@
+package chaos
+
+// The store session of a run: opening, closing and reopening the store
+// with the run's key generation and migrations, each open and close
+// recorded in the history, and the corruption errors and repairs opens
+// report noted in the run's effects.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/boxstorm/boxstorm/harness/check"
+	"github.com/boxstorm/boxstorm/harness/history"
+	"github.com/boxstorm/boxstorm/store"
+)
+
+type session struct {
+	p      *plan
+	hist   *history.History
+	client string // who the history says opens and closes: "harness", "worker/harness"
+	eff    *check.Effects
+	logger *slog.Logger // the store's logger
+
+	st      *store.Store
+	openErr error // why the last open failed
+	keyGen  int   // the key generation the store is at; see chaosKey
+	// migrations are the built-in migrations and the synthetic ones, once
+	// the run registered any; nil before (the store's built-in list).
+	migrations []store.Migration
+	synth      int // synthetic migrations registered
+	opened     int // opens since the last store-state observation
+}
+
+// options are the options every open of the run uses, with key generation
+// gen.
+func (s *session) options(gen int) store.Options {
+	sc := s.p.sc
+	o := store.Options{
+		Key:            store.KeyBytes(chaosKey(gen)),
+		SyncPeriod:     sc.Store.SyncInterval,
+		StaleAfter:     sc.Store.StaleAfter,
+		FailedOpsAlert: sc.Store.FailedOpsAlert,
+		Logger:         s.logger,
+		Migrations:     s.migrations,
+	}
+	o.Sync, _ = store.ParseSyncMode(string(sc.Store.Sync))
+	o.Recovery, _ = store.ParseRecoveryMode(string(sc.Store.Recovery))
+	if s.p.opts.Canary {
+		o.Canary = string(sc.Protection)
+	}
+	return o
+}
+
+// current returns the open store, or why there is none.
+func (s *session) current() (*store.Store, error) {
+	if s.st == nil {
+		if s.openErr != nil {
+			return nil, fmt.Errorf("store is not open: %w", s.openErr)
+		}
+		return nil, fmt.Errorf("store is not open: %w", store.ErrClosed)
+	}
+	return s.st, nil
+}
+
+// open opens the store with the current key generation, recording the
+// call; after a crash mid-rotation it tries the next key too.
+func (s *session) open(ctx context.Context, mod func(*store.Options)) error {
+	if s.st != nil {
+		return nil
+	}
+	var err error
+	for _, gen := range []int{s.keyGen, s.keyGen + 1} {
+		o := s.options(gen)
+		if mod != nil {
+			mod(&o)
+		}
+		var st *store.Store
+		err = record(s.hist, s.client, history.KindOpen, history.OpInput{}, func() (history.OpOutput, error) {
+			var err error
+			st, err = store.Open(ctx, s.p.storeDir, o)
+			return history.OpOutput{}, err
+		})
+		if err == nil {
+			s.st, s.openErr, s.keyGen = st, nil, gen
+			for _, rp := range st.Repairs() {
+				s.eff.Repairs = append(s.eff.Repairs, check.Repair{Box: rp.Box, Kind: string(rp.Kind), Offset: rp.Offset, DroppedBytes: rp.DroppedBytes, Quarantine: rp.Quarantine})
+			}
+			s.opened++
+			return nil
+		}
+		s.noteCorruption(err)
+		if !errors.Is(err, store.ErrWrongKey) {
+			break
+		}
+	}
+	s.openErr = err
+	return err
+}
+
+// noteCorruption adds a corruption error to the effects.
+func (s *session) noteCorruption(err error) {
+	var ce *store.CorruptionError
+	if errors.As(err, &ce) {
+		s.eff.Corruptions = append(s.eff.Corruptions, check.Corruption{At: s.hist.Now(), Box: ce.Box, Offset: ce.Offset, Err: err.Error()})
+	}
+}
+
+// adopt makes st, opened elsewhere (by a recovery), the session's store.
+func (s *session) adopt(st *store.Store) { s.st, s.openErr = st, nil }
+
+// close closes the store, if open, recording the call.
+func (s *session) close() error {
+	if s.st == nil {
+		return nil
+	}
+	st := s.st
+	s.st = nil
+	return record(s.hist, s.client, history.KindClose, history.OpInput{}, func() (history.OpOutput, error) { return history.OpOutput{}, st.Close() })
+}
+
+// registerSynthetic adds synthetic migrations until the run has n: each
+// appends its version to the synthBox record, in one staged rewrite.
+func (s *session) registerSynthetic(n int) {
+	if s.migrations == nil {
+		s.migrations = store.BuiltinMigrations()
+	}
+	for s.synth < n {
+		v := store.LatestSchemaVersion() + s.synth + 1
+		tag := fmt.Sprintf(",v%d", v)
+		s.migrations = append(s.migrations, store.Migration{
+			Version: v,
+			Name:    fmt.Sprintf("chaos-synthetic-%d", s.synth+1),
+			Apply: func(ctx context.Context, m *store.MigrationTx) error {
+				return m.Rewrite(ctx, synthBox, func(key string, v []byte) ([]byte, bool, error) {
+					if key != synthKey {
+						return v, true, nil
+					}
+					return append(append([]byte(nil), v...), tag...), true, nil
+				})
+			},
+		})
+		s.synth++
+	}
+}
