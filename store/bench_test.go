@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -84,17 +85,44 @@ func BenchmarkEnqueue(b *testing.B) {
 	}
 }
 
+// benchWorkers is how many goroutines the parallel benchmarks run.
+const benchWorkers = 16
+
+// runWorkers runs b.N calls of op over exactly benchWorkers goroutines.
+// b.RunParallel would not do: SetParallelism(p) starts p×GOMAXPROCS
+// goroutines, 32 on a 2-core machine. It returns how many goroutines ran.
+func runWorkers(b *testing.B, op func(i int64) error) int {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range benchWorkers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				if err := op(i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return benchWorkers
+}
+
 func BenchmarkRawBuntdbSetParallel(b *testing.B) {
 	b.Run("always", func(b *testing.B) {
 		db := openRaw(b, buntdb.Always)
-		var n atomic.Int64
-		b.SetParallelism(16)
 		b.SetBytes(int64(len(benchValue)))
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				rawSet(b, db, n.Add(1))
-			}
-		})
+		b.ReportMetric(float64(runWorkers(b, func(i int64) error {
+			return db.Update(func(tx *buntdb.Tx) error {
+				_, _, err := tx.Set(benchKey(i), string(benchValue), nil)
+				return err
+			})
+		})), "goroutines")
 	})
 }
 
@@ -102,16 +130,11 @@ func BenchmarkEnqueueParallel(b *testing.B) {
 	b.Run("durable", func(b *testing.B) {
 		s := openBench(b, store.SyncAlways)
 		ctx := context.Background()
-		b.SetParallelism(16)
 		b.SetBytes(int64(len(benchValue)))
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := s.Enqueue(ctx, benchValue, store.EnqueueOptions{}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
+		b.ReportMetric(float64(runWorkers(b, func(int64) error {
+			_, err := s.Enqueue(ctx, benchValue, store.EnqueueOptions{})
+			return err
+		})), "goroutines")
 	})
 }
 
