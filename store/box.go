@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/tidwall/buntdb"
@@ -322,6 +323,7 @@ type syncer struct {
 	durable checkpointEntry // the last commit known durable (zero: none since open)
 	syncing bool
 	err     error
+	count   atomic.Uint64 // fsyncs run, for Stats
 }
 
 func newSyncer(f *os.File, path string) *syncer {
@@ -377,6 +379,7 @@ func (s *syncer) runSyncLocked() {
 		s.f, err = os.Open(s.path)
 	}
 	if err == nil {
+		s.count.Add(1)
 		err = s.f.Sync()
 	}
 	s.mu.Lock()

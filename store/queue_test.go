@@ -352,3 +352,30 @@ func TestStats_FailedOpsAlert(t *testing.T) {
 		}
 	}
 }
+
+// Stats counts the fsyncs a durable enqueue pays and none under SyncNever.
+func TestStats_Fsyncs(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		mode    store.SyncMode
+		durable bool
+	}{{store.SyncAlways, true}, {store.SyncNever, false}} {
+		s := testutil.MustOpen(t, t.TempDir(), func(o *store.Options) { o.Sync = c.mode })
+		before, err := s.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := s.Enqueue(ctx, []byte("x"), store.EnqueueOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		after, err := s.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := after.Fsyncs - before.Fsyncs; c.durable && n < 3 || !c.durable && n != 0 {
+			t.Errorf("%v: 3 sequential enqueues ran %d fsyncs", c.mode, n)
+		}
+	}
+}
