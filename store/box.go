@@ -24,12 +24,13 @@ type box struct {
 	seal   *sealer
 	sync   *syncer
 	mode   SyncMode
-	lazy   bool       // derived data: synced in the background even in SyncAlways
-	wmu    sync.Mutex // serializes writers around buntdb's own lock
-	txnSeq uint64     // last transaction sequence number; guarded by wmu
-	high   uint64     // high-water mark carried by every marker; guarded by wmu
-	length int64      // file length after the last commit; guarded by wmu
-	mac    hash.Hash  // marker MAC under the current key; guarded by wmu
+	lazy   bool          // derived data: synced in the background even in SyncAlways
+	wmu    sync.Mutex    // serializes writers around buntdb's own lock
+	txnSeq uint64        // last transaction sequence number; guarded by wmu
+	high   uint64        // high-water mark carried by every marker; guarded by wmu
+	length int64         // file length after the last commit; guarded by wmu
+	mac    hash.Hash     // marker MAC under the current key; guarded by wmu
+	msc    markerScratch // marker buffers; guarded by wmu
 
 	ackFailedWrites bool  // the disk-full-safety canary
 	broken          error // sticky write failure; guarded by wmu
@@ -237,7 +238,7 @@ func (b *box) commit(fn func(*txn) error) (wait func() error, err error) {
 		}
 		m := newMarker(b.seal.current, b.txnSeq+1, max(b.high, t.high), t.recs)
 		newHigh, newLen = m.high, m.length
-		if _, _, err := tx.Set(markerKey, m.encode(b.mac, b.name, t.recs), nil); err != nil {
+		if _, _, err := tx.Set(markerKey, encodeMarker(&b.msc, m, b.mac, b.name, t.recs), nil); err != nil {
 			return fmt.Errorf("box %s: marker: %w", b.name, err)
 		}
 		wrote = true

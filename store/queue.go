@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -40,6 +41,7 @@ type queueState struct {
 	claims  map[string]*qentry // op id -> entry, claimed under the current token
 	idx     map[string]bool    // pending_index key -> true to put, false to delete
 	lock    lockRecord
+	hot     int // bytes the entries' cached ops hold (see qentry.op)
 }
 
 // qentry is one pending op in the in-memory FIFO.
@@ -49,6 +51,38 @@ type qentry struct {
 	idemKey string // the op's idempotency key, "" if none
 	claimed bool
 	gone    bool
+	// op is the op as Enqueue wrote it, with its own copy of the payload,
+	// while the queue's hot budget allows: the first Claim takes it instead
+	// of reading and decrypting the record it has just written. Ops with a
+	// subject are never cached, so an erasure cannot leave a clear copy.
+	op *Op
+}
+
+// hotBudget bounds the bytes of ops the FIFO caches for their first claim.
+const hotBudget = 4 << 20
+
+// hotCost is what caching op costs against hotBudget.
+func hotCost(op *Op) int { return len(op.Payload) + len(op.ID) + len(op.IdempotencyKey) + 160 }
+
+// cache keeps a private copy of op in e for its first claim, within the budget.
+func (q *queueState) cache(e *qentry, op *Op) {
+	if op.Subject != "" || q.hot+hotCost(op) > hotBudget {
+		return
+	}
+	c := *op
+	c.Payload = bytes.Clone(op.Payload)
+	e.op = &c
+	q.hot += hotCost(&c)
+}
+
+// uncache drops e's cached op and returns it (nil if none).
+func (q *queueState) uncache(e *qentry) *Op {
+	op := e.op
+	if op != nil {
+		q.hot -= hotCost(op)
+		e.op = nil
+	}
+	return op
 }
 
 // indexBatch is how many index changes collect before they are written.
@@ -58,18 +92,21 @@ func (q *queueState) reset() {
 	q.order, q.head = nil, 0
 	q.claims = map[string]*qentry{}
 	q.idx = map[string]bool{}
+	q.hot = 0
 }
 
 // push appends a pending op to the FIFO; seq is larger than any before it.
-func (q *queueState) push(op *Op) {
+func (q *queueState) push(op *Op) *qentry {
 	e := &qentry{seq: op.Seq, id: op.ID, idemKey: op.IdempotencyKey}
 	q.order = append(q.order, e)
 	q.setIndex(indexKey(op.Seq, op.ID), true)
+	return e
 }
 
 // remove takes a pending op out of the FIFO.
 func (q *queueState) remove(e *qentry) {
 	e.gone = true
+	q.uncache(e)
 	delete(q.claims, e.id)
 	q.setIndex(indexKey(e.seq, e.id), false)
 	for q.head < len(q.order) && q.order[q.head].gone {
@@ -239,7 +276,7 @@ func (s *Store) enqueue(ctx context.Context, payload []byte, o EnqueueOptions, i
 	}
 	s.q.seq = op.Seq
 	s.q.pending++
-	s.q.push(&op)
+	s.q.cache(s.q.push(&op), &op)
 	ierr := s.maybeFlushIndexLocked()
 	s.qmu.Unlock()
 	failpoint.Hit("enqueue/after-write-before-sync")
@@ -367,9 +404,14 @@ func (s *Store) Claim(ctx context.Context, token uint64) (Op, error) {
 		if e.gone || e.claimed {
 			continue
 		}
-		op, err := s.readOp(s.pending, e.id)
-		if err != nil {
-			return Op{}, fmt.Errorf("claim op %s: %w", e.id, err)
+		var op Op
+		if c := s.q.uncache(e); c != nil {
+			op = *c
+		} else {
+			var err error
+			if op, err = s.readOp(s.pending, e.id); err != nil {
+				return Op{}, fmt.Errorf("claim op %s: %w", e.id, err)
+			}
 		}
 		e.claimed = true
 		s.q.claims[e.id] = e

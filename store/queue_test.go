@@ -379,3 +379,42 @@ func TestStats_Fsyncs(t *testing.T) {
 		}
 	}
 }
+
+// Claim serves a just-enqueued op from memory: it must hand out the payload
+// as enqueued, not the caller's buffer as it is later, and a redelivery
+// after the claim was voided must read the same op back from the box.
+func TestClaim_ServesEnqueuedPayload(t *testing.T) {
+	ctx := context.Background()
+	s := testutil.MustOpen(t, t.TempDir())
+	buf := []byte("first payload")
+	first, err := s.Enqueue(ctx, buf, store.EnqueueOptions{IdempotencyKey: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "XXXXX") // the caller reuses its buffer
+	lease, err := s.AcquireLock(ctx, store.LockRequest{Owner: "A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := s.Claim(ctx, lease.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.ID != first.ID || string(op.Payload) != "first payload" || op.IdempotencyKey != "k1" || op.State != store.OpPending {
+		t.Fatalf("claim = %+v", op)
+	}
+	if err := s.ForceReleaseLock(ctx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	lease2, err := s.AcquireLock(ctx, store.LockRequest{Owner: "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Claim(ctx, lease2.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != op.ID || string(again.Payload) != "first payload" || !again.EnqueuedAt.Equal(op.EnqueuedAt) || again.Seq != op.Seq {
+		t.Fatalf("redelivery = %+v, first delivery %+v", again, op)
+	}
+}
