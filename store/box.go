@@ -323,6 +323,7 @@ type syncer struct {
 	mark    checkpointEntry // the last commit written
 	durable checkpointEntry // the last commit known durable (zero: none since open)
 	syncing bool
+	waiting int // waitFor calls blocked on an fsync in flight
 	err     error
 	count   atomic.Uint64 // fsyncs run, for Stats
 }
@@ -363,7 +364,9 @@ func (s *syncer) waitFor(target uint64) error {
 	defer s.mu.Unlock()
 	for s.synced < target && s.err == nil {
 		if s.syncing {
+			s.waiting++
 			s.cond.Wait()
+			s.waiting--
 			continue
 		}
 		s.runSyncLocked()
@@ -371,8 +374,33 @@ func (s *syncer) waitFor(target uint64) error {
 	return s.err
 }
 
+// runSyncLocked runs one fsync for every commit written so far; s.mu is
+// held on entry and on return.
+//
+// Commits written while it ran gather for the next fsync, as in pebble's
+// commit pipeline. When some did and their writers wait, the next fsync
+// starts at once on a goroutine of its own: handing it to one of the
+// waiters instead cost a scheduler round trip per fsync, during which
+// the writers just released ran their next commits ahead of it, and under
+// 16 producers that doubled the time between fsyncs.
 func (s *syncer) runSyncLocked() {
 	s.syncing = true
+	if s.syncOnceLocked() {
+		go func() {
+			s.mu.Lock()
+			for s.syncOnceLocked() {
+			}
+			s.mu.Unlock()
+		}()
+		return
+	}
+	s.syncing = false
+}
+
+// syncOnceLocked runs one fsync with s.syncing set. It reports whether
+// another should follow at once (s.syncing stays set); otherwise it clears
+// s.syncing.
+func (s *syncer) syncOnceLocked() bool {
 	upto, mark := s.writes, s.mark
 	s.mu.Unlock()
 	var err error
@@ -381,10 +409,9 @@ func (s *syncer) runSyncLocked() {
 	}
 	if err == nil {
 		s.count.Add(1)
-		err = s.f.Sync()
+		err = syncData(s.f)
 	}
 	s.mu.Lock()
-	s.syncing = false
 	if err != nil && s.err == nil {
 		s.err = fmt.Errorf("%w: %w", ErrSync, err)
 	}
@@ -395,6 +422,11 @@ func (s *syncer) runSyncLocked() {
 		s.durable = mark
 	}
 	s.cond.Broadcast()
+	if s.err == nil && s.writes > s.synced && s.waiting > 0 {
+		return true
+	}
+	s.syncing = false
+	return false
 }
 
 // syncNow fsyncs if anything is unsynced; used by the background ticker and Close.
