@@ -31,6 +31,7 @@ type box struct {
 	length int64         // file length after the last commit; guarded by wmu
 	mac    hash.Hash     // marker MAC under the current key; guarded by wmu
 	msc    markerScratch // marker buffers; guarded by wmu
+	opBuf  []byte        // an op's encoding on its way to put; guarded by wmu
 
 	ackFailedWrites bool  // the disk-full-safety canary
 	broken          error // sticky write failure; guarded by wmu
@@ -178,6 +179,17 @@ func (t *txn) put(key string, plaintext []byte) error {
 	}
 	t.record(txRecord{key: key, val: v})
 	return nil
+}
+
+// putOp seals op's encoding and stores it under key; the encoding goes
+// through a buffer the box reuses (put copies it into the sealed value).
+func (t *txn) putOp(key string, op *Op) error {
+	t.b.opBuf = appendOp(t.b.opBuf[:0], op)
+	err := t.put(key, t.b.opBuf)
+	if cap(t.b.opBuf) > 64<<10 {
+		t.b.opBuf = nil // a large op's buffer is not kept
+	}
+	return err
 }
 
 // del deletes key; deleting a missing key is not an error.

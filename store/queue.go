@@ -262,7 +262,7 @@ func (s *Store) enqueue(ctx context.Context, payload []byte, o EnqueueOptions, i
 	}
 	wait, err := s.pending.commit(func(t *txn) error {
 		t.high = op.Seq // the marker keeps the last sequence number after the op is gone
-		if err := t.put(opPrefix+op.ID, encodeOp(&stored)); err != nil {
+		if err := t.putOp(opPrefix+op.ID, &stored); err != nil {
 			return err
 		}
 		if ik != "" {
@@ -306,7 +306,7 @@ func (s *Store) EnqueueBatch(ctx context.Context, payloads [][]byte) ([]Op, erro
 	}
 	wait, err := s.pending.commit(func(t *txn) error {
 		for i := range ops {
-			if err := t.put(opPrefix+ops[i].ID, encodeOp(&ops[i])); err != nil {
+			if err := t.putOp(opPrefix+ops[i].ID, &ops[i]); err != nil {
 				return err
 			}
 		}
