@@ -212,7 +212,7 @@ func BenchmarkRatio(b *testing.B) {
 	})
 	b.Run("parallel", func(b *testing.B) {
 		db, s := openRaw(b, buntdb.Always), openBench(b, store.SyncAlways)
-		const slice = 64 // ops per side per iteration, over benchWorkers goroutines
+		const slice = 256 // ops per side per iteration, over benchWorkers goroutines: long enough for a steady pipeline
 		var raw, st time.Duration
 		var key atomic.Int64
 		n := 0
