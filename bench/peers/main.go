@@ -328,14 +328,27 @@ func median(xs []float64) float64 {
 // col returns, for peer i, the median of a measure and the median over
 // rounds of boxstorm's value divided by the peer's.
 func col(res [][]result, i int, get func(result) float64) (med, ratio float64) {
-	var vals, ratios []float64
+	vals, ratios := series(res, i, get)
+	return median(vals), median(ratios)
+}
+
+// series returns a measure of peer i per round, and boxstorm ÷ peer per round.
+func series(res [][]result, i int, get func(result) float64) (vals, ratios []float64) {
 	for _, row := range res {
 		vals = append(vals, get(row[i]))
 		if b, v := get(row[0]), get(row[i]); b > 0 && v > 0 {
 			ratios = append(ratios, b/v)
 		}
 	}
-	return median(vals), median(ratios)
+	return vals, ratios
+}
+
+// spread formats the smallest and largest of xs.
+func spread(xs []float64) string {
+	if len(xs) == 0 {
+		return "—"
+	}
+	return f2(slices.Min(xs)) + "–" + f2(slices.Max(xs))
 }
 
 func f0(x float64) string { return strconv.FormatFloat(x, 'f', 0, 64) }
@@ -385,12 +398,13 @@ func report(sel []peer, res [][]result, rounds int, dur time.Duration, producers
 		if !found {
 			return
 		}
-		_, r := col(res, i, get)
+		_, rs := series(res, i, get)
+		r := median(rs)
 		verdict := "missed"
 		if ok(r) {
 			verdict = "met"
 		}
-		fmt.Printf("- %s: %s (target %s): %s\n", what, f2(r), limit, verdict)
+		fmt.Printf("- %s: %s, rounds %s (target %s): %s\n", what, f2(r), spread(rs), limit, verdict)
 	}
 	target(fmt.Sprintf("%d producers, boxstorm ÷ pebble throughput", producers), "pebble", func(r result) float64 { return r.manyOps }, func(x float64) bool { return x >= 1.0 }, "≥ 1.0")
 	pf, _ := col(res, 0, func(r result) float64 { return r.perFsync })
