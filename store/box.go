@@ -32,6 +32,7 @@ type box struct {
 	mac    hash.Hash     // marker MAC under the current key; guarded by wmu
 	msc    markerScratch // marker buffers; guarded by wmu
 	opBuf  []byte        // an op's encoding on its way to put; guarded by wmu
+	wtx    txn           // the transaction commit reuses; guarded by wmu
 
 	ackFailedWrites bool  // the disk-full-safety canary
 	broken          error // sticky write failure; guarded by wmu
@@ -241,7 +242,14 @@ func (b *box) commit(fn func(*txn) error) (wait func() error, err error) {
 	var wrote bool
 	var newHigh, newLen uint64
 	err = b.db.Update(func(tx *buntdb.Tx) error {
-		t := &txn{b: b, tx: tx}
+		// One txn per box, reused: its records outlive the commit only
+		// until the next one, and a large transaction's are not kept.
+		t := &b.wtx
+		recs := t.recs[:0]
+		if cap(recs) > 1024 {
+			recs = nil
+		}
+		*t = txn{b: b, tx: tx, recs: recs}
 		if err := fn(t); err != nil {
 			return err
 		}

@@ -39,7 +39,7 @@ type queueState struct {
 	order   []*qentry          // pending ops in FIFO order; gone entries are skipped
 	head    int                // order[:head] are all gone
 	claims  map[string]*qentry // op id -> entry, claimed under the current token
-	idx     map[string]bool    // pending_index key -> true to put, false to delete
+	idx     map[idxEntry]bool  // pending_index entry -> true to put, false to delete
 	lock    lockRecord
 	hot     int // bytes the entries' cached ops hold (see qentry.op)
 }
@@ -85,13 +85,20 @@ func (q *queueState) uncache(e *qentry) *Op {
 	return op
 }
 
+// idxEntry names a pending_index entry without building its key, so a
+// cycle whose put and delete cancel out builds no key at all.
+type idxEntry struct {
+	seq uint64
+	id  string
+}
+
 // indexBatch is how many index changes collect before they are written.
 const indexBatch = 256
 
 func (q *queueState) reset() {
 	q.order, q.head = nil, 0
 	q.claims = map[string]*qentry{}
-	q.idx = map[string]bool{}
+	q.idx = map[idxEntry]bool{}
 	q.hot = 0
 }
 
@@ -99,7 +106,7 @@ func (q *queueState) reset() {
 func (q *queueState) push(op *Op) *qentry {
 	e := &qentry{seq: op.Seq, id: op.ID, idemKey: op.IdempotencyKey}
 	q.order = append(q.order, e)
-	q.setIndex(indexKey(op.Seq, op.ID), true)
+	q.setIndex(op.Seq, op.ID, true)
 	return e
 }
 
@@ -108,7 +115,7 @@ func (q *queueState) remove(e *qentry) {
 	e.gone = true
 	q.uncache(e)
 	delete(q.claims, e.id)
-	q.setIndex(indexKey(e.seq, e.id), false)
+	q.setIndex(e.seq, e.id, false)
 	for q.head < len(q.order) && q.order[q.head].gone {
 		q.order[q.head] = nil
 		q.head++
@@ -127,12 +134,13 @@ func (q *queueState) voidClaims() {
 	clear(q.claims)
 }
 
-func (q *queueState) setIndex(key string, put bool) {
-	if was, ok := q.idx[key]; ok && was && !put {
-		delete(q.idx, key) // put and deleted before it was written
+func (q *queueState) setIndex(seq uint64, id string, put bool) {
+	k := idxEntry{seq, id}
+	if was, ok := q.idx[k]; ok && was && !put {
+		delete(q.idx, k) // put and deleted before it was written
 		return
 	}
-	q.idx[key] = put
+	q.idx[k] = put
 }
 
 // flushIndexLocked writes the collected index changes in one transaction.
@@ -141,10 +149,11 @@ func (s *Store) flushIndexLocked() error {
 		return nil
 	}
 	_, err := s.index.commit(func(t *txn) error {
-		for k, put := range s.q.idx {
+		for e, put := range s.q.idx {
+			k := indexKey(e.seq, e.id)
 			var err error
 			if put {
-				err = t.put(k, []byte(k[strings.IndexByte(k, '/')+1:]))
+				err = t.put(k, []byte(e.id))
 			} else {
 				err = t.del(k)
 			}
