@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/boxstorm/boxstorm/internal/testutil"
 	"github.com/boxstorm/boxstorm/store"
@@ -84,17 +86,44 @@ func BenchmarkEnqueue(b *testing.B) {
 	}
 }
 
+// benchWorkers is how many goroutines the parallel benchmarks run.
+const benchWorkers = 16
+
+// runWorkers runs b.N calls of op over exactly benchWorkers goroutines.
+// b.RunParallel would not do: SetParallelism(p) starts p×GOMAXPROCS
+// goroutines, 32 on a 2-core machine. It returns how many goroutines ran.
+func runWorkers(b *testing.B, op func(i int64) error) int {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range benchWorkers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				if err := op(i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return benchWorkers
+}
+
 func BenchmarkRawBuntdbSetParallel(b *testing.B) {
 	b.Run("always", func(b *testing.B) {
 		db := openRaw(b, buntdb.Always)
-		var n atomic.Int64
-		b.SetParallelism(16)
 		b.SetBytes(int64(len(benchValue)))
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				rawSet(b, db, n.Add(1))
-			}
-		})
+		b.ReportMetric(float64(runWorkers(b, func(i int64) error {
+			return db.Update(func(tx *buntdb.Tx) error {
+				_, _, err := tx.Set(benchKey(i), string(benchValue), nil)
+				return err
+			})
+		})), "goroutines")
 	})
 }
 
@@ -102,16 +131,11 @@ func BenchmarkEnqueueParallel(b *testing.B) {
 	b.Run("durable", func(b *testing.B) {
 		s := openBench(b, store.SyncAlways)
 		ctx := context.Background()
-		b.SetParallelism(16)
 		b.SetBytes(int64(len(benchValue)))
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := s.Enqueue(ctx, benchValue, store.EnqueueOptions{}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
+		b.ReportMetric(float64(runWorkers(b, func(int64) error {
+			_, err := s.Enqueue(ctx, benchValue, store.EnqueueOptions{})
+			return err
+		})), "goroutines")
 	})
 }
 
@@ -157,4 +181,105 @@ func BenchmarkCycle(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRatio measures the three ratios docs/performance.md targets with
+// the store and raw buntdb interleaved: each iteration runs one slice of
+// work on each side, timed apart, so a machine whose load moves between
+// seconds slows both sides alike. It reports each side's time per op and
+// their ratio (store ÷ raw buntdb).
+func BenchmarkRatio(b *testing.B) {
+	report := func(b *testing.B, raw, st time.Duration, ops int) {
+		b.ReportMetric(float64(raw.Nanoseconds())/float64(ops), "raw-ns/op")
+		b.ReportMetric(float64(st.Nanoseconds())/float64(ops), "store-ns/op")
+		b.ReportMetric(float64(st)/float64(raw), "ratio")
+	}
+	ctx := context.Background()
+	b.Run("durable", func(b *testing.B) {
+		db, s := openRaw(b, buntdb.Always), openBench(b, store.SyncAlways)
+		var raw, st time.Duration
+		n := 0
+		for i := int64(0); b.Loop(); i++ {
+			t0 := time.Now()
+			rawSet(b, db, i)
+			t1 := time.Now()
+			if _, err := s.Enqueue(ctx, benchValue, store.EnqueueOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			raw, st, n = raw+t1.Sub(t0), st+time.Since(t1), n+1
+		}
+		report(b, raw, st, n)
+	})
+	b.Run("parallel", func(b *testing.B) {
+		db, s := openRaw(b, buntdb.Always), openBench(b, store.SyncAlways)
+		const slice = 256 // ops per side per iteration, over benchWorkers goroutines: long enough for a steady pipeline
+		var raw, st time.Duration
+		var key atomic.Int64
+		n := 0
+		for b.Loop() {
+			t0 := time.Now()
+			workers(slice, func() error {
+				return db.Update(func(tx *buntdb.Tx) error {
+					_, _, err := tx.Set(benchKey(key.Add(1)), string(benchValue), nil)
+					return err
+				})
+			}, b)
+			t1 := time.Now()
+			workers(slice, func() error {
+				_, err := s.Enqueue(ctx, benchValue, store.EnqueueOptions{})
+				return err
+			}, b)
+			raw, st, n = raw+t1.Sub(t0), st+time.Since(t1), n+slice
+		}
+		report(b, raw, st, n)
+	})
+	b.Run("cycle", func(b *testing.B) {
+		db, s := openRaw(b, buntdb.Never), openBench(b, store.SyncNever)
+		lease, err := s.AcquireLock(ctx, store.LockRequest{Owner: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var raw, st time.Duration
+		n := 0
+		for i := int64(0); b.Loop(); i++ {
+			t0 := time.Now()
+			rawSet(b, db, i)
+			if err := db.View(func(tx *buntdb.Tx) error { _, err := tx.Get(benchKey(i)); return err }); err != nil {
+				b.Fatal(err)
+			}
+			if err := db.Update(func(tx *buntdb.Tx) error { _, err := tx.Delete(benchKey(i)); return err }); err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			if _, err := s.Enqueue(ctx, benchValue, store.EnqueueOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			op, err := s.Claim(ctx, lease.Token)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Ack(ctx, lease.Token, op.ID); err != nil {
+				b.Fatal(err)
+			}
+			raw, st, n = raw+t1.Sub(t0), st+time.Since(t1), n+1
+		}
+		report(b, raw, st, n)
+	})
+}
+
+// workers runs op n times over benchWorkers goroutines.
+func workers(n int, op func() error, b *testing.B) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range benchWorkers {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				if err := op(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -38,7 +38,10 @@
 //     random op ids, sequence numbers and keyed hashes of idempotency keys.
 //   - Durability: with [SyncAlways] (the default) a call that returned
 //     success has been fsynced. Concurrent commits to one box share an fsync
-//     (group commit). buntdb's own fsync ignores errors, so the store syncs
+//     (group commit): commits gather while an fsync runs, and the next one
+//     starts as soon as it returns. On Linux a box file is synced with
+//     fdatasync, which also flushes the file size every append changes.
+//     buntdb's own fsync ignores errors, so the store syncs
 //     through its own descriptor; an fsync error is returned as [ErrSync]
 //     and sticks: the box takes no more writes until the store is reopened,
 //     because the kernel may already have dropped the unsynced pages.
@@ -155,8 +158,8 @@
 //
 // # Failure model
 //
-// The store assumes a POSIX file system where fsync of a file makes its
-// written bytes durable and fsync of a directory makes a rename durable; a
+// The store assumes a POSIX file system where fsync (or fdatasync) of a
+// file makes its written bytes and its size durable and fsync of a directory makes a rename durable; a
 // crash may tear the last write of a file anywhere, and may leave zeros
 // where a file's size advanced over blocks that were never written. It
 // defends against

@@ -41,7 +41,11 @@ const opCodecVersion = 1
 
 // encodeOp writes the op record (docs/store-format.md, "Op record").
 func encodeOp(op *Op) []byte {
-	b := make([]byte, 0, 64+len(op.ID)+len(op.IdempotencyKey)+len(op.Subject)+len(op.LastError)+len(op.Payload))
+	return appendOp(make([]byte, 0, 64+len(op.ID)+len(op.IdempotencyKey)+len(op.Subject)+len(op.LastError)+len(op.Payload)), op)
+}
+
+// appendOp appends op's encoding to b.
+func appendOp(b []byte, op *Op) []byte {
 	b = append(b, opCodecVersion)
 	b = binary.AppendUvarint(b, op.Seq)
 	b = binary.AppendVarint(b, timeNano(op.EnqueuedAt))

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -38,10 +39,11 @@ type queueState struct {
 	order   []*qentry          // pending ops in FIFO order; gone entries are skipped
 	head    int                // order[:head] are all gone
 	claims  map[string]*qentry // op id -> entry, claimed under the current token
-	idx     map[string]bool    // pending_index key -> true to put, false to delete
+	idx     map[idxEntry]bool  // pending_index entry -> true to put, false to delete
 	lock    lockRecord
 	// memIdem is the known-bad CanaryIdempotencyDurability's key table.
 	memIdem map[string]Op
+	hot     int // bytes the entries' cached ops hold (see qentry.op)
 }
 
 // qentry is one pending op in the in-memory FIFO.
@@ -51,6 +53,45 @@ type qentry struct {
 	idemKey string // the op's idempotency key, "" if none
 	claimed bool
 	gone    bool
+	// op is the op as Enqueue wrote it, with its own copy of the payload,
+	// while the queue's hot budget allows: the first Claim takes it instead
+	// of reading and decrypting the record it has just written. Ops with a
+	// subject are never cached, so an erasure cannot leave a clear copy.
+	op *Op
+}
+
+// hotBudget bounds the bytes of ops the FIFO caches for their first claim.
+const hotBudget = 4 << 20
+
+// hotCost is what caching op costs against hotBudget.
+func hotCost(op *Op) int { return len(op.Payload) + len(op.ID) + len(op.IdempotencyKey) + 160 }
+
+// cache keeps a private copy of op in e for its first claim, within the budget.
+func (q *queueState) cache(e *qentry, op *Op) {
+	if op.Subject != "" || q.hot+hotCost(op) > hotBudget {
+		return
+	}
+	c := *op
+	c.Payload = bytes.Clone(op.Payload)
+	e.op = &c
+	q.hot += hotCost(&c)
+}
+
+// uncache drops e's cached op and returns it (nil if none).
+func (q *queueState) uncache(e *qentry) *Op {
+	op := e.op
+	if op != nil {
+		q.hot -= hotCost(op)
+		e.op = nil
+	}
+	return op
+}
+
+// idxEntry names a pending_index entry without building its key, so a
+// cycle whose put and delete cancel out builds no key at all.
+type idxEntry struct {
+	seq uint64
+	id  string
 }
 
 // indexBatch is how many index changes collect before they are written.
@@ -59,21 +100,24 @@ const indexBatch = 256
 func (q *queueState) reset() {
 	q.order, q.head = nil, 0
 	q.claims = map[string]*qentry{}
-	q.idx = map[string]bool{}
+	q.idx = map[idxEntry]bool{}
+	q.hot = 0
 }
 
 // push appends a pending op to the FIFO; seq is larger than any before it.
-func (q *queueState) push(op *Op) {
+func (q *queueState) push(op *Op) *qentry {
 	e := &qentry{seq: op.Seq, id: op.ID, idemKey: op.IdempotencyKey}
 	q.order = append(q.order, e)
-	q.setIndex(indexKey(op.Seq, op.ID), true)
+	q.setIndex(op.Seq, op.ID, true)
+	return e
 }
 
 // remove takes a pending op out of the FIFO.
 func (q *queueState) remove(e *qentry) {
 	e.gone = true
+	q.uncache(e)
 	delete(q.claims, e.id)
-	q.setIndex(indexKey(e.seq, e.id), false)
+	q.setIndex(e.seq, e.id, false)
 	for q.head < len(q.order) && q.order[q.head].gone {
 		q.order[q.head] = nil
 		q.head++
@@ -92,12 +136,13 @@ func (q *queueState) voidClaims() {
 	clear(q.claims)
 }
 
-func (q *queueState) setIndex(key string, put bool) {
-	if was, ok := q.idx[key]; ok && was && !put {
-		delete(q.idx, key) // put and deleted before it was written
+func (q *queueState) setIndex(seq uint64, id string, put bool) {
+	k := idxEntry{seq, id}
+	if was, ok := q.idx[k]; ok && was && !put {
+		delete(q.idx, k) // put and deleted before it was written
 		return
 	}
-	q.idx[key] = put
+	q.idx[k] = put
 }
 
 // flushIndexLocked writes the collected index changes in one transaction.
@@ -106,10 +151,11 @@ func (s *Store) flushIndexLocked() error {
 		return nil
 	}
 	_, err := s.index.commit(func(t *txn) error {
-		for k, put := range s.q.idx {
+		for e, put := range s.q.idx {
+			k := indexKey(e.seq, e.id)
 			var err error
 			if put {
-				err = t.put(k, []byte(k[strings.IndexByte(k, '/')+1:]))
+				err = t.put(k, []byte(e.id))
 			} else {
 				err = t.del(k)
 			}
@@ -236,7 +282,7 @@ func (s *Store) enqueue(ctx context.Context, payload []byte, o EnqueueOptions, i
 	}
 	wait, err := s.pending.commit(func(t *txn) error {
 		t.high = op.Seq // the marker keeps the last sequence number after the op is gone
-		if err := t.put(opPrefix+op.ID, encodeOp(&stored)); err != nil {
+		if err := t.putOp(opPrefix+op.ID, &stored); err != nil {
 			return err
 		}
 		if ik != "" && !memIdem {
@@ -256,7 +302,7 @@ func (s *Store) enqueue(ctx context.Context, payload []byte, o EnqueueOptions, i
 	}
 	s.q.seq = op.Seq
 	s.q.pending++
-	s.q.push(&op)
+	s.q.cache(s.q.push(&op), &op)
 	ierr := s.maybeFlushIndexLocked()
 	s.qmu.Unlock()
 	failpoint.Hit("enqueue/after-write-before-sync")
@@ -286,7 +332,7 @@ func (s *Store) EnqueueBatch(ctx context.Context, payloads [][]byte) ([]Op, erro
 	}
 	wait, err := s.pending.commit(func(t *txn) error {
 		for i := range ops {
-			if err := t.put(opPrefix+ops[i].ID, encodeOp(&ops[i])); err != nil {
+			if err := t.putOp(opPrefix+ops[i].ID, &ops[i]); err != nil {
 				return err
 			}
 		}
@@ -384,9 +430,14 @@ func (s *Store) Claim(ctx context.Context, token uint64) (Op, error) {
 		if e.gone || e.claimed {
 			continue
 		}
-		op, err := s.readOp(s.pending, e.id)
-		if err != nil {
-			return Op{}, fmt.Errorf("claim op %s: %w", e.id, err)
+		var op Op
+		if c := s.q.uncache(e); c != nil {
+			op = *c
+		} else {
+			var err error
+			if op, err = s.readOp(s.pending, e.id); err != nil {
+				return Op{}, fmt.Errorf("claim op %s: %w", e.id, err)
+			}
 		}
 		e.claimed = true
 		s.q.claims[e.id] = e

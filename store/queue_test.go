@@ -352,3 +352,69 @@ func TestStats_FailedOpsAlert(t *testing.T) {
 		}
 	}
 }
+
+// Stats counts the fsyncs a durable enqueue pays and none under SyncNever.
+func TestStats_Fsyncs(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		mode    store.SyncMode
+		durable bool
+	}{{store.SyncAlways, true}, {store.SyncNever, false}} {
+		s := testutil.MustOpen(t, t.TempDir(), func(o *store.Options) { o.Sync = c.mode })
+		before, err := s.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := s.Enqueue(ctx, []byte("x"), store.EnqueueOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		after, err := s.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := after.Fsyncs - before.Fsyncs; c.durable && n < 3 || !c.durable && n != 0 {
+			t.Errorf("%v: 3 sequential enqueues ran %d fsyncs", c.mode, n)
+		}
+	}
+}
+
+// Claim serves a just-enqueued op from memory: it must hand out the payload
+// as enqueued, not the caller's buffer as it is later, and a redelivery
+// after the claim was voided must read the same op back from the box.
+func TestClaim_ServesEnqueuedPayload(t *testing.T) {
+	ctx := context.Background()
+	s := testutil.MustOpen(t, t.TempDir())
+	buf := []byte("first payload")
+	first, err := s.Enqueue(ctx, buf, store.EnqueueOptions{IdempotencyKey: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "XXXXX") // the caller reuses its buffer
+	lease, err := s.AcquireLock(ctx, store.LockRequest{Owner: "A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := s.Claim(ctx, lease.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.ID != first.ID || string(op.Payload) != "first payload" || op.IdempotencyKey != "k1" || op.State != store.OpPending {
+		t.Fatalf("claim = %+v", op)
+	}
+	if err := s.ForceReleaseLock(ctx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	lease2, err := s.AcquireLock(ctx, store.LockRequest{Owner: "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Claim(ctx, lease2.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != op.ID || string(again.Payload) != "first payload" || !again.EnqueuedAt.Equal(op.EnqueuedAt) || again.Seq != op.Seq {
+		t.Fatalf("redelivery = %+v, first delivery %+v", again, op)
+	}
+}

@@ -5,13 +5,18 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/boxstorm/boxstorm/internal/testutil"
 	"github.com/boxstorm/boxstorm/store"
+	"github.com/tidwall/buntdb"
 )
 
 var scaleN = flag.Int("scale.n", 1_000_000, "records for BenchmarkProcedures")
@@ -31,6 +36,24 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// settledMemory collects garbage, returns what it freed to the OS, and
+// reads the resident set and the live heap.
+func settledMemory() (rss, heap int64) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				rss = kb << 10
+			}
+		}
+	}
+	return rss, int64(ms.HeapAlloc)
 }
 
 func BenchmarkProcedures(b *testing.B) {
@@ -56,7 +79,11 @@ func BenchmarkProcedures(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { s.Close() })
+	b.Cleanup(func() {
+		if s != nil {
+			s.Close()
+		}
+	})
 	backup := filepath.Join(b.TempDir(), "b.tar.age")
 	run := func(name string, fn func(b *testing.B)) {
 		b.Run(name, func(b *testing.B) {
@@ -72,8 +99,45 @@ func BenchmarkProcedures(b *testing.B) {
 			b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 		})
 	}
+	// open and open-raw-buntdb report the resident set and the live heap the
+	// opened files hold, per record: the store beside plain buntdb loading
+	// the same box files.
+	perRecord := func(b *testing.B, open func(b *testing.B)) {
+		rss0, heap0 := settledMemory()
+		open(b)
+		rss1, heap1 := settledMemory()
+		b.ReportMetric(float64(rss1-rss0)/float64(*scaleN), "rss-B/record")
+		b.ReportMetric(float64(heap1-heap0)/float64(*scaleN), "heap-B/record")
+	}
 	run("open", func(b *testing.B) {
 		s.Close()
+		s = nil
+		perRecord(b, func(b *testing.B) {
+			if s, err = store.Open(ctx, dir, testutil.Options()); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	run("open-raw-buntdb", func(b *testing.B) {
+		s.Close()
+		s = nil
+		names, _ := filepath.Glob(filepath.Join(dir, "*.db"))
+		var dbs []*buntdb.DB
+		perRecord(b, func(b *testing.B) {
+			for _, n := range names {
+				db, err := buntdb.Open(n)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := db.SetConfig(buntdb.Config{SyncPolicy: buntdb.Never, AutoShrinkDisabled: true}); err != nil {
+					b.Fatal(err)
+				}
+				dbs = append(dbs, db)
+			}
+		})
+		for _, db := range dbs {
+			db.Close()
+		}
 		if s, err = store.Open(ctx, dir, testutil.Options()); err != nil {
 			b.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -62,4 +63,44 @@ func TestSyncer_ErrorIsSticky(t *testing.T) {
 	if err := s.syncNow(); !errors.Is(err, ErrSync) {
 		t.Errorf("the error did not stick: %v", err)
 	}
+}
+
+// Concurrent commits share fsyncs, yet none is acknowledged before an
+// fsync that started after it was written has succeeded, and once an
+// fsync fails every later commit fails too.
+func TestSyncer_GroupCommitAcksOnlySynced(t *testing.T) {
+	f, err := openTemp(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSyncer(f, "")
+	run := func(check func(ticket uint64, err error)) {
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for range 30 {
+					ticket := s.written(checkpointEntry{})
+					check(ticket, s.waitFor(ticket))
+				}
+			})
+		}
+		wg.Wait()
+	}
+	run(func(ticket uint64, err error) {
+		s.mu.Lock()
+		synced := s.synced
+		s.mu.Unlock()
+		if err != nil || synced < ticket {
+			t.Errorf("commit %d acknowledged with synced = %d, err = %v", ticket, synced, err)
+		}
+	})
+	if n := s.count.Load(); n == 0 || n > 16*30 {
+		t.Errorf("%d fsyncs for %d commits", n, 16*30)
+	}
+	f.Close() // every later fsync fails, as on a failing disk
+	run(func(ticket uint64, err error) {
+		if !errors.Is(err, ErrSync) {
+			t.Errorf("commit %d after the failure: err = %v, want ErrSync", ticket, err)
+		}
+	})
 }
