@@ -25,6 +25,9 @@ const (
 	CanaryIndexRebuild        = "index-rebuild"        // claims follow pending_index as is, never reconciled
 	CanaryRotationResume      = "rotation-resume"      // new keys are wrapped under the new master only
 	CanaryMigrationAtomicity  = "migration-atomicity"  // the schema version is written before the migrated boxes
+	CanaryPowerLossDurability = "power-loss-durability" // commits are acknowledged without an fsync
+	CanaryFsyncHonesty        = "fsync-honesty"         // a failed fsync is ignored, as buntdb's Always does
+	CanaryStepAtomicity       = "step-atomicity"        // box swaps overwrite the live file in place, no staging rename
 )
 
 // Canaries returns every canary name, in a new slice.
@@ -33,7 +36,7 @@ func Canaries() []string {
 		CanaryFencing, CanaryTornTailRepair, CanaryCorruptionDetection, CanaryIdempotency, CanaryFIFOOrder,
 		CanaryDurability, CanaryAtomicRestore, CanaryKeyCheck, CanaryErasureLedger, CanaryFailedOpsAlert,
 		CanaryBackupVerification, CanaryDirLock, CanaryDiskFullSafety, CanaryIndexRebuild, CanaryRotationResume,
-		CanaryMigrationAtomicity,
+		CanaryMigrationAtomicity, CanaryPowerLossDurability, CanaryFsyncHonesty, CanaryStepAtomicity,
 	}
 }
 
@@ -51,3 +54,11 @@ func checkCanary(name string) error {
 
 // canary reports whether the store runs as the known-bad target name.
 func (s *Store) canary(name string) bool { return s.opts.Canary == name }
+
+// armCanaries switches off, in a box just opened, the protections the
+// store's canary names.
+func (s *Store) armCanaries(b *box) {
+	b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
+	b.sync.skipSync = s.canary(CanaryPowerLossDurability)
+	b.sync.ignoreErr = s.canary(CanaryFsyncHonesty)
+}

@@ -248,6 +248,9 @@ func (s *Store) swapBoxes(staged []stagedBox) error {
 	if err := s.cp.forget(names...); err != nil {
 		return err
 	}
+	if s.canary(CanaryStepAtomicity) {
+		return s.swapInPlaceLocked(staged)
+	}
 	if s.canary(CanaryAtomicRestore) {
 		// Known-bad: rename box by box with no journal to finish the job.
 		for _, st := range staged {
@@ -378,4 +381,44 @@ func (s *Store) reopenLocked(built map[string]*builtBox) error {
 	err := s.loadQueue()
 	s.pending.builtOps, s.failed.builtOps = nil, nil // used by now, or not wanted
 	return err
+}
+
+// swapInPlaceLocked is the step-atomicity canary's swap: each live box file
+// is truncated and rewritten with the staged file's bytes, then fsynced, so
+// a power loss in between leaves a box that is neither old nor new.
+func (s *Store) swapInPlaceLocked(staged []stagedBox) error {
+	for _, st := range staged {
+		if b, ok := s.boxes[st.name]; ok {
+			_ = b.close()
+			delete(s.boxes, st.name)
+		}
+		data, err := os.ReadFile(st.path)
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(filepath.Join(s.dir, st.name+".db"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		for off := 0; off < len(data); off += 4096 {
+			if _, err := f.Write(data[off:min(off+4096, len(data))]); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if err := os.Remove(st.path); err != nil {
+			return err
+		}
+	}
+	if err := fileio.SyncDir(s.dir); err != nil {
+		return err
+	}
+	return s.reopenLocked(nil)
 }

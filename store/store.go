@@ -284,7 +284,7 @@ func (s *Store) openBox(name string) (*box, error) {
 			return nil, err
 		}
 	}
-	b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
+	s.armCanaries(b)
 	s.boxes[name] = b
 	return b, nil
 }
@@ -378,7 +378,7 @@ func (s *Store) openBoxes(names []string, built map[string]*builtBox) error {
 	// caller's cleanup closes them all when one cannot be recovered.
 	for _, j := range jobs {
 		if j.b != nil {
-			j.b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
+			s.armCanaries(j.b)
 			s.boxes[j.name] = j.b
 		}
 	}
@@ -390,7 +390,7 @@ func (s *Store) openBoxes(names []string, built map[string]*builtBox) error {
 		if err != nil {
 			return err
 		}
-		b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
+		s.armCanaries(b)
 		s.boxes[j.name] = b
 	}
 	return nil
