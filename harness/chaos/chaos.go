@@ -81,6 +81,11 @@ type ScenarioResult struct {
 	Recovery    string              `json:"recovery"`
 	Latency     []reports.OpLatency `json:"latency,omitempty"`
 	Notes       []string            `json:"notes,omitempty"`
+	// CrashStates is the number of crash states explore steps opened and
+	// checked; Kills counts SIGKILLs and power losses.
+	CrashStates  int             `json:"crash_states"`
+	Kills        int             `json:"kills"`
+	Explorations []ExploreResult `json:"explorations,omitempty"`
 	Error       string              `json:"error,omitempty"`
 	Dir         string              `json:"-"`
 }
@@ -149,6 +154,7 @@ type chaosRun struct {
 	// indexDamage are the index faults injected; logs the store's log.
 	indexDamage []indexDamage
 	logs        *logCapture
+	ff          *faultfsRun // the fault file system under the store (faultfs.go); nil when not needed
 }
 
 type corruptionSeen struct {
@@ -315,7 +321,7 @@ func (r *chaosRun) note(format string, args ...any) {
 // child: a kill or a disk-full fault.
 func needsWorker(plan []fault.PlannedFault) bool {
 	for _, p := range plan {
-		if p.Type == scenarios.FaultKill || p.Type == scenarios.FaultDiskFull {
+		if p.Type == scenarios.FaultKill || p.Type == scenarios.FaultDiskFull || p.Type == scenarios.FaultPowerLoss {
 			return true
 		}
 	}
@@ -354,7 +360,10 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 	}
 	start := time.Now()
 	r.log.Info("scenario start", "scenario", sc.Name, "seed", opts.Seed, "quick", opts.Quick, "canary", opts.Canary)
+	defer r.stopFaultFS()
 	if err := fault.ValidateSchedule(r.plan); err != nil {
+		res.Error = err.Error()
+	} else if err := r.startFaultFS(ctx); err != nil {
 		res.Error = err.Error()
 	} else if err := r.execute(ctx); err != nil {
 		res.Error = err.Error()
@@ -366,8 +375,10 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 	final := r.finalState(ctx)
 	r.states = append(r.states, stateAt{at: r.rec.now(), restart: r.restartKind(), fs: final})
 	res.Checks = r.runChecks(ctx, final, r.states)
+	res.Checks = append(res.Checks, r.faultfsChecks()...)
 	_ = r.close()
 	ops, faults := r.rec.snapshot()
+	r.crashFigures(res, faults)
 	hs := histograms(ops)
 	res.Thresholds = r.thresholds(hs)
 	res.Latency = latencySummary(hs)
@@ -428,6 +439,10 @@ func (r *chaosRun) execute(ctx context.Context) error {
 	if err := r.runWorker(ctx); err != nil {
 		return err
 	}
+	restart := history.RestartProcess
+	if r.powerLossAfterWorker(ctx) {
+		restart = history.RestartMachine
+	}
 	var rest []fault.PlannedFault
 	for _, p := range r.plan {
 		if !r.steps[p.Index] && !p.AtOp() {
@@ -440,7 +455,7 @@ func (r *chaosRun) execute(ctx context.Context) error {
 	} else if r.killed {
 		// What the crash left, before any later step changes it.
 		st := r.finalState(ctx)
-		r.states = append(r.states, stateAt{at: r.rec.now(), restart: history.RestartProcess, fs: st})
+		r.states = append(r.states, stateAt{at: r.rec.now(), restart: restart, fs: st, crashAt: r.crashAt()})
 		r.opened = 1
 		r.drain(ctx)
 	}

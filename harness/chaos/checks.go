@@ -84,6 +84,7 @@ type stateAt struct {
 	at      int64
 	restart history.RestartKind
 	fs      *finalState
+	crashAt int64 // when the machine crashed, for a RestartMachine
 }
 
 // finalState opens the store if needed and reads everything the checks
@@ -212,6 +213,7 @@ func (r *chaosRun) historyEvents(ops []*ChaosOp, states []stateAt) []history.His
 			continue
 		}
 		st := s.fs.storeState(s.restart)
+		st.CrashAt = s.crashAt
 		evs = append(evs, history.HistoryEvent{Client: "harness", Kind: history.KindStoreState, Call: s.at, Return: s.at, State: &st})
 	}
 	return history.MergeHistories(evs)
@@ -629,7 +631,7 @@ func (r *chaosRun) checkStaleToken(ops []*ChaosOp) check.CheckResult {
 func (r *chaosRun) checkDiskFull(ops []*ChaosOp, faults []FaultEvent) check.CheckResult {
 	var at int64 = -1
 	for _, ev := range faults {
-		if ev.Type == scenarios.FaultDiskFull && ev.Phase == "done" && ev.Skipped == "" {
+		if (ev.Type == scenarios.FaultDiskFull || ev.Type == scenarios.FaultENOSPC || ev.Type == scenarios.FaultFsyncError) && ev.Phase == "done" && ev.Skipped == "" {
 			at = ev.Time
 			if ev.Err != "" {
 				return check.CheckResult{Verdict: check.VerdictUnknown, Message: "disk-full fault failed: " + ev.Err}

@@ -39,7 +39,9 @@ func (r *chaosRun) applyFault(ctx context.Context, p fault.PlannedFault) {
 	r.rec.fault(FaultEvent{Index: p.Index, Type: p.Type, Phase: "start", Detail: r.startDetail(p)})
 	ev := FaultEvent{Index: p.Index, Type: p.Type, Phase: "done", Detail: map[string]any{}}
 	var err error
-	if f.Type.IsDamage() || f.Type == scenarios.FaultReopen || f.Type == scenarios.FaultRecover ||
+	if f.Type.NeedsFaultFS() {
+		err = r.applyFaultFS(ctx, p, &ev)
+	} else if f.Type.IsDamage() || f.Type == scenarios.FaultReopen || f.Type == scenarios.FaultRecover ||
 		f.Type == scenarios.FaultWrongKey || f.Type == scenarios.FaultKill || f.Type == scenarios.FaultDiskFull ||
 		f.Type == scenarios.FaultClockSkew || f.Type == scenarios.FaultStall || f.Type == scenarios.FaultHandlerFailure ||
 		f.Type == scenarios.FaultSecondOpen {

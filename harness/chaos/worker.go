@@ -49,6 +49,9 @@ type workerSpec struct {
 	// start, so a processor process records on the harness's clock.
 	Socket    string `json:"socket,omitempty"`
 	MonoStart int64  `json:"mono_start,omitempty"`
+	// FaultFS is the fault file system's control socket, when the store
+	// directory is a faultfs mount.
+	FaultFS string `json:"faultfs,omitempty"`
 }
 
 func (r *chaosRun) exe() (string, error) {
@@ -82,7 +85,7 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	spec := workerSpec{Scenario: r.sc, Seed: r.opts.Seed, Canary: r.opts.Canary, Dir: r.dir, KeyGen: r.keyGen}
+	spec := workerSpec{Scenario: r.sc, Seed: r.opts.Seed, Canary: r.opts.Canary, Dir: r.dir, KeyGen: r.keyGen, FaultFS: r.faultfsSocket()}
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
@@ -363,6 +366,9 @@ func runWorkerSpec(ctx context.Context, path string, stdout io.Writer) error {
 	r.worker, r.keyGen = true, spec.KeyGen
 	r.rec.proc = "worker"
 	r.rec.stream = json.NewEncoder(stdout)
+	if err := r.attachFaultFS(ctx, spec.FaultFS); err != nil {
+		return fmt.Errorf("faultfs: %w", err)
+	}
 	if err := r.open(ctx, nil); err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
