@@ -380,12 +380,12 @@ func Procedures() []string {
 const (
 	// DefaultExploreStates bounds an explore step's crash states when
 	// states is absent.
-	DefaultExploreStates = 200
+	DefaultExploreStates = 400
 	// MaxExploreStates is the largest states.
 	MaxExploreStates = 100_000
 	// QuickExploreStates caps the crash states of an explore step in a
 	// --quick run.
-	QuickExploreStates = 40
+	QuickExploreStates = 150
 )
 
 // NeedsFaultFS reports whether t runs on the fault file system: the

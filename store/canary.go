@@ -9,22 +9,22 @@ import "fmt"
 //
 // The names are the protections scenario files name.
 const (
-	CanaryFencing             = "fencing"              // stale fencing tokens are accepted
-	CanaryTornTailRepair      = "torn-tail-repair"     // torn tails go to buntdb, which half-applies them
-	CanaryCorruptionDetection = "corruption-detection" // box files go to buntdb unscanned
-	CanaryIdempotency         = "idempotency"          // idempotency keys are ignored
-	CanaryFIFOOrder           = "fifo-order"           // claims take the newest op
-	CanaryDurability          = "durability"           // enqueue returns before the op is written
-	CanaryAtomicRestore       = "atomic-restore"       // box swaps run without a journal
-	CanaryKeyCheck            = "key-check"            // no key check: a wrong key re-keys and truncates boxes, as Hive does
-	CanaryErasureLedger       = "erasure-ledger"       // restore ignores the erasure ledger
-	CanaryFailedOpsAlert      = "failed-ops-alert"     // Stats raises no alert
-	CanaryBackupVerification  = "backup-verification"  // restore takes whatever an archive yields, unverified
-	CanaryDirLock             = "dir-lock"             // no directory lock
-	CanaryDiskFullSafety      = "disk-full-safety"     // failed writes are acknowledged
-	CanaryIndexRebuild        = "index-rebuild"        // claims follow pending_index as is, never reconciled
-	CanaryRotationResume      = "rotation-resume"      // new keys are wrapped under the new master only
-	CanaryMigrationAtomicity  = "migration-atomicity"  // the schema version is written before the migrated boxes
+	CanaryFencing             = "fencing"               // stale fencing tokens are accepted
+	CanaryTornTailRepair      = "torn-tail-repair"      // torn tails go to buntdb, which half-applies them
+	CanaryCorruptionDetection = "corruption-detection"  // box files go to buntdb unscanned
+	CanaryIdempotency         = "idempotency"           // idempotency keys are ignored
+	CanaryFIFOOrder           = "fifo-order"            // claims take the newest op
+	CanaryDurability          = "durability"            // enqueue returns before the op is written
+	CanaryAtomicRestore       = "atomic-restore"        // box swaps run without a journal
+	CanaryKeyCheck            = "key-check"             // no key check: a wrong key re-keys and truncates boxes, as Hive does
+	CanaryErasureLedger       = "erasure-ledger"        // restore ignores the erasure ledger
+	CanaryFailedOpsAlert      = "failed-ops-alert"      // Stats raises no alert
+	CanaryBackupVerification  = "backup-verification"   // restore takes whatever an archive yields, unverified
+	CanaryDirLock             = "dir-lock"              // no directory lock
+	CanaryDiskFullSafety      = "disk-full-safety"      // failed writes are acknowledged
+	CanaryIndexRebuild        = "index-rebuild"         // claims follow pending_index as is, never reconciled
+	CanaryRotationResume      = "rotation-resume"       // new keys are wrapped under the new master only
+	CanaryMigrationAtomicity  = "migration-atomicity"   // the schema version is written before the migrated boxes
 	CanaryPowerLossDurability = "power-loss-durability" // commits are acknowledged without an fsync
 	CanaryFsyncHonesty        = "fsync-honesty"         // a failed fsync is ignored, as buntdb's Always does
 	CanaryStepAtomicity       = "step-atomicity"        // box swaps overwrite the live file in place, no staging rename

@@ -86,8 +86,8 @@ type ScenarioResult struct {
 	CrashStates  int             `json:"crash_states"`
 	Kills        int             `json:"kills"`
 	Explorations []ExploreResult `json:"explorations,omitempty"`
-	Error       string              `json:"error,omitempty"`
-	Dir         string              `json:"-"`
+	Error        string          `json:"error,omitempty"`
+	Dir          string          `json:"-"`
 }
 
 // Caught reports whether a canary run saw the violation its known-bad

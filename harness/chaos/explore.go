@@ -232,6 +232,16 @@ func (r *chaosRun) explore(ctx context.Context, p fault.PlannedFault, ev *FaultE
 		x.opTimes = append(x.opTimes, op.Time)
 	}
 	res.RecordedOps = len(rec.Ops)
+	// Spread the bound over the crash points, so that a small bound still
+	// reaches the procedure's last steps: at least 1 state per point, at
+	// most the package's default.
+	points := 1
+	for _, op := range rec.Ops {
+		if op.Kind == faultfs.OpFsync || op.Kind == faultfs.OpFsyncDir || op.Kind == faultfs.OpRename {
+			points++
+		}
+	}
+	res.MaxStatesPerBoundary = min(max(f.States/points, 1), faultfs.DefaultMaxStatesPerBoundary)
 	dir := filepath.Join(r.dir, fmt.Sprintf("explore-%02d", p.Index))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -328,7 +338,14 @@ func (x *explorer) setup(ctx context.Context) error {
 		if _, err := fault.DamageBox(r.storeDir, f, 1); err != nil {
 			return err
 		}
-		return nil
+		// The damage is on the disk before the procedure starts: a crash
+		// state without it would be the undamaged store, not the old one.
+		fh, err := os.Open(filepath.Join(r.storeDir, store.BoxPending+".db"))
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		return fh.Sync()
 	}
 	var err error
 	if x.old, err = digest(ctx, s); err != nil {
