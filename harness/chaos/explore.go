@@ -40,6 +40,7 @@ type ExploreResult struct {
 	RecordedOps          int    `json:"recorded_ops"`
 	CrashPoints          int    `json:"crash_points"`
 	States               int    `json:"states"`
+	CoreStates           int    `json:"core_states"` // of States, each crash point's core states, built whatever the bound
 	Duplicates           int    `json:"duplicates"`
 	Truncated            bool   `json:"truncated,omitempty"`
 	Violations           int    `json:"violations"`
@@ -255,7 +256,7 @@ func (r *chaosRun) explore(ctx context.Context, p fault.PlannedFault, ev *FaultE
 			return nil
 		})
 	if exp != nil {
-		res.States, res.Duplicates, res.Truncated, res.CrashPoints = exp.States, exp.Duplicates, exp.Truncated, len(exp.Boundaries)
+		res.States, res.CoreStates, res.Duplicates, res.Truncated, res.CrashPoints = exp.States, exp.CoreStates, exp.Duplicates, exp.Truncated, len(exp.Boundaries)
 	}
 	if errors.Is(err, errEnoughViolations) {
 		res.Truncated, err = true, nil
@@ -275,8 +276,8 @@ func (r *chaosRun) explore(ctx context.Context, p fault.PlannedFault, ev *FaultE
 		cr = check.CheckResult{Name: name, Verdict: check.VerdictUnknown, Message: "no crash state was explored"}
 	default:
 		cr = check.CheckResult{Name: name, Verdict: check.VerdictPass,
-			Message: fmt.Sprintf("%d crash states of %s (%d recorded operations, %d crash points, at most %d per point, seed %d): each opened, every record read, wholly old or new, nothing acknowledged lost, a wrong key changed nothing",
-				res.States, f.Procedure, res.RecordedOps, res.CrashPoints, res.MaxStatesPerBoundary, p.Seed)}
+			Message: fmt.Sprintf("%d crash states of %s (%d recorded operations, %d crash points, %d core states, the rest at most %d per point, seed %d): each opened, every record read, wholly old or new, nothing acknowledged lost, a wrong key changed nothing",
+				res.States, f.Procedure, res.RecordedOps, res.CrashPoints, res.CoreStates, res.MaxStatesPerBoundary, p.Seed)}
 	}
 	r.ff.checks = append(r.ff.checks, cr)
 	return err
