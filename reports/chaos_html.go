@@ -33,9 +33,11 @@ figure{margin:1em 0 2em}figure svg{max-width:100%;height:auto}figcaption{color:#
 </style></head><body>
 <div class="verdict {{.Verdict}}">{{if .Canary}}canary run: {{end}}{{.Verdict}}</div>
 <p>seed {{.Seed}} · quick {{.Quick}} · started {{.Started.UTC.Format "2006-01-02T15:04:05Z"}} · {{.Elapsed}}</p>
-<table><tr><th>scenario</th><th>verdict</th>{{if .Canary}}<th>caught</th>{{end}}<th>failed</th><th>unknown</th><th>error</th></tr>
-{{range .Scenarios}}<tr class="{{if held .}}pass{{else if eq .Verdict "unknown"}}unknown{{else}}fail{{end}}"><td>{{.Name}}</td><td>{{.Verdict}}</td>{{if $.Canary}}<td>{{if held .}}yes{{else}}NO{{end}}</td>{{end}}<td>{{range .Failed}}{{.}}<br>{{end}}</td><td>{{range .Unknown}}{{.}}<br>{{end}}</td><td>{{.Error}}</td></tr>
-{{end}}</table>
+<p>crash states explored: <b>{{.CrashStates}}</b> · kills and power losses: <b>{{.Kills}}</b></p>
+<table><tr><th>scenario</th><th>verdict</th>{{if .Canary}}<th>caught</th>{{end}}<th>failed</th><th>unknown</th><th>crash states</th><th>kills</th><th>error</th></tr>
+{{range .Scenarios}}<tr class="{{if held .}}pass{{else if eq .Verdict "unknown"}}unknown{{else}}fail{{end}}"><td>{{.Name}}</td><td>{{.Verdict}}</td>{{if $.Canary}}<td>{{if held .}}yes{{else}}NO{{end}}</td>{{end}}<td>{{range .Failed}}{{.}}<br>{{end}}</td><td>{{range .Unknown}}{{.}}<br>{{end}}</td><td>{{.CrashStates}}</td><td>{{.Kills}}</td><td>{{.Error}}</td></tr>
+{{end}}<tr><th>total</th><td></td>{{if .Canary}}<td></td>{{end}}<td></td><td></td><th>{{.CrashStates}}</th><th>{{.Kills}}</th><td></td></tr>
+</table>
 <h2>Latency and faults per scenario</h2>
 {{range $i, $e := .Scenarios}}{{if or .Latency .FaultWindows}}<h3>{{.Name}}</h3>
 {{with .Latency}}{{$m := maxl .}}<table><tr><th>op</th><th>count</th><th>p50 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>p99 (bar, scaled to the scenario's max)</th></tr>
