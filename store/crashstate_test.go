@@ -5,13 +5,17 @@ package store_test
 // pin each one down without FUSE).
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/boxstorm/boxstorm/internal/testutil"
@@ -167,4 +171,77 @@ func TestOpen_SwapJournalWithLostStagedFile(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A crash inside the corrupted-box procedure (SIGKILL of a child at the
+// failpoint) leaves a store that Open refuses as corrupt, never one that
+// opens with the damaged box emptied; RecoverCorrupted run again with the
+// same backup finishes it. Before the fix, a crash right after the damaged
+// pending_ops was moved aside opened cleanly with an empty queue.
+func TestRecoverCorrupted_CrashThenResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	ctx := context.Background()
+	for _, fp := range []string{"recover/after-quarantine", "swap/after-journal", "swap/between-renames@2"} {
+		t.Run(strings.ReplaceAll(fp, "/", "_"), func(t *testing.T) {
+			dir := t.TempDir()
+			s := testutil.MustOpen(t, dir)
+			fill(t, s, 12)
+			backup, _ := backupTo(t, s)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, store.BoxPending+".db")
+			data := readFile(t, path)
+			data[len(data)/2] ^= 0x10
+			writeFile(t, path, data)
+
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "BOXSTORM_STORE_HELPER=recover", "BOXSTORM_STORE_DIR="+dir, "BOXSTORM_STORE_BACKUP="+backup, "BOXSTORM_STORE_FAILPOINT="+fp)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("child was not killed at %s: err %v, output %s", fp, err, out)
+			}
+
+			if s, err := store.Open(ctx, dir, testutil.Options()); err == nil {
+				n := len(pendingPayloads(t, s))
+				s.Close()
+				t.Fatalf("after a kill at %s, Open succeeded with %d of 12 ops and no error", fp, n)
+			} else if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "recover") {
+				t.Fatalf("after a kill at %s: err = %v; want ErrCorrupt that says to rerun recover", fp, err)
+			}
+			before := testutil.HashDir(t, dir)
+			if _, _, err := store.RecoverCorrupted(ctx, dir, backup, testutil.Options(func(o *store.Options) { o.Key = store.KeyBytes(testutil.OtherKey) })); !errors.Is(err, store.ErrWrongKey) {
+				t.Fatalf("resume with a wrong key: err = %v, want ErrWrongKey", err)
+			}
+			for name, h := range testutil.HashDir(t, dir) {
+				if name != "LOCK" && before[name] != h {
+					t.Errorf("a wrong-key resume changed %s", name)
+				}
+			}
+
+			s, rep, err := store.RecoverCorrupted(ctx, dir, backup, testutil.Options())
+			if err != nil {
+				t.Fatalf("resume after a kill at %s: %v", fp, err)
+			}
+			if len(rep.Damaged) != 1 || rep.Damaged[0] != store.BoxPending || !rep.Restored {
+				t.Errorf("report %+v", rep)
+			}
+			if got := pendingPayloads(t, s); len(got) != 12 {
+				t.Errorf("%d ops after the resumed recovery, want the backup's 12", len(got))
+			}
+			if q := readFile(t, rep.Quarantined[0]); !bytes.Equal(q, data) {
+				t.Errorf("the quarantined file does not hold the damaged bytes")
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = testutil.MustOpen(t, dir)
+			if vr, err := s.Verify(ctx); err != nil || !vr.OK() {
+				t.Errorf("verify after the resumed recovery: %v\n%s", err, vr)
+			}
+		})
+	}
 }

@@ -52,7 +52,9 @@
 //     directory are fsynced, so after a crash Open finds the step wholly old
 //     or finishes it. A journal whose staged file is gone while the live
 //     file is not that file (recorded by size and sha256) is refused as
-//     corruption, never finished halfway.
+//     corruption, never finished halfway. [RecoverCorrupted] is journaled
+//     before it moves a damaged file aside: until it finishes, Open refuses
+//     the store as corrupt, and running it again resumes it.
 //   - One opener: Open takes an exclusive flock on the directory. A second
 //     Open, from this process or another, fails at once with a [LockedError]
 //     naming the holder's pid. (buntdb alone lets two handles corrupt a file.)
