@@ -8,9 +8,12 @@ package store
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -209,6 +212,26 @@ type swapJournal struct {
 type swapEntry struct {
 	Name   string `json:"name"`
 	Staged string `json:"staged"` // path relative to the store directory
+	// Size and SHA256 identify the staged file's content, so that a staged
+	// file found missing is known to be renamed into place, not lost.
+	// Journals written before they existed lack them.
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// fileDigest returns a file's size and the hex sha256 of its content.
+func fileDigest(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", err
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 const journalName = "swap-journal.json"
@@ -225,12 +248,29 @@ func (s *Store) swapBoxes(staged []stagedBox) error {
 		return err
 	}
 	j := swapJournal{Version: 1}
+	stagingDirs := map[string]bool{}
 	for _, st := range staged {
 		rel, err := filepath.Rel(s.dir, st.path)
 		if err != nil || strings.HasPrefix(rel, "..") {
 			return fmt.Errorf("swap box %s: staged file %s is outside the store directory", st.name, st.path)
 		}
-		j.Boxes = append(j.Boxes, swapEntry{Name: st.name, Staged: rel})
+		size, sum, err := fileDigest(st.path)
+		if err != nil {
+			return fmt.Errorf("swap box %s: %w", st.name, err)
+		}
+		j.Boxes = append(j.Boxes, swapEntry{Name: st.name, Staged: rel, Size: size, SHA256: sum})
+		if d := filepath.Dir(st.path); d != filepath.Clean(s.dir) {
+			stagingDirs[d] = true
+		}
+	}
+	// The staged files' names must be durable before the journal that
+	// points at them: without this fsync a power loss can keep the journal
+	// and lose a staged file's name, and finishing the journal would then
+	// swap in some boxes and not others.
+	for d := range stagingDirs {
+		if err := fileio.SyncDir(d); err != nil {
+			return fmt.Errorf("swap: %w", err)
+		}
 	}
 	b, err := json.Marshal(j)
 	if err != nil {
@@ -321,14 +361,35 @@ func finishSwap(dir string) error {
 	if err := json.Unmarshal(b, &j); err != nil || j.Version != 1 {
 		return fmt.Errorf("swap journal %s is unreadable: %w; hint: it was written atomically, so this is damage: restore the directory from a backup", path, ErrCorrupt)
 	}
+	// Check every entry before the first rename: a staged file that is gone
+	// must have been renamed into place already, and the live file must be
+	// it. Otherwise finishing would leave some boxes new and others old, so
+	// nothing is changed and the store is refused.
+	var todo []swapEntry
 	for _, e := range j.Boxes {
 		if !boxNameRE.MatchString(e.Name) || strings.Contains(e.Staged, "..") || filepath.IsAbs(e.Staged) {
 			return fmt.Errorf("swap journal names %q -> %q: %w", e.Name, e.Staged, ErrCorrupt)
 		}
-		src := filepath.Join(dir, e.Staged)
-		if !exists(src) {
+		if exists(filepath.Join(dir, e.Staged)) {
+			todo = append(todo, e)
 			continue
 		}
+		if e.SHA256 == "" {
+			continue // a journal of an older version: trust it
+		}
+		live := filepath.Join(dir, e.Name+".db")
+		size, sum, err := fileDigest(live)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("swap journal: %w", err)
+		}
+		if err != nil || size != e.Size || sum != e.SHA256 {
+			return &CorruptionError{Box: e.Name, Offset: -1, Reason: fmt.Sprintf(
+				"an interrupted swap (%s) cannot be finished: the staged file %s is gone, and %s.db is not the file that was staged (%d bytes, sha256 %.12s): finishing it would leave the swap half applied",
+				journalName, e.Staged, e.Name, e.Size, e.SHA256)}
+		}
+	}
+	for _, e := range todo {
+		src := filepath.Join(dir, e.Staged)
 		if err := os.Rename(src, filepath.Join(dir, e.Name+".db")); err != nil {
 			return fmt.Errorf("swap box %s: %w", e.Name, err)
 		}

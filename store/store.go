@@ -108,7 +108,14 @@ type Repair struct {
 // directory and checks the master key against the key-check value; a wrong
 // key returns ErrWrongKey and changes nothing on disk. Every box file is then
 // scanned; see "Integrity" in the package documentation.
-func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	return openStore(ctx, dir, opts, false)
+}
+
+// openStore is Open. With recovering set it opens a store whose
+// corrupted-box procedure is under way (RecoverCorrupted's own opens);
+// otherwise such a store is refused.
+func openStore(ctx context.Context, dir string, opts Options, recovering bool) (_ *Store, err error) {
 	if opts.Key == nil {
 		return nil, fmt.Errorf("open %s: no key source; hint: pass Options.Key (KeyFile, KeyEnv, KeyBytes or Passphrase): %w", dir, ErrInvalid)
 	}
@@ -137,6 +144,13 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 	}
 	if err := privateDir(dir, opts.Logger); err != nil {
 		return nil, err
+	}
+	if !recovering {
+		// The damaged boxes are moved aside and the rest not yet restored:
+		// opening now would show empty boxes as if nothing were lost.
+		if err := checkRecoverJournal(dir); err != nil {
+			return nil, err
+		}
 	}
 	if s.cp, err = loadCheckpoint(dir); err != nil {
 		return nil, err
