@@ -40,15 +40,19 @@ type OpLatency struct {
 
 // ChaosSummary is a whole chaos run: summary.json. Replay reads it back.
 type ChaosSummary struct {
-	Tool      string          `json:"tool"`
-	Seed      uint64          `json:"seed"`
-	Quick     bool            `json:"quick"`
-	Canary    bool            `json:"canary"`
-	Shard     string          `json:"shard,omitempty"`
-	Started   time.Time       `json:"started"`
-	Elapsed   time.Duration   `json:"elapsed_ns"`
-	Verdict   string          `json:"verdict"` // "pass", "fail" or "unknown"
-	Scenarios []ChaosScenario `json:"scenarios"`
+	Tool    string        `json:"tool"`
+	Seed    uint64        `json:"seed"`
+	Quick   bool          `json:"quick"`
+	Canary  bool          `json:"canary"`
+	Shard   string        `json:"shard,omitempty"`
+	Started time.Time     `json:"started"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	Verdict string        `json:"verdict"` // "pass", "fail" or "unknown"
+	// CrashStates and Kills are the totals of the scenarios' (Finish sums
+	// them).
+	CrashStates int             `json:"crash_states"`
+	Kills       int             `json:"kills"`
+	Scenarios   []ChaosScenario `json:"scenarios"`
 }
 
 // ChaosScenario is one scenario in a ChaosSummary.
@@ -65,6 +69,11 @@ type ChaosScenario struct {
 	Checks  []CheckVerdict `json:"checks,omitempty"`
 	Error   string         `json:"error,omitempty"`
 	Latency []OpLatency    `json:"latency,omitempty"`
+	// CrashStates is how many crash states the scenario's explore steps
+	// opened and checked; Kills how many SIGKILLs and power losses it
+	// dealt (result.json's crash_states and kills).
+	CrashStates int `json:"crash_states"`
+	Kills       int `json:"kills"`
 	// FaultWindows are when the scenario's faults ran (FaultWindows of its
 	// result's fault events), for the report's latency chart.
 	FaultWindows []FaultWindow `json:"fault_windows,omitempty"`
@@ -89,10 +98,13 @@ func (e ChaosScenario) Held() bool {
 
 // Finish sets the run's verdict from its scenarios: fail if any scenario
 // failed (in a canary run: if any canary was not caught), else unknown if
-// any was unknown, else pass.
+// any was unknown, else pass. It also sums their crash states and kills.
 func (s *ChaosSummary) Finish() {
 	s.Verdict = VerdictPass
+	s.CrashStates, s.Kills = 0, 0
 	for _, e := range s.Scenarios {
+		s.CrashStates += e.CrashStates
+		s.Kills += e.Kills
 		switch {
 		case s.Canary && !e.Held():
 			s.Verdict = VerdictFail
@@ -179,7 +191,8 @@ func WriteChaosMarkdown(w io.Writer, s *ChaosSummary) error {
 		mode = "against the known-bad targets (canary)"
 	}
 	fmt.Fprintf(w, "# %s: %s\n\n%s, took %s\n\n", s.Title(), strings.ToUpper(s.Verdict), mode, HumanDuration(s.Elapsed))
-	fmt.Fprintf(w, "| scenario | verdict | passed | failed | unknown | time |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "Crash states explored: **%d**; kills and power losses: **%d**.\n\n", s.CrashStates, s.Kills)
+	fmt.Fprintf(w, "| scenario | verdict | passed | failed | unknown | crash states | kills | time |\n|---|---|---|---|---|---|---|---|\n")
 	for _, e := range s.Scenarios {
 		v := string(e.Verdict)
 		if e.Caught != nil {
@@ -191,8 +204,9 @@ func WriteChaosMarkdown(w io.Writer, s *ChaosSummary) error {
 				passed = append(passed, c.Name)
 			}
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", e.Name, v, strings.Join(passed, ", "), strings.Join(e.Failed, ", "), strings.Join(e.Unknown, ", "), HumanDuration(e.Elapsed))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %d | %s |\n", e.Name, v, strings.Join(passed, ", "), strings.Join(e.Failed, ", "), strings.Join(e.Unknown, ", "), e.CrashStates, e.Kills, HumanDuration(e.Elapsed))
 	}
+	fmt.Fprintf(w, "| **total** | | | | | %d | %d | |\n", s.CrashStates, s.Kills)
 	fmt.Fprintf(w, "\nReplay: `chaos replay <this directory>` (seed %d)\n", s.Seed)
 	return nil
 }

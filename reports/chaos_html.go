@@ -50,9 +50,11 @@ figure{margin:1em 0 2em}figure svg{max-width:100%;height:auto}figcaption{color:#
 <h1>{{.Title}}</h1>
 <div class="verdict {{.Verdict}}">{{if .Canary}}canary run: {{end}}{{.Verdict}}</div>
 <p>seed {{.Seed}} · {{if .Quick}}quick{{else}}full{{end}} · {{if .Canary}}known-bad targets{{else}}reference store{{end}}{{with .Shard}} · shard {{.}}{{end}} · started {{.Started.UTC.Format "2006-01-02T15:04:05Z"}} · took {{dur .Elapsed}}</p>
-<table><tr><th>scenario</th><th>verdict</th>{{if .Canary}}<th>caught</th>{{end}}<th>checks passed</th><th>failed</th><th>unknown</th><th>time</th><th>error</th></tr>
-{{range .Scenarios}}<tr class="{{if held .}}pass{{else if eq .Verdict "unknown"}}unknown{{else}}fail{{end}}"><td><a href="#{{.Name}}">{{.Name}}</a></td><td>{{.Verdict}}</td>{{if $.Canary}}<td>{{if held .}}yes{{else}}NO{{end}}</td>{{end}}<td>{{passed .}}</td><td>{{range .Failed}}{{.}}<br>{{end}}</td><td>{{range .Unknown}}{{.}}<br>{{end}}</td><td class="num">{{dur .Elapsed}}</td><td>{{.Error}}</td></tr>
-{{end}}</table>
+<p>crash states explored: <b>{{.CrashStates}}</b> · kills and power losses: <b>{{.Kills}}</b></p>
+<table><tr><th>scenario</th><th>verdict</th>{{if .Canary}}<th>caught</th>{{end}}<th>checks passed</th><th>failed</th><th>unknown</th><th>crash states</th><th>kills</th><th>time</th><th>error</th></tr>
+{{range .Scenarios}}<tr class="{{if held .}}pass{{else if eq .Verdict "unknown"}}unknown{{else}}fail{{end}}"><td><a href="#{{.Name}}">{{.Name}}</a></td><td>{{.Verdict}}</td>{{if $.Canary}}<td>{{if held .}}yes{{else}}NO{{end}}</td>{{end}}<td>{{passed .}}</td><td>{{range .Failed}}{{.}}<br>{{end}}</td><td>{{range .Unknown}}{{.}}<br>{{end}}</td><td class="num">{{.CrashStates}}</td><td class="num">{{.Kills}}</td><td class="num">{{dur .Elapsed}}</td><td>{{.Error}}</td></tr>
+{{end}}<tr><th>total</th><td></td>{{if .Canary}}<td></td>{{end}}<td></td><td></td><td></td><th>{{.CrashStates}}</th><th>{{.Kills}}</th><td></td><td></td></tr>
+</table>
 <h2>Checks, latency and faults per scenario</h2>
 {{range $i, $e := .Scenarios}}<h3 id="{{.Name}}">{{.Name}}: {{.Verdict}}{{if .Caught}} ({{if held .}}caught{{else}}NOT caught{{end}}){{end}}</h3>
 {{with .Checks}}<table class="checks"><tr><th>check</th><th>verdict</th><th>what it found</th></tr>

@@ -187,7 +187,7 @@ func TestWriteChaosMarkdown_ListsPassedChecks(t *testing.T) {
 	if err := reports.WriteChaosMarkdown(&buf, chartSummary()); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := buf.String(), "| with-faults | pass | no-loss, fifo |  |  | 1 s |"; !strings.Contains(got, want) {
+	if got, want := buf.String(), "| with-faults | pass | no-loss, fifo |  |  | 0 | 0 | 1 s |"; !strings.Contains(got, want) {
 		t.Errorf("markdown lacks %q:\n%s", want, got)
 	}
 }
@@ -213,6 +213,53 @@ func TestHumanDuration(t *testing.T) {
 	} {
 		if got := reports.HumanDuration(tc.d); got != tc.want {
 			t.Errorf("HumanDuration(%d) = %q, want %q", int64(tc.d), got, tc.want)
+		}
+	}
+}
+
+// TestChaosSummary_CrashTotals: Finish sums the scenarios' crash states and
+// kills, and summary.json, summary.md and report.html give both, per
+// scenario and in total.
+func TestChaosSummary_CrashTotals(t *testing.T) {
+	s := &reports.ChaosSummary{Tool: "boxstorm chaos", Seed: 7, Scenarios: []reports.ChaosScenario{
+		{Name: "explore-restore", Verdict: reports.VerdictPass, CrashStates: 132},
+		{Name: "power-loss-enqueue", Verdict: reports.VerdictPass, Kills: 1},
+		{Name: "explore-enqueue", Verdict: reports.VerdictPass, CrashStates: 95, Kills: 2},
+	}}
+	s.Finish()
+	if got, want := s.CrashStates, 227; got != want {
+		t.Errorf("crash states %d, want %d", got, want)
+	}
+	if got, want := s.Kills, 3; got != want {
+		t.Errorf("kills %d, want %d", got, want)
+	}
+	dir := t.TempDir()
+	if err := reports.WriteChaosReports(dir, "", s); err != nil {
+		t.Fatal(err)
+	}
+	back, err := reports.ReadChaosSummary(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.CrashStates != 227 || back.Kills != 3 || back.Scenarios[0].CrashStates != 132 || back.Scenarios[2].Kills != 2 {
+		t.Errorf("summary.json lost the figures: %+v", back)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Crash states explored: **227**; kills and power losses: **3**.", "| explore-restore | pass |  |  |  | 132 | 0 |", "| **total** | | | | | 227 | 3 | |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, md)
+		}
+	}
+	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"crash states explored: <b>227</b>", "<th>227</th><th>3</th>", `<td class="num">132</td><td class="num">0</td>`} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("report.html lacks %q", want)
 		}
 	}
 }

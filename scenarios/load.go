@@ -69,6 +69,13 @@ type (
 		Batch     *int64   `yaml:"batch"`
 		Subject   *string  `yaml:"subject"`
 		Recovery  *string  `yaml:"recovery"`
+		Nth       *int64   `yaml:"nth"`
+		Sticky    *bool    `yaml:"sticky"`
+		Budget    *int64   `yaml:"budget"`
+		Median    *string  `yaml:"median"`
+		P99       *string  `yaml:"p99"`
+		Procedure *string  `yaml:"procedure"`
+		States    *int64   `yaml:"states"`
 	}
 	rawAt struct {
 		Op        *int64  `yaml:"op"`

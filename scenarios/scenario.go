@@ -92,6 +92,7 @@ func (s *Scenario) Quick() *Scenario {
 	q.Thresholds = slices.Clone(s.Thresholds)
 	ops, quick := s.Workload.Ops, s.Workload.QuickOps
 	if ops == 0 || quick >= ops {
+		q.quickStates()
 		return &q
 	}
 	q.Workload.Ops = quick
@@ -102,6 +103,7 @@ func (s *Scenario) Quick() *Scenario {
 			at.Op, at.OpMax = scale(at.Op), scale(at.OpMax)
 		}
 	}
+	q.quickStates()
 	return &q
 }
 
@@ -134,6 +136,17 @@ const (
 	// ProtectionKeyCheckFirst: a wrong key is refused before a pending swap
 	// or staging is touched.
 	ProtectionKeyCheckFirst Protection = "key-check-first"
+	// ProtectionPowerLossDurability: a commit is acknowledged only once an
+	// fsync that began after its write returned, and new files' names are
+	// made durable by an fsync of their directory.
+	ProtectionPowerLossDurability Protection = "power-loss-durability"
+	// ProtectionFsyncHonesty: a failed fsync is reported, and nothing it
+	// did not make durable is acknowledged then or later.
+	ProtectionFsyncHonesty Protection = "fsync-honesty"
+	// ProtectionStepAtomicity: every step of a procedure (a restore, a
+	// migration step, a rotation, an erasure) leaves the store wholly old or
+	// wholly new at any crash point.
+	ProtectionStepAtomicity Protection = "step-atomicity"
 )
 
 // Protections returns every protection a scenario can name, so that the
@@ -146,7 +159,8 @@ func Protections() []Protection {
 		ProtectionFailedOpsAlert, ProtectionBackupVerification, ProtectionDirLock,
 		ProtectionDiskFullSafety, ProtectionIndexRebuild, ProtectionRotationResume,
 		ProtectionMigrationAtomicity, ProtectionLockStaleness, ProtectionIdempotencyDurability,
-		ProtectionKeyCheckFirst,
+		ProtectionKeyCheckFirst, ProtectionPowerLossDurability, ProtectionFsyncHonesty,
+		ProtectionStepAtomicity,
 	}
 }
 
@@ -321,7 +335,86 @@ const (
 	// another box file, or under another key of the same box: Box, To,
 	// Mode.
 	FaultRelocate FaultType = "relocate"
+	// FaultPowerLoss SIGKILLs the store's process and cuts the power of
+	// the fault file system under it: Mode (PowerLossUnsynced or
+	// PowerLossTorn), seeded by the fault's own seed. The store is
+	// reopened on what a disk would hold.
+	FaultPowerLoss FaultType = "power-loss"
+	// FaultFsyncError makes the Nth fsync from then on fail with EIO, and
+	// with Sticky every fsync after it.
+	FaultFsyncError FaultType = "fsync-error"
+	// FaultENOSPC lets the store write Budget more bytes; writes beyond
+	// fail with ENOSPC.
+	FaultENOSPC FaultType = "enospc"
+	// FaultSlowIO delays every write and fsync by a seeded draw with the
+	// given Median and P99.
+	FaultSlowIO FaultType = "slow-io"
+	// FaultExplore runs Procedure once on the fault file system, recording
+	// it, then opens and checks the store on up to States crash states the
+	// recording allows.
+	FaultExplore FaultType = "explore"
 )
+
+// Values of Fault.Mode for power-loss.
+const (
+	// PowerLossUnsynced loses everything no fsync made durable.
+	PowerLossUnsynced = "lose-unsynced"
+	// PowerLossTorn keeps a seeded subset of the unsynced writes, cut at
+	// 512-byte sectors, and a prefix of the unsynced names.
+	PowerLossTorn = "torn"
+)
+
+// The procedures an explore step records. Each is the fault step of the
+// same name, except enqueue and claim-ack, which run their own small
+// concurrent load.
+const (
+	ProcedureEnqueue      = "enqueue"
+	ProcedureClaimAck     = "claim-ack"
+	ProcedureBackup       = "backup"
+	ProcedureRestore      = "restore"
+	ProcedureMigrate      = "migrate"
+	ProcedureRotateKey    = "rotate-key"
+	ProcedureErase        = "erase"
+	ProcedureRecover      = "recover"
+	ProcedureRebuildIndex = "rebuild-index"
+	ProcedurePurge        = "purge"
+)
+
+// Procedures returns every procedure an explore step can record.
+func Procedures() []string {
+	return []string{
+		ProcedureEnqueue, ProcedureClaimAck, ProcedureBackup, ProcedureRestore, ProcedureMigrate,
+		ProcedureRotateKey, ProcedureErase, ProcedureRecover, ProcedureRebuildIndex, ProcedurePurge,
+	}
+}
+
+// Limits and defaults of crash-state exploration.
+const (
+	// DefaultExploreStates bounds an explore step's crash states when
+	// states is absent.
+	DefaultExploreStates = 400
+	// MaxExploreStates is the largest states.
+	MaxExploreStates = 100_000
+	// QuickExploreStates caps the crash states of an explore step in a
+	// --quick run.
+	QuickExploreStates = 150
+)
+
+// NeedsFaultFS reports whether t runs on the fault file system: the
+// scenario's store directory is then a faultfs mount.
+func (t FaultType) NeedsFaultFS() bool {
+	switch t {
+	case FaultPowerLoss, FaultFsyncError, FaultENOSPC, FaultSlowIO, FaultExplore:
+		return true
+	}
+	return false
+}
+
+// NeedsFaultFS reports whether any of s's faults needs the fault file
+// system.
+func (s *Scenario) NeedsFaultFS() bool {
+	return slices.ContainsFunc(s.Faults, func(f Fault) bool { return f.Type.NeedsFaultFS() })
+}
 
 // FaultTypes returns every fault type, so that the harness can prove it
 // has an injector for each.
@@ -332,7 +425,8 @@ func FaultTypes() []FaultType {
 		FaultSchemaMismatch, FaultDiskFull, FaultSecondOpen, FaultBackup,
 		FaultRestore, FaultRotateKey, FaultMigrate, FaultErase,
 		FaultCorruptIndex, FaultMalformedTimestamps, FaultReopen, FaultRecover,
-		FaultRebuildIndex, FaultRelocate,
+		FaultRebuildIndex, FaultRelocate, FaultPowerLoss, FaultFsyncError, FaultENOSPC, FaultSlowIO,
+		FaultExplore,
 	}
 }
 
@@ -441,6 +535,20 @@ type Fault struct {
 	// Recovery is the recovery mode a reopen uses; empty means the
 	// scenario's Store.Recovery.
 	Recovery Recovery
+	// Nth is which fsync, from 1, an fsync-error fails.
+	Nth int
+	// Sticky makes an fsync-error fail every fsync after the Nth too.
+	Sticky bool
+	// Budget is the bytes an enospc lets the store write.
+	Budget int64
+	// Median and P99 are a slow-io's delay distribution; a zero P99 is a
+	// fixed delay.
+	Median, P99 time.Duration
+	// Procedure is what an explore step records: one of Procedures.
+	Procedure string
+	// States bounds an explore step's crash states (per run; a --quick
+	// run takes at most QuickExploreStates).
+	States int
 }
 
 // PositionKind says how a Position is expressed.
@@ -649,4 +757,13 @@ type Threshold struct {
 	Percentile Percentile
 	// Limit is the largest latency allowed.
 	Limit time.Duration
+}
+
+// quickStates caps every explore step's States for a --quick run.
+func (s *Scenario) quickStates() {
+	for i := range s.Faults {
+		if s.Faults[i].Type == FaultExplore {
+			s.Faults[i].States = min(s.Faults[i].States, QuickExploreStates)
+		}
+	}
 }

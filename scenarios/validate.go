@@ -247,6 +247,11 @@ var faultFields = map[FaultType][]string{
 	FaultRecover:             {},
 	FaultRebuildIndex:        {},
 	FaultRelocate:            {"box", "to", "mode"},
+	FaultPowerLoss:           {"mode"},
+	FaultFsyncError:          {"nth", "sticky"},
+	FaultENOSPC:              {"budget"},
+	FaultSlowIO:              {"median", "p99"},
+	FaultExplore:             {"procedure", "states"},
 }
 
 // faultSchedule carries what later fault steps are checked against.
@@ -436,6 +441,53 @@ func (s *source) fault(p string, r *rawFault, sched *faultSchedule) (Fault, *Err
 			f.Recovery, err = oneOf(s, p+".recovery", r.Recovery, recoveries, "")
 		}
 	case FaultRebuildIndex:
+	case FaultPowerLoss:
+		f.Mode, err = oneOf(s, p+".mode", r.Mode, []string{PowerLossUnsynced, PowerLossTorn}, PowerLossUnsynced)
+	case FaultFsyncError:
+		n, err = s.integer(p+".nth", r.Nth, 1, 1, 1_000_000)
+		f.Nth = int(n)
+		if r.Sticky != nil {
+			f.Sticky = *r.Sticky
+		}
+	case FaultENOSPC:
+		if err = s.required(p+".budget", r.Budget == nil, "such as budget: 65536, the bytes the store may still write"); err != nil {
+			return f, err
+		}
+		f.Budget, err = s.integer(p+".budget", r.Budget, 0, 0, 1<<40)
+	case FaultSlowIO:
+		if err = s.required(p+".median", r.Median == nil, "such as median: 2ms"); err != nil {
+			return f, err
+		}
+		if f.Median, err = s.duration(p+".median", r.Median, 0, time.Microsecond, 10*time.Second); err != nil {
+			return f, err
+		}
+		if f.P99, err = s.duration(p+".p99", r.P99, 0, time.Microsecond, time.Minute); err != nil {
+			return f, err
+		}
+		if f.P99 != 0 && f.P99 < f.Median {
+			err = s.fail(p+".p99", fmt.Sprintf("%v is below the median %v", f.P99, f.Median),
+				"set p99 at least as large as median, or leave it out for a fixed delay", nil)
+		}
+	case FaultExplore:
+		if f.At.Kind != AtStep {
+			return f, s.fail(p+".at", "explore runs as a step, after the workload",
+				"use at: {step: N}", nil)
+		}
+		if err = s.required(p+".procedure", r.Procedure == nil, "such as procedure: migrate"); err != nil {
+			return f, err
+		}
+		if f.Procedure, err = oneOf(s, p+".procedure", r.Procedure, Procedures(), ""); err != nil {
+			return f, err
+		}
+		if (f.Procedure == ProcedureRestore || f.Procedure == ProcedureRecover) && !sched.backupSeen {
+			return f, s.fail(p+".procedure", fmt.Sprintf("%s needs a backup, and no earlier step takes one", f.Procedure),
+				"add a backup step before it", nil)
+		}
+		if f.Procedure == ProcedureErase {
+			f.Subject = "subject-0"
+		}
+		n, err = s.integer(p+".states", r.States, DefaultExploreStates, 1, MaxExploreStates)
+		f.States = int(n)
 	}
 	return f, err
 }
@@ -567,7 +619,7 @@ var errorSources = map[ErrorName][]FaultType{
 	ErrorLocked:         {FaultSecondOpen},
 	ErrorStaleToken:     {FaultClockSkew, FaultStall},
 	ErrorSchemaMismatch: {FaultSchemaMismatch},
-	ErrorDiskFull:       {FaultDiskFull},
+	ErrorDiskFull:       {FaultDiskFull, FaultENOSPC, FaultFsyncError},
 	ErrorBackupInvalid:  {FaultRestore, FaultRecover},
 }
 

@@ -49,6 +49,15 @@
 //     experiments; [Store.SyncMode] reports the mode so reports can state it.
 //   - Atomic transactions: a transaction's records are either all loaded or
 //     none (see Integrity).
+//   - Atomic procedures: restore, erasure, key rotation and each migration
+//     step (its data and the schema version together) replace box files
+//     through a swap journal, written once the staged files and their
+//     directory are fsynced, so after a crash Open finds the step wholly old
+//     or finishes it. A journal whose staged file is gone while the live
+//     file is not that file (recorded by size and sha256) is refused as
+//     corruption, never finished halfway. [RecoverCorrupted] is journaled
+//     before it moves a damaged file aside: until it finishes, Open refuses
+//     the store as corrupt, and running it again resumes it.
 //   - One opener: Open takes an exclusive flock on the directory. A second
 //     Open, from this process or another, fails at once with a [LockedError]
 //     naming the holder's pid. (buntdb alone lets two handles corrupt a file.)

@@ -103,19 +103,27 @@ func privateDir(dir string, log *slog.Logger) error {
 
 // createPrivate makes sure path exists with mode 0600 before buntdb opens
 // it: buntdb creates files under the umask (0644 as a rule). A box file
-// left group- or world-readable by an older version is tightened.
-func createPrivate(path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+// left group- or world-readable by an older version is tightened. created
+// says the file is new, so its directory entry still needs an fsync.
+func createPrivate(path string) (created bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return true, f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return false, err
+	}
+	f, err = os.OpenFile(path, os.O_RDONLY, 0o600)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return f.Chmod(0o600)
+		return false, f.Chmod(0o600)
 	}
-	return nil
+	return false, nil
 }

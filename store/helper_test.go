@@ -31,6 +31,17 @@ func helperMain(mode string) int {
 			return 2
 		}
 	}
+	if mode == "recover" {
+		// The armed failpoint kills this process somewhere inside.
+		s, _, err := store.RecoverCorrupted(ctx, dir, os.Getenv("BOXSTORM_STORE_BACKUP"), testutil.Options())
+		if err != nil {
+			fmt.Println("recover:", err)
+			return 1
+		}
+		s.Close()
+		fmt.Println("recovered")
+		return 0
+	}
 	s, err := store.Open(ctx, dir, testutil.Options())
 	if err != nil {
 		fmt.Println(err)

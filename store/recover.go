@@ -2,13 +2,16 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/boxstorm/boxstorm/internal/archive"
+	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/internal/fileio"
 )
 
@@ -33,23 +36,49 @@ type RecoverReport struct {
 //  5. write the audit entry corruption_recovery.
 //
 // A store with no damage is left alone. It returns the open store.
+//
+// The procedure is journaled (recover-journal.json) before the first file
+// moves, so a crash at any point leaves a store that Open refuses as
+// corrupt, never one that opens with a box emptied; running
+// RecoverCorrupted again with the same backup resumes and finishes it.
 func RecoverCorrupted(ctx context.Context, dir, backupPath string, opts Options) (*Store, RecoverReport, error) {
 	var rep RecoverReport
-	s, err := Open(ctx, dir, opts)
-	if err == nil {
-		rec, _ := s.schema()
-		rep.Schema = rec.Version
-		return s, rep, nil
-	}
-	if !errors.Is(err, ErrCorrupt) {
-		return nil, rep, err
-	}
-	damaged, err := findDamaged(dir, opts)
+	j, err := readRecoverJournal(dir)
 	if err != nil {
 		return nil, rep, err
 	}
-	if len(damaged) == 0 {
-		return nil, rep, fmt.Errorf("recover %s: open fails but no box file is damaged: %w", dir, err)
+	resumed := j != nil
+	if resumed {
+		// The key first, as in Open: a wrong key changes nothing.
+		if err := checkMasterKey(dir, opts); err != nil {
+			return nil, rep, err
+		}
+	} else {
+		s, err := Open(ctx, dir, opts)
+		if err == nil {
+			rec, _ := s.schema()
+			rep.Schema = rec.Version
+			return s, rep, nil
+		}
+		if !errors.Is(err, ErrCorrupt) {
+			return nil, rep, err
+		}
+		damaged, err := findDamaged(dir, opts)
+		if err != nil {
+			return nil, rep, err
+		}
+		if len(damaged) == 0 {
+			return nil, rep, fmt.Errorf("recover %s: open fails but no box file is damaged: %w", dir, err)
+		}
+		q := &Store{dir: dir, opts: opts.withDefaults()}
+		j = &recoverJournal{Version: 1}
+		for _, name := range damaged {
+			j.Boxes = append(j.Boxes, recoverEntry{Name: name, Quarantine: filepath.Base(q.quarantineName(name, "corrupted"))})
+		}
+	}
+	var damaged []string
+	for _, e := range j.Boxes {
+		damaged = append(damaged, e.Name)
 	}
 	onlyIndex := slices.Equal(damaged, []string{BoxIndex})
 	if !onlyIndex {
@@ -59,49 +88,59 @@ func RecoverCorrupted(ctx context.Context, dir, backupPath string, opts Options)
 			return nil, rep, fmt.Errorf("recover: boxes %v are damaged, and the backup is not usable: %w", damaged, err)
 		}
 	}
-	q := &Store{dir: dir, opts: opts.withDefaults()}
+	// The journal is durable before the first file moves: from here until
+	// it is removed, Open refuses the store, and a rerun resumes here.
+	if !resumed {
+		if err := j.write(dir); err != nil {
+			return nil, rep, fmt.Errorf("recover: %w", err)
+		}
+	}
 	// The quarantined files take their checkpoint entries with them.
 	if err := forgetCheckpoint(dir, damaged...); err != nil {
 		return nil, rep, fmt.Errorf("recover: %w", err)
 	}
-	for _, name := range damaged {
-		dst := q.quarantineName(name, "corrupted")
-		if err := os.Rename(filepath.Join(dir, name+".db"), dst); err != nil {
-			return nil, rep, fmt.Errorf("recover: quarantine %s: %w", name, err)
+	for _, e := range j.Boxes {
+		dst := filepath.Join(dir, e.Quarantine)
+		rep.Damaged, rep.Quarantined = append(rep.Damaged, e.Name), append(rep.Quarantined, dst)
+		if exists(dst) {
+			continue // moved before a crash; the box file now is a new one
 		}
-		rep.Damaged, rep.Quarantined = append(rep.Damaged, name), append(rep.Quarantined, dst)
+		if err := os.Rename(filepath.Join(dir, e.Name+".db"), dst); err != nil {
+			return nil, rep, fmt.Errorf("recover: quarantine %s: %w", e.Name, err)
+		}
 	}
 	if err := fileio.SyncDir(dir); err != nil {
 		return nil, rep, err
 	}
-	s, err = Open(ctx, dir, opts)
+	failpoint.Hit("recover/after-quarantine")
+	s, err := openStore(ctx, dir, opts, true)
 	if err != nil {
 		return nil, rep, fmt.Errorf("recover: reopen after quarantine: %w", err)
 	}
+	fail := func(err error) (*Store, RecoverReport, error) {
+		s.Close()
+		return nil, rep, err
+	}
 	if onlyIndex {
 		if _, err := s.RebuildIndex(ctx); err != nil {
-			s.Close()
-			return nil, rep, err
+			return fail(err)
 		}
 		rep.Rebuilt = true
 	} else {
 		f, err := os.Open(backupPath)
 		if err != nil {
-			s.Close()
-			return nil, rep, fmt.Errorf("recover: %w", err)
+			return fail(fmt.Errorf("recover: %w", err))
 		}
 		_, err = s.Restore(ctx, f, RestoreOptions{})
 		f.Close()
 		if err != nil {
-			s.Close()
-			return nil, rep, fmt.Errorf("recover: %w", err)
+			return fail(fmt.Errorf("recover: %w", err))
 		}
 		rep.Restored = true
 	}
 	mig, err := s.Migrate(ctx)
 	if err != nil {
-		s.Close()
-		return nil, rep, fmt.Errorf("recover: %w", err)
+		return fail(fmt.Errorf("recover: %w", err))
 	}
 	for _, a := range mig.Applied {
 		rep.Migrated = append(rep.Migrated, a.Name)
@@ -112,10 +151,96 @@ func RecoverCorrupted(ctx context.Context, dir, backupPath string, opts Options)
 		names[i] = filepath.Base(p)
 	}
 	if err := s.Audit(ctx, "corruption_recovery", map[string]any{"boxes": rep.Damaged, "quarantined": names, "restored": rep.Restored, "rebuilt": rep.Rebuilt, "schema_version": rep.Schema}); err != nil {
-		s.Close()
-		return nil, rep, err
+		return fail(err)
+	}
+	if err := removeRecoverJournal(dir); err != nil {
+		return fail(fmt.Errorf("recover: %w", err))
 	}
 	return s, rep, nil
+}
+
+// recoverJournal is recover-journal.json: the corrupted-box procedure in
+// progress. It is written, atomically, before the first damaged file is
+// moved aside, and removed once the store is restored, migrated and
+// audited. While it exists Open refuses the store (a box moved aside would
+// otherwise open as an empty box), and RecoverCorrupted resumes from it.
+type recoverJournal struct {
+	Version int            `json:"version"`
+	Boxes   []recoverEntry `json:"boxes"`
+}
+
+type recoverEntry struct {
+	Name       string `json:"name"`
+	Quarantine string `json:"quarantine"` // file name in the store directory
+}
+
+const recoverJournalName = "recover-journal.json"
+
+func (j *recoverJournal) write(dir string) error {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	return fileio.WriteFileAtomic(filepath.Join(dir, recoverJournalName), b, 0o600)
+}
+
+// readRecoverJournal returns dir's recovery journal, nil if there is none.
+func readRecoverJournal(dir string) (*recoverJournal, error) {
+	path := filepath.Join(dir, recoverJournalName)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("recovery journal: %w", err)
+	}
+	var j recoverJournal
+	if err := json.Unmarshal(b, &j); err != nil || j.Version != 1 || len(j.Boxes) == 0 {
+		return nil, fmt.Errorf("recovery journal %s is unreadable: %w; hint: it was written atomically, so this is damage: restore the directory from a backup", path, ErrCorrupt)
+	}
+	for _, e := range j.Boxes {
+		if !boxNameRE.MatchString(e.Name) || e.Quarantine != filepath.Base(e.Quarantine) || !strings.HasPrefix(e.Quarantine, e.Name+"_corrupted_") {
+			return nil, fmt.Errorf("recovery journal %s names %q -> %q: %w", path, e.Name, e.Quarantine, ErrCorrupt)
+		}
+	}
+	return &j, nil
+}
+
+// checkMasterKey checks opts' master key against the store's key-check
+// value, under the directory lock, and changes nothing.
+func checkMasterKey(dir string, opts Options) error {
+	if _, err := readKeyring(dir); err != nil {
+		return fmt.Errorf("recover %s: %w", dir, err)
+	}
+	probe := &Store{dir: dir, opts: opts.withDefaults()}
+	dl, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer dl.unlock()
+	return probe.loadKeys()
+}
+
+// checkRecoverJournal refuses a store whose corrupted-box procedure was
+// interrupted.
+func checkRecoverJournal(dir string) error {
+	j, err := readRecoverJournal(dir)
+	if err != nil || j == nil {
+		return err
+	}
+	var names []string
+	for _, e := range j.Boxes {
+		names = append(names, e.Name)
+	}
+	return fmt.Errorf("open %s: the corrupted-box procedure for %s was interrupted (%s): the damaged boxes are moved aside and the store is not yet restored: %w; hint: run `storectl recover --from BACKUP` again with the same backup to finish it",
+		dir, strings.Join(names, ", "), recoverJournalName, ErrCorrupt)
+}
+
+func removeRecoverJournal(dir string) error {
+	if err := os.Remove(filepath.Join(dir, recoverJournalName)); err != nil {
+		return err
+	}
+	return fileio.SyncDir(dir)
 }
 
 // findDamaged scans every box file with the store's keys and lists the

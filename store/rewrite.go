@@ -8,9 +8,12 @@ package store
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -214,6 +217,26 @@ type swapJournal struct {
 type swapEntry struct {
 	Name   string `json:"name"`
 	Staged string `json:"staged"` // path relative to the store directory
+	// Size and SHA256 identify the staged file's content, so that a staged
+	// file found missing is known to be renamed into place, not lost.
+	// Journals written before they existed lack them.
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// fileDigest returns a file's size and the hex sha256 of its content.
+func fileDigest(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", err
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 const journalName = "swap-journal.json"
@@ -230,12 +253,29 @@ func (s *Store) swapBoxes(staged []stagedBox) error {
 		return err
 	}
 	j := swapJournal{Version: 1}
+	stagingDirs := map[string]bool{}
 	for _, st := range staged {
 		rel, err := filepath.Rel(s.dir, st.path)
 		if err != nil || strings.HasPrefix(rel, "..") {
 			return fmt.Errorf("swap box %s: staged file %s is outside the store directory", st.name, st.path)
 		}
-		j.Boxes = append(j.Boxes, swapEntry{Name: st.name, Staged: rel})
+		size, sum, err := fileDigest(st.path)
+		if err != nil {
+			return fmt.Errorf("swap box %s: %w", st.name, err)
+		}
+		j.Boxes = append(j.Boxes, swapEntry{Name: st.name, Staged: rel, Size: size, SHA256: sum})
+		if d := filepath.Dir(st.path); d != filepath.Clean(s.dir) {
+			stagingDirs[d] = true
+		}
+	}
+	// The staged files' names must be durable before the journal that
+	// points at them: without this fsync a power loss can keep the journal
+	// and lose a staged file's name, and finishing the journal would then
+	// swap in some boxes and not others.
+	for d := range stagingDirs {
+		if err := fileio.SyncDir(d); err != nil {
+			return fmt.Errorf("swap: %w", err)
+		}
 	}
 	b, err := json.Marshal(j)
 	if err != nil {
@@ -252,6 +292,9 @@ func (s *Store) swapBoxes(staged []stagedBox) error {
 	}
 	if err := s.cp.forget(names...); err != nil {
 		return err
+	}
+	if s.canary(CanaryStepAtomicity) {
+		return s.swapInPlaceLocked(staged)
 	}
 	if s.canary(CanaryAtomicRestore) {
 		// Known-bad: rename box by box with no journal to finish the job.
@@ -323,14 +366,35 @@ func finishSwap(dir string) error {
 	if err := json.Unmarshal(b, &j); err != nil || j.Version != 1 {
 		return fmt.Errorf("swap journal %s is unreadable: %w; hint: it was written atomically, so this is damage: restore the directory from a backup", path, ErrCorrupt)
 	}
+	// Check every entry before the first rename: a staged file that is gone
+	// must have been renamed into place already, and the live file must be
+	// it. Otherwise finishing would leave some boxes new and others old, so
+	// nothing is changed and the store is refused.
+	var todo []swapEntry
 	for _, e := range j.Boxes {
 		if !boxNameRE.MatchString(e.Name) || strings.Contains(e.Staged, "..") || filepath.IsAbs(e.Staged) {
 			return fmt.Errorf("swap journal names %q -> %q: %w", e.Name, e.Staged, ErrCorrupt)
 		}
-		src := filepath.Join(dir, e.Staged)
-		if !exists(src) {
+		if exists(filepath.Join(dir, e.Staged)) {
+			todo = append(todo, e)
 			continue
 		}
+		if e.SHA256 == "" {
+			continue // a journal of an older version: trust it
+		}
+		live := filepath.Join(dir, e.Name+".db")
+		size, sum, err := fileDigest(live)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("swap journal: %w", err)
+		}
+		if err != nil || size != e.Size || sum != e.SHA256 {
+			return &CorruptionError{Box: e.Name, Offset: -1, Reason: fmt.Sprintf(
+				"an interrupted swap (%s) cannot be finished: the staged file %s is gone, and %s.db is not the file that was staged (%d bytes, sha256 %.12s): finishing it would leave the swap half applied",
+				journalName, e.Staged, e.Name, e.Size, e.SHA256)}
+		}
+	}
+	for _, e := range todo {
+		src := filepath.Join(dir, e.Staged)
 		if err := os.Rename(src, filepath.Join(dir, e.Name+".db")); err != nil {
 			return fmt.Errorf("swap box %s: %w", e.Name, err)
 		}
@@ -383,4 +447,44 @@ func (s *Store) reopenLocked(built map[string]*builtBox) error {
 	err := s.loadQueue()
 	s.pending.builtOps, s.failed.builtOps = nil, nil // used by now, or not wanted
 	return err
+}
+
+// swapInPlaceLocked is the step-atomicity canary's swap: each live box file
+// is truncated and rewritten with the staged file's bytes, then fsynced, so
+// a power loss in between leaves a box that is neither old nor new.
+func (s *Store) swapInPlaceLocked(staged []stagedBox) error {
+	for _, st := range staged {
+		if b, ok := s.boxes[st.name]; ok {
+			_ = b.close()
+			delete(s.boxes, st.name)
+		}
+		data, err := os.ReadFile(st.path)
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(filepath.Join(s.dir, st.name+".db"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		for off := 0; off < len(data); off += 4096 {
+			if _, err := f.Write(data[off:min(off+4096, len(data))]); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if err := os.Remove(st.path); err != nil {
+			return err
+		}
+	}
+	if err := fileio.SyncDir(s.dir); err != nil {
+		return err
+	}
+	return s.reopenLocked(nil)
 }

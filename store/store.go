@@ -106,7 +106,14 @@ type Repair struct {
 // directory and checks the master key against the key-check value; a wrong
 // key returns ErrWrongKey and changes nothing on disk. Every box file is then
 // scanned; see "Integrity" in the package documentation.
-func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	return openStore(ctx, dir, opts, false)
+}
+
+// openStore is Open. With recovering set it opens a store whose
+// corrupted-box procedure is under way (RecoverCorrupted's own opens);
+// otherwise such a store is refused.
+func openStore(ctx context.Context, dir string, opts Options, recovering bool) (_ *Store, err error) {
 	if opts.Key == nil {
 		return nil, fmt.Errorf("open %s: no key source; hint: pass Options.Key (KeyFile, KeyEnv, KeyBytes or Passphrase): %w", dir, ErrInvalid)
 	}
@@ -145,6 +152,13 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 	}
 	if err := privateDir(dir, opts.Logger); err != nil {
 		return nil, err
+	}
+	if !recovering {
+		// The damaged boxes are moved aside and the rest not yet restored:
+		// opening now would show empty boxes as if nothing were lost.
+		if err := checkRecoverJournal(dir); err != nil {
+			return nil, err
+		}
 	}
 	if s.cp, err = loadCheckpoint(dir); err != nil {
 		return nil, err
@@ -292,7 +306,7 @@ func (s *Store) openBox(name string) (*box, error) {
 			return nil, err
 		}
 	}
-	b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
+	s.armCanaries(b)
 	s.boxes[name] = b
 	return b, nil
 }
@@ -386,7 +400,7 @@ func (s *Store) openBoxes(names []string, built map[string]*builtBox) error {
 	// caller's cleanup closes them all when one cannot be recovered.
 	for _, j := range jobs {
 		if j.b != nil {
-			j.b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
+			s.armCanaries(j.b)
 			s.boxes[j.name] = j.b
 		}
 	}
@@ -398,7 +412,7 @@ func (s *Store) openBoxes(names []string, built map[string]*builtBox) error {
 		if err != nil {
 			return err
 		}
-		b.ackFailedWrites = s.canary(CanaryDiskFullSafety)
+		s.armCanaries(b)
 		s.boxes[j.name] = b
 	}
 	return nil

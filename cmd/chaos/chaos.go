@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/boxstorm/boxstorm/harness/chaos"
+	"github.com/boxstorm/boxstorm/harness/faultfs"
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
@@ -48,6 +49,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	if len(args) > 0 && args[0] == chaos.WorkerCommand {
 		return chaos.WorkerMain(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == chaos.FaultFSCommand {
+		// The fault file system's server, for scenarios that run on it.
+		return faultfs.ServeMain(ctx, args[1:], stderr)
 	}
 	if len(args) == 0 {
 		return fail(stderr, cli.UsageErrorf("run `chaos --help`", "no command given"))

@@ -23,6 +23,12 @@
 //
 // Every run prints its seed; --seed replays the same op sequence per worker.
 //
+// With --faultfs the store runs on the fault file system (harness/faultfs,
+// docs/faults.md), a FUSE mount served by loadgen itself re-executed as its
+// hidden __faultfs subcommand; --slow-io MEDIAN[,P99] also delays its writes
+// and fsyncs by seeded log-normal draws. Both need root and /dev/fuse and
+// fail without them. docs/performance.md gives the mount's overhead.
+//
 // Exit codes: 0 success; 1 a failed run (the store did not open, a report
 // could not be written, the run was interrupted) or a regression against the
 // baseline; 2 a usage error. Errors are printed as "loadgen: error: …",

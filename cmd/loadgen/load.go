@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/boxstorm/boxstorm/harness/faultfs"
 	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
@@ -75,6 +76,12 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 		where += ", file system " + fsName
 	}
 	fmt.Fprintf(e.stdout, "store: %s\n", where)
+	switch {
+	case c.slowIO != (faultfs.Delay{}):
+		fmt.Fprintf(e.stdout, "faultfs: slow-io median %v, p99 %v\n", c.slowIO.Median, c.slowIO.P99)
+	case c.faultFS:
+		fmt.Fprintf(e.stdout, "faultfs: no fault armed\n")
+	}
 
 	records := c.recordCount()
 	if records > 0 {
@@ -146,21 +153,32 @@ func (c *runConfig) openStore(ctx context.Context, e *env) (s *store.Store, dir 
 			return nil, "", false, nil, fmt.Errorf("create temporary store directory: %w", err)
 		}
 	}
+	backing := dir // dir, the result, becomes the mount point with --faultfs
 	remove := func() error {
 		if !temp {
 			return nil
 		}
-		if err := os.RemoveAll(dir); err != nil {
+		if err := os.RemoveAll(backing); err != nil {
 			return fmt.Errorf("remove temporary store: %w", err)
 		}
 		return nil
 	}
+	// With --faultfs the store directory is the mount's backing directory
+	// and the store opens on the mount.
+	openDir, unmount := dir, func() error { return nil }
+	if c.faultFS {
+		if openDir, unmount, err = c.mountFaultFS(ctx, e, dir); err != nil {
+			return nil, "", false, nil, errors.Join(err, remove())
+		}
+		prev := remove
+		remove = func() error { return errors.Join(unmount(), prev()) }
+	}
 	// The store logs repairs and alerts at warning level and above; its
 	// routine messages would drown the progress lines.
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err = store.Open(ctx, dir, store.Options{Key: key, Sync: c.syncMode, Logger: logger})
+	s, err = store.Open(ctx, openDir, store.Options{Key: key, Sync: c.syncMode, Logger: logger})
 	if err != nil {
-		return nil, "", false, nil, errors.Join(fmt.Errorf("open store %s: %w", dir, err), remove())
+		return nil, "", false, nil, errors.Join(fmt.Errorf("open store %s: %w", openDir, err), remove())
 	}
 	closeStore = func() error {
 		var cerr error
@@ -169,7 +187,7 @@ func (c *runConfig) openStore(ctx context.Context, e *env) (s *store.Store, dir 
 		}
 		return errors.Join(cerr, remove())
 	}
-	return s, dir, temp, closeStore, nil
+	return s, openDir, temp, closeStore, nil
 }
 
 // warnDrained warns when the claim workload found the queue empty: its

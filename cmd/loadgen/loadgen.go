@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/boxstorm/boxstorm/harness/faultfs"
 	"github.com/boxstorm/boxstorm/internal/cli"
 )
 
@@ -41,6 +42,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return prog.Report(stderr, cli.UsageErrorf("run `loadgen run` for a 20-second baseline, or `loadgen help COMMAND`", "no command given"))
 	}
 	switch args[0] {
+	case faultFSCommand:
+		// The fault file system's server, for a run with --faultfs.
+		return faultfs.ServeMain(ctx, args[1:], stderr)
 	case "-h", "--help":
 		fmt.Fprint(stdout, mainUsage())
 		return cli.ExitOK

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/boxstorm/boxstorm/harness/faultfs"
 	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
@@ -60,6 +61,8 @@ type runFlags struct {
 	out        string
 	baseline   string
 	regression string
+	faultFS    bool
+	slowIOSpec string
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
@@ -80,6 +83,8 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.Uint64Var(&f.seed, "seed", 0, "seed `N` of the workers' random sources (default: from the clock; printed)")
 	fs.StringVarP(&f.out, "out", "o", "", "write the reports into `DIR` (default out/loadgen-<UTC time>)")
 	fs.StringVar(&f.baseline, "baseline", "", "compare with the run in `PATH`: a run directory or a summary.json")
+	fs.BoolVar(&f.faultFS, "faultfs", false, "run the store on the fault file system (FUSE; needs root and /dev/fuse),\nwith no fault armed: to measure its overhead")
+	fs.StringVar(&f.slowIOSpec, "slow-io", "", "on the fault file system, delay every write and fsync by a seeded log-normal\ndraw with median MEDIAN and 99th percentile P99, as `MEDIAN[,P99]` such as\n200us,5ms (a fixed delay without P99); implies --faultfs")
 	fs.StringVar(&f.regression, "max-regression", defaultMaxRegression, "with --baseline: allowed regression `PCT` per percentile, or a list such as\ndefault=10,p99=5,max=off,floor=20us")
 }
 
@@ -92,6 +97,7 @@ func runCmd() command {
 		Summary: "run a workload against a store and write its reports",
 		Usage: `run [--workload W] [--rate N | --closed --workers N] [--duration D | --ops N]
             [--warmup D] [--value-size N] [--sync MODE] [--dir DIR] [--pause DUR@AT]...
+            [--faultfs] [--slow-io MEDIAN[,P99]]
             [--seed N] [--out DIR] [--baseline RUN_DIR|summary.json] [--max-regression PCT]`,
 		Help: `Run drives a store workload in an open loop at a constant rate (or a closed
 loop with --closed) and measures every op's latency into HDR histograms.
@@ -107,12 +113,20 @@ The reports go to --out: <op>.hgrm and <op>.uncorrected.hgrm per op, run.hlog,
 summary.json, summary.md and report.html (see docs/reports.md). The percentile
 table, corrected and uncorrected side by side, goes to stdout. With
 --baseline, the run is compared with it and loadgen exits 1 on a regression.
-Ctrl-C stops the run early and still writes the partial reports.`,
+Ctrl-C stops the run early and still writes the partial reports.
+
+With --faultfs the store runs on the fault file system (docs/faults.md), a
+FUSE mount over the store directory served by loadgen itself in a child
+process; with --slow-io its writes and fsyncs also sleep, seeded by --seed,
+which gives real latency tails. Both need root and /dev/fuse, and fail
+without them.`,
 		Examples: `
 			loadgen run
 			loadgen run --workload kv-a --rate 2000 --duration 30s --sync never
 			loadgen run --closed --workers 4 --ops 100000 --workload enqueue
 			loadgen run --rate 2000 --duration 10s --pause 2s@4s
+			loadgen run --workload cycle --rate 500 --duration 10s --slow-io 200us,5ms
+			loadgen run --workload cycle --rate 500 --duration 10s --faultfs
 			loadgen run --workload claim --rate 1000 --value-size 1024 --seed 42
 			loadgen run --dir /mnt/ssd/bench --key-file bench.key --out out/ssd
 			loadgen run --out out/new --baseline out/base --max-regression p99=5,max=off`,
@@ -137,6 +151,7 @@ type runConfig struct {
 	runFlags
 	mode       load.Mode
 	syncMode   store.SyncMode
+	slowIO     faultfs.Delay
 	pauseList  []load.Pause
 	thresholds reports.Thresholds
 	seedGiven  bool
@@ -204,6 +219,13 @@ func (f *runFlags) config(fs *pflag.FlagSet) (*runConfig, error) {
 			return nil, cli.UsageErrorf(fmt.Sprintf("AT counts from the start of the measured window, after the warm-up: keep it under --duration %v", c.duration),
 				"run: --pause %v starts after the measured window ends", p)
 		}
+	}
+	if c.slowIOSpec != "" {
+		if c.slowIO, err = parseSlowIO(c.slowIOSpec); err != nil {
+			return nil, cli.UsageErrorf("write --slow-io as MEDIAN[,P99], Go durations with 0 < MEDIAN <= P99, such as 200us,5ms",
+				"run: --slow-io %q: %v", c.slowIOSpec, err)
+		}
+		c.faultFS = true
 	}
 	if c.thresholds, err = parseThresholds("run", c.regression); err != nil {
 		return nil, err

@@ -26,7 +26,8 @@ backup --from (when only pending_index is damaged it is rebuilt from
 pending_ops instead), re-runs the migrations, and audits corruption_recovery.
 A store with no damage is left alone. The restore replaces the content of
 every box with the backup's. --from is required, and checked before anything
-is moved.`,
+is moved. The procedure is journaled: if it is interrupted, the store refuses
+to open until recover is run again with the same backup, which finishes it.`,
 		Examples: `
 			storectl --dir ./data --key-file store.key verify
 			storectl --dir ./data --key-file store.key recover --from latest.tar.age

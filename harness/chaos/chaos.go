@@ -79,8 +79,13 @@ type ScenarioResult struct {
 	Recovery    string              `json:"recovery"`
 	Latency     []reports.OpLatency `json:"latency,omitempty"`
 	Notes       []string            `json:"notes,omitempty"`
-	Error       string              `json:"error,omitempty"`
-	Dir         string              `json:"-"`
+	// CrashStates is the number of crash states explore steps opened and
+	// checked; Kills counts SIGKILLs and power losses.
+	CrashStates  int             `json:"crash_states"`
+	Kills        int             `json:"kills"`
+	Explorations []ExploreResult `json:"explorations,omitempty"`
+	Error        string          `json:"error,omitempty"`
+	Dir          string          `json:"-"`
 }
 
 // Caught reports whether a canary run saw the violation its known-bad
@@ -128,6 +133,7 @@ type chaosRun struct {
 	killed   bool         // the crash worker was SIGKILLed
 	probed   bool         // the FIFO probe ran
 	observed int          // store-state observations made
+	ff       *faultfsRun  // the fault file system under the store (faultfs.go); nil when not needed
 }
 
 // newChaosRun makes a run of p that records on the clock that started at
@@ -202,7 +208,12 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 	}
 	start := time.Now()
 	r.log.Info("scenario start", "scenario", sc.Name, "seed", opts.Seed, "quick", opts.Quick, "canary", opts.Canary)
+	// The fault file system is unmounted on every path; on the normal one
+	// below, before the notes are taken, so an unmount error is among them.
+	defer r.stopFaultFS()
 	if err := fault.ValidateSchedule(r.p.faults); err != nil {
+		res.Error = err.Error()
+	} else if err := r.startFaultFS(ctx); err != nil {
 		res.Error = err.Error()
 	} else if err := r.execute(ctx); err != nil {
 		res.Error = err.Error()
@@ -213,14 +224,17 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 	r.fifoProbe(ctx)
 	final := r.observe(ctx, r.restartKind())
 	_ = r.sess.close()
+	r.stopFaultFS()
 	raw := history.MergeHistories(r.hist.Events())
 	judged := check.ForgiveTornTails(raw, r.eff)
 	res.Checks = r.runChecks(raw, judged, final)
+	res.Checks = append(res.Checks, r.faultfsChecks()...)
 	hs := histograms(raw)
 	res.Thresholds = r.thresholds(hs)
 	res.Latency = latencySummary(hs)
 	res.Elapsed = time.Since(start)
 	res.Faults = faultEvents(raw)
+	r.crashFigures(res)
 	res.Notes = r.notes
 	res.Verdict = overallVerdict(res)
 	if err := r.writeScenario(res, raw, judged, hs); err != nil {
@@ -273,6 +287,10 @@ func (r *chaosRun) execute(ctx context.Context) error {
 	if err := r.runWorker(ctx); err != nil {
 		return err
 	}
+	restart := history.RestartProcess
+	if r.powerLossAfterWorker(ctx) {
+		restart = history.RestartMachine
+	}
 	var rest []fault.PlannedFault
 	for _, p := range r.p.faults {
 		if !r.steps[p.Index] && !p.AtOp() {
@@ -285,7 +303,7 @@ func (r *chaosRun) execute(ctx context.Context) error {
 		r.note("open after worker: %v", err)
 	} else if r.killed {
 		// What the crash left, before any later step changes it.
-		r.observe(ctx, history.RestartProcess)
+		r.observe(ctx, restart)
 		r.sess.opened = 1
 		r.resumeProducers(ctx)
 		r.drain(ctx)

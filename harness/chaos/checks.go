@@ -91,6 +91,10 @@ func (r *chaosRun) observe(ctx context.Context, restart history.RestartKind) *fi
 	if fs.Err == "" {
 		st := fs.State
 		st.Restart = restart
+		if restart == history.RestartMachine {
+			// The no-loss check applies the sync mode's promise from here.
+			st.CrashAt = r.crashAt()
+		}
 		r.hist.RecordState(r.client(harnessClient), "", st)
 	}
 	return fs
@@ -290,7 +294,8 @@ func checkErrorIs(name scenarios.ErrorName, raw []history.HistoryEvent, eff chec
 	case scenarios.ErrorStaleToken:
 		return check.CheckStaleTokenRefused(raw)
 	case scenarios.ErrorDiskFull:
-		return check.CheckDiskFull(raw, string(scenarios.FaultDiskFull), string(scenarios.ErrorDiskFull))
+		return check.CheckDiskFull(raw, string(scenarios.ErrorDiskFull),
+			string(scenarios.FaultDiskFull), string(scenarios.FaultENOSPC), string(scenarios.FaultFsyncError))
 	}
 	o := check.ErrorIsOptions{Error: string(name), AfterDamage: name == scenarios.ErrorCorrupt}
 	for _, t := range errorSteps[name] {

@@ -23,7 +23,9 @@
 // chaos/fault), what happens around a restart (producers resuming with
 // their idempotency keys, a wrong-key open before the reopen) and the
 // relocate fault restart.go, the crash worker worker.go, processor
-// processes procs.go (their socket's wire in chaos/proc); checks.go maps scenario checks onto
+// processes procs.go (their socket's wire in chaos/proc), the fault file
+// system under the store faultfs.go and crash-state exploration
+// explore.go; checks.go maps scenario checks onto
 // package check, whose state checks judge the effects record; report.go
 // writes the scenario's files. A new fault is a scenarios fault type,
 // planned in chaos/fault, injected in faults.go, and if a check must judge
@@ -75,6 +77,19 @@
 // Disk full sets RLIMIT_FSIZE in the child to the largest store file plus
 // the fault's limit, with SIGXFSZ ignored, so writes fail with EFBIG. A
 // second open from another process runs `chaos __worker --open-only`.
+//
+// A scenario with a fault the fault file system serves (power-loss,
+// fsync-error, enospc, slow-io, explore) runs its store directory on a
+// harness/faultfs mount served by `chaos __faultfs`, unmounted when the
+// scenario ends on every path; a worker child attaches to the same server
+// (workerSpec.FaultFS). A power loss SIGKILLs the worker, which records
+// the kill (phase "kill") first; the harness then cuts the power of the
+// mount, reopens the store on what a disk would hold, and records the
+// store-state event as a machine-crash restart with CrashAt set to the
+// kill's time, from which no-loss applies the sync mode's promise. Faults
+// record through the run's history like any other; result.json's kills
+// counts the "kill" events (SIGKILLs and power losses) and crash_states
+// the crash states explore steps opened and checked.
 //
 // Each processor has its own clock (a skew is an offset on it), its own
 // lease, and hands the lock over every 50 claims so skewed clocks meet.

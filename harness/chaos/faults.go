@@ -32,7 +32,9 @@ func (r *chaosRun) applyFault(ctx context.Context, p fault.PlannedFault) {
 	r.fault(history.Fault{Index: p.Index, Type: string(p.Type), Phase: history.FaultStart, Detail: r.startDetail(p)})
 	ev := history.Fault{Index: p.Index, Type: string(p.Type), Phase: history.FaultDone, Detail: map[string]any{}}
 	var err error
-	if f.Type.IsDamage() || f.Type == scenarios.FaultReopen || f.Type == scenarios.FaultRecover ||
+	if f.Type.NeedsFaultFS() {
+		err = r.applyFaultFS(ctx, p, &ev)
+	} else if f.Type.IsDamage() || f.Type == scenarios.FaultReopen || f.Type == scenarios.FaultRecover ||
 		f.Type == scenarios.FaultWrongKey || f.Type == scenarios.FaultKill || f.Type == scenarios.FaultDiskFull ||
 		f.Type == scenarios.FaultClockSkew || f.Type == scenarios.FaultStall || f.Type == scenarios.FaultHandlerFailure ||
 		f.Type == scenarios.FaultSecondOpen {

@@ -37,9 +37,9 @@ func (p *plan) has(t scenarios.FaultType) bool {
 }
 
 // needsWorker reports whether the run's workload must run in a worker
-// child: a kill or a disk-full fault.
+// child: a kill, a disk-full or a power-loss fault.
 func (p *plan) needsWorker() bool {
-	return p.has(scenarios.FaultKill) || p.has(scenarios.FaultDiskFull)
+	return p.has(scenarios.FaultKill) || p.has(scenarios.FaultDiskFull) || p.has(scenarios.FaultPowerLoss)
 }
 
 // failpointSpec is the failpoint the worker child arms for the run's kill

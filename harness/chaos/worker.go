@@ -52,6 +52,9 @@ type workerSpec struct {
 	// Socket is where the harness serves its store to processor
 	// processes.
 	Socket string `json:"socket,omitempty"`
+	// FaultFS is the fault file system's control socket, when the store
+	// directory is a faultfs mount.
+	FaultFS string `json:"faultfs,omitempty"`
 }
 
 // runWorker runs the scenario's workload and steps in a worker child and
@@ -125,7 +128,7 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 
 // spec is what a child of the run needs to run its part.
 func (r *chaosRun) spec() workerSpec {
-	return workerSpec{Scenario: r.p.sc, Seed: r.p.opts.Seed, Canary: r.p.opts.Canary, Dir: r.p.dir, KeyGen: r.sess.keyGen, MonoStart: r.mono}
+	return workerSpec{Scenario: r.p.sc, Seed: r.p.opts.Seed, Canary: r.p.opts.Canary, Dir: r.p.dir, KeyGen: r.sess.keyGen, MonoStart: r.mono, FaultFS: r.faultfsSocket()}
 }
 
 // workerClient is the fault client, and the client prefix, of a crash
@@ -339,6 +342,9 @@ func runWorkerSpec(ctx context.Context, path string, stdout io.Writer) error {
 	}
 	r := newChaosRun(newPlan(spec.Scenario, RunOptions{Seed: spec.Seed, Canary: spec.Canary}, spec.Dir), spec.MonoStart, workerClient, stdout)
 	r.sess.keyGen = spec.KeyGen
+	if err := r.attachFaultFS(ctx, spec.FaultFS); err != nil {
+		return fmt.Errorf("faultfs: %w", err)
+	}
 	if err := r.sess.open(ctx, nil); err != nil {
 		return fmt.Errorf("open: %w", err)
 	}

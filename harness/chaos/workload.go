@@ -183,6 +183,7 @@ type workers struct {
 	producersDone atomic.Bool
 	stalls        atomic.Int32
 	lastProgress  atomic.Int64 // unix ns of the last successful claim
+	start         time.Time    // when the producers started, for workload.rate
 }
 
 func (r *chaosRun) runWorkload(ctx context.Context, opFaults []fault.PlannedFault) error {
@@ -220,6 +221,7 @@ func (r *chaosRun) runWorkload(ctx context.Context, opFaults []fault.PlannedFaul
 		return nil
 	}
 	ws.lastProgress.Store(time.Now().UnixNano())
+	ws.start = time.Now()
 	var prod, proc sync.WaitGroup
 	if w.Kind == scenarios.WorkloadEnqueue || w.Kind == scenarios.WorkloadMixed {
 		for i := range w.Producers {
@@ -281,12 +283,27 @@ func (ws *workers) producer(ctx context.Context, i int) {
 	rng := rand.New(rand.NewPCG(r.p.opts.Seed, uint64(i)))
 	var n int64
 	for ctx.Err() == nil {
-		if _, ok := ws.gate.begin(true); !ok {
+		k, ok := ws.gate.begin(true)
+		if !ok {
 			return
 		}
+		ws.pace(ctx, k)
 		r.enqueue(ctx, client, &n, rng)
 		ws.gate.end()
 	}
+}
+
+// pace holds op number k of an open-loop workload (workload.rate) until its
+// arrival time, k/rate after the producers started, so that a run spans
+// the wall time its rate says: a power loss under sync interval must come
+// several intervals in for the interval's promise to be tested.
+func (ws *workers) pace(ctx context.Context, k int64) {
+	rate := ws.r.p.sc.Workload.Rate
+	if rate <= 0 {
+		return
+	}
+	at := ws.start.Add(time.Duration(float64(k) / rate * float64(time.Second)))
+	sleepCtx(ctx, time.Until(at))
 }
 
 // enqueue makes client's n-th enqueue (counting its enqueues from 0), with

@@ -112,8 +112,10 @@ type CheckOptions struct {
 	// no-loss).
 	Durability Durability
 	// SyncInterval is the fsync period under DurabilityInterval: an op
-	// acknowledged more than SyncInterval before a machine crash (with
-	// StoreState.CrashAt known) must survive it.
+	// acknowledged more than twice SyncInterval before a machine crash
+	// (with StoreState.CrashAt known) must survive it. One period is the
+	// wait for the next background fsync, the other is that fsync's own
+	// time: a crash while it runs loses what it would have covered.
 	SyncInterval time.Duration
 	// Timeout bounds porcupine's search (linearizable);
 	// DefaultCheckTimeout when zero.
@@ -137,7 +139,7 @@ func (o CheckOptions) mustSurvive(st *history.StoreState, ack int64) bool {
 	case DurabilityAlways, "":
 		return true
 	case DurabilityInterval:
-		return st.CrashAt != 0 && o.SyncInterval > 0 && ack < st.CrashAt-int64(o.SyncInterval)
+		return st.CrashAt != 0 && o.SyncInterval > 0 && ack < st.CrashAt-2*int64(o.SyncInterval)
 	}
 	return false
 }

@@ -22,12 +22,12 @@ const (
 	CheckerMigrationAtomicity = "migration-atomicity"
 )
 
-// faultsDone returns the payloads of the fault events of type typ that
-// finished (phase done) and were not skipped, with their times.
-func faultsDone(events []history.HistoryEvent, typ string) []history.HistoryEvent {
+// faultsDone returns the payloads of the fault events of any of the types
+// that finished (phase done) and were not skipped, with their times.
+func faultsDone(events []history.HistoryEvent, types ...string) []history.HistoryEvent {
 	var out []history.HistoryEvent
 	for _, e := range events {
-		if e.Kind == history.KindFault && e.Fault != nil && e.Fault.Type == typ && e.Fault.Phase == history.FaultDone && e.Fault.Skipped == "" {
+		if e.Kind == history.KindFault && e.Fault != nil && slices.Contains(types, e.Fault.Type) && e.Fault.Phase == history.FaultDone && e.Fault.Skipped == "" {
 			out = append(out, e)
 		}
 	}
@@ -401,13 +401,15 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// CheckDiskFull checks that once the last fault of type fault finished
-// (the file size limit set), enqueues fail with class: at least one must.
+// CheckDiskFull checks that once the last fault of one of the types faults
+// finished (a file size limit set, a space budget or fsync errors armed),
+// enqueues fail with class: at least one must.
 //
 // Violations: no-disk-full.
-func CheckDiskFull(events []history.HistoryEvent, fault, class string) CheckResult {
+func CheckDiskFull(events []history.HistoryEvent, class string, faults ...string) CheckResult {
+	fault := strings.Join(faults, "/")
 	var at int64 = -1
-	for _, e := range faultsDone(events, fault) {
+	for _, e := range faultsDone(events, faults...) {
 		at = e.Call
 		if e.Fault.Err != "" {
 			return CheckResult{Verdict: VerdictUnknown, Message: fault + " fault failed: " + e.Fault.Err}

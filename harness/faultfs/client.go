@@ -50,6 +50,7 @@ type Mount struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	sockDir string
+	sock    string // the socket of an attached Mount (Attach); it owns no server
 	stderr  *tail
 
 	mu     sync.Mutex
@@ -261,6 +262,9 @@ func (m *Mount) Recording(ctx context.Context) (*Recording, error) {
 // kills it if it does not exit in time, and detaches a mount it left. It
 // is safe to call more than once.
 func (m *Mount) Close() error {
+	if m.cmd == nil {
+		return m.detach()
+	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()

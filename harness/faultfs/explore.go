@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // DefaultMaxStatesPerBoundary bounds the states built at one crash point
@@ -31,9 +32,12 @@ type ExploreOptions struct {
 	// Dir receives one fresh directory per crash state, state-00001 and on.
 	Dir string
 	// MaxStatesPerBoundary bounds the distinct new states per crash point
-	// (DefaultMaxStatesPerBoundary if zero).
+	// (DefaultMaxStatesPerBoundary if zero). A point's core states (up to
+	// six, the edges of its crash window) are built even past it.
 	MaxStatesPerBoundary int
-	// MaxStates bounds the states of the whole exploration (0: no bound).
+	// MaxStates bounds the states of the whole exploration (0: no bound),
+	// core states excepted: every crash point builds its core states, so
+	// a small bound still reaches the last step of a procedure.
 	MaxStates int
 	// Seed drives the sampling where a crash point has more states than
 	// its bound.
@@ -70,6 +74,7 @@ type BoundaryResult struct {
 	// States is how many new distinct states were built; Exhaustive is
 	// true when they are all of Space (minus duplicates).
 	States     int  `json:"states"`
+	CoreStates int  `json:"core_states"` // of States, the core states (see core)
 	Duplicates int  `json:"duplicates"`
 	Exhaustive bool `json:"exhaustive"`
 }
@@ -80,6 +85,7 @@ type Exploration struct {
 	MaxStates            int              `json:"max_states,omitempty"`
 	Seed                 uint64           `json:"seed"`
 	States               int              `json:"states"`
+	CoreStates           int              `json:"core_states"` // of States, built whatever the bounds
 	Duplicates           int              `json:"duplicates"`
 	Truncated            bool             `json:"truncated,omitempty"` // MaxStates cut it short
 	Boundaries           []BoundaryResult `json:"boundaries"`
@@ -92,10 +98,13 @@ type Exploration struct {
 // have reached the disk), just after every rename, and the end. At each, a
 // state holds every durable operation plus a prefix of the pending name
 // operations and any subset of the pending data sectors. States identical to
-// one already visited are skipped. Where a point allows more states than
-// the bound, Explore takes, in order: nothing pending, everything pending,
-// the name prefixes with no data and with all data, the data in log order
-// cut at each piece, and then seeded random torn states.
+// one already visited are skipped. Every point first builds its core
+// states, the edges of its crash window (see core), whatever the bounds;
+// they make the exploration of a procedure's critical windows independent of
+// the seed and the bound. Where a point allows more states than the bound,
+// Explore then takes, in order: the name prefixes with no data and with all
+// data, the data in log order cut at each piece, and then seeded random
+// torn states.
 //
 // Explore does not modify rec. visit's error stops the exploration and is
 // returned. Unless opts.Keep,
@@ -147,14 +156,17 @@ func explorePoint(ctx context.Context, d *disk, opIndex int, kind string, opts E
 	names, pieces := split(d.pending)
 	br := BoundaryResult{OpIndex: opIndex, Boundary: kind, Space: space(names, len(pieces))}
 	br.Exhaustive = br.Space <= int64(opts.MaxStatesPerBoundary)
+	// The core states are built whatever the bounds; they count toward
+	// them, so the rest fills what the bounds leave.
+	inCore := true
 	emit := func(c choice) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("faultfs: explore: %w", err)
 		}
-		if br.States >= opts.MaxStatesPerBoundary {
+		if !inCore && br.States >= opts.MaxStatesPerBoundary {
 			return errEnough
 		}
-		if opts.MaxStates > 0 && res.States >= opts.MaxStates {
+		if !inCore && opts.MaxStates > 0 && res.States >= opts.MaxStates {
 			res.Truncated = true
 			return errEnough
 		}
@@ -168,6 +180,10 @@ func explorePoint(ctx context.Context, d *disk, opIndex int, kind string, opts E
 		seen[h] = true
 		res.States++
 		br.States++
+		if inCore {
+			res.CoreStates++
+			br.CoreStates++
+		}
 		st := CrashState{Index: res.States, OpIndex: opIndex, Boundary: kind, KeptNames: c.names,
 			PendingNames: names, PendingPieces: len(pieces), Hash: h,
 			Dir: filepath.Join(opts.Dir, fmt.Sprintf("state-%05d", res.States))}
@@ -190,12 +206,60 @@ func explorePoint(ctx context.Context, d *disk, opIndex int, kind string, opts E
 		}
 		return err
 	}
-	err := candidates(names, len(pieces), br.Exhaustive, newRand(opts.Seed, uint64(opIndex)), opts.MaxStatesPerBoundary, emit)
+	var err error
+	for _, c := range core(names, len(pieces)) {
+		if err = emit(c); err != nil {
+			break
+		}
+	}
+	inCore = false
+	if err == nil {
+		err = candidates(names, len(pieces), br.Exhaustive, newRand(opts.Seed, uint64(opIndex)), opts.MaxStatesPerBoundary, emit)
+	}
 	res.Boundaries = append(res.Boundaries, br)
 	if errors.Is(err, errEnough) {
 		return nil
 	}
 	return err
+}
+
+// core returns the states every crash point builds before any bound
+// applies: the edges of the window a crash there falls into. They are, in
+// order:
+//
+//  1. nothing pending: the crash came just after the last durable point;
+//  2. everything pending: every unsynced operation reached the disk;
+//  3. every name, and the first half of the data pieces in log order: a
+//     write the crash tore in the middle, such as an in-place rewrite;
+//  4. every name, and only the first data piece: a file truncated or
+//     begun, its new content not yet there;
+//  5. every name, and every data piece but the last: a torn last sector;
+//  6. no name, and every data piece: the data of files whose names a
+//     journal had not committed.
+//
+// Identical choices (few pieces, no names) are made once.
+func core(names, pieces int) []choice {
+	cut := func(n, k int) choice {
+		c := choice{names: n, keep: make([]bool, pieces)}
+		for i := range min(k, pieces) {
+			c.keep[i] = true
+		}
+		return c
+	}
+	cs := []choice{cut(0, 0), cut(names, pieces)}
+	if pieces >= 2 {
+		cs = append(cs, cut(names, (pieces+1)/2), cut(names, 1), cut(names, pieces-1))
+	}
+	if names > 0 && pieces > 0 {
+		cs = append(cs, cut(0, pieces))
+	}
+	var out []choice
+	for _, c := range cs {
+		if !slices.ContainsFunc(out, func(o choice) bool { return o.names == c.names && slices.Equal(o.keep, c.keep) }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // candidates calls emit with the choices to try at one crash point.

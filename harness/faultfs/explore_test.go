@@ -84,13 +84,13 @@ func TestExplore_RespectsBoundAndSeed(t *testing.T) {
 	}
 	sawInexhaustive := false
 	for _, b := range res.Boundaries {
-		if b.States > 5 {
-			t.Errorf("boundary %+v: more states than the bound", b)
+		if b.States > max(5, b.CoreStates) {
+			t.Errorf("boundary %+v: more states than the bound and the core", b)
 		}
 		if !b.Exhaustive && b.Space > 1000 {
 			sawInexhaustive = true
-			if b.States != 5 {
-				t.Errorf("boundary %+v: sampled %d states, want the bound, 5", b, b.States)
+			if b.States != max(5, b.CoreStates) {
+				t.Errorf("boundary %+v: sampled %d states, want the bound, 5, or the core", b, b.States)
 			}
 		}
 	}
@@ -108,10 +108,37 @@ func TestExplore_RespectsBoundAndSeed(t *testing.T) {
 	if _, eight := explore(t, rec, opts); slices.Equal(seven, eight) {
 		t.Errorf("seeds 7 and 8 gave the same states")
 	}
+	// MaxStates cuts everything but the core states of each point.
 	opts.MaxStates = 3
 	res, got := explore(t, rec, opts)
-	if len(got) != 3 || !res.Truncated {
-		t.Errorf("MaxStates 3: %d states, truncated %v", len(got), res.Truncated)
+	if len(got) != res.States || len(got)-res.CoreStates > 3 || !res.Truncated || res.CoreStates < 3 {
+		t.Errorf("MaxStates 3: %d states, %d of them core, truncated %v", len(got), res.CoreStates, res.Truncated)
+	}
+}
+
+// TestExplore_CoreStatesIgnoreTheBound: an in-place rewrite of a durable
+// file (truncate, then four sectors, then fsync) is torn in the middle in
+// a state the exploration builds under any bound and any seed.
+func TestExplore_CoreStatesIgnoreTheBound(t *testing.T) {
+	base := faultfs.NewTree()
+	old := []byte(strings.Repeat("o", 4*faultfs.SectorSize))
+	base.Inodes[2] = &faultfs.Inode{Mode: 0o644, Data: old}
+	base.Inodes[1].Entries["a"] = 2
+	rec := &faultfs.Recording{Base: base, Ops: []faultfs.Op{
+		{Kind: faultfs.OpTruncate, Ino: 2, Size: 0},
+		{Kind: faultfs.OpWrite, Ino: 2, Off: 0, Data: []byte(strings.Repeat("n", 4*faultfs.SectorSize))},
+		{Kind: faultfs.OpFsync, Ino: 2},
+	}}
+	half := "before-fsync: a=" + strings.Repeat("n", 2*faultfs.SectorSize)
+	empty := "before-fsync: a="
+	for _, seed := range []uint64{1, 2, 3} {
+		res, got := explore(t, rec, faultfs.ExploreOptions{MaxStatesPerBoundary: 1, MaxStates: 1, Seed: seed})
+		if !slices.Contains(got, empty) || !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, half) }) {
+			t.Errorf("seed %d: the truncated and the half-written file are missing from %d states", seed, len(got))
+		}
+		if res.CoreStates == 0 || res.CoreStates != res.States {
+			t.Errorf("seed %d: %d states, %d core; want only core states under bound 1", seed, res.States, res.CoreStates)
+		}
 	}
 }
 

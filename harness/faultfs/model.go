@@ -232,6 +232,10 @@ func (t *Tree) inode(id uint64, dir bool) *Inode {
 		}
 		t.Inodes[id] = in
 	}
+	if in.Dir && in.Entries == nil {
+		// An empty directory comes back from JSON with no map.
+		in.Entries = map[string]uint64{}
+	}
 	return in
 }
 

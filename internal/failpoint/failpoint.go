@@ -39,6 +39,7 @@ var names = []string{
 	"migrate/after-backup",
 	"migrate/between-steps",
 	"purge/after-archive",
+	"recover/after-quarantine",
 }
 
 // ErrUnknown means a failpoint name the store does not define, or a spec

@@ -118,6 +118,13 @@ func faultParams(f scenarios.Fault) map[string]any {
 	set("batch", f.Batch, f.Batch != 0)
 	set("subject", f.Subject, f.Subject != "")
 	set("recovery", string(f.Recovery), f.Recovery != "")
+	set("nth", f.Nth, f.Type == scenarios.FaultFsyncError)
+	set("sticky", f.Sticky, f.Sticky)
+	set("budget", f.Budget, f.Type == scenarios.FaultENOSPC)
+	set("median", f.Median.String(), f.Median != 0)
+	set("p99", f.P99.String(), f.P99 != 0)
+	set("procedure", f.Procedure, f.Procedure != "")
+	set("states", f.States, f.States != 0)
 	if len(m) == 0 {
 		return nil
 	}

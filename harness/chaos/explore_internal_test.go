@@ -1,0 +1,199 @@
+package chaos
+
+// The explore step's checks against hand-made crash states: real stores in
+// t.TempDir(), each built to break one promise, which the check must
+// report.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/boxstorm/boxstorm/harness/check"
+	"github.com/boxstorm/boxstorm/harness/faultfs"
+	"github.com/boxstorm/boxstorm/harness/history"
+	"github.com/boxstorm/boxstorm/scenarios"
+	"github.com/boxstorm/boxstorm/store"
+)
+
+// testExplorer is an explorer of procedure proc for a run of an always-sync
+// scenario that protects protection; canary runs it against that canary.
+func testExplorer(t *testing.T, proc string, protection scenarios.Protection, canary bool) *explorer {
+	t.Helper()
+	sc := &scenarios.Scenario{Protection: protection, Store: scenarios.StoreOptions{Sync: scenarios.SyncAlways, Recovery: scenarios.DefaultRecovery}}
+	r := newChaosRun(newPlan(sc, RunOptions{Canary: canary}, filepath.Join(t.TempDir(), "base")), history.MonotonicNanos(), "", nil)
+	return &explorer{r: r, proc: proc, enqueued: map[string]bool{}, baseline: map[string]bool{}}
+}
+
+// crashState copies x's base store into a fresh directory, adds to it
+// with fill, and returns it as a crash state at boundary. Every state of a
+// test comes from the one base store, so they share its identity and
+// metadata, as the states of one recording do.
+func crashState(t *testing.T, x *explorer, boundary string, fill func(context.Context, *store.Store)) faultfs.CrashState {
+	t.Helper()
+	ctx := context.Background()
+	o := x.openOptions(0)
+	o.Canary = ""
+	// The base store is made once, in the plan's directory.
+	if _, err := os.Stat(x.r.p.dir); os.IsNotExist(err) {
+		s, err := store.Open(ctx, x.r.p.dir, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "state-00001")
+	if err := os.CopyFS(dir, os.DirFS(x.r.p.dir)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(ctx, dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fill != nil {
+		fill(ctx, s)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return faultfs.CrashState{Index: 1, Dir: dir, Boundary: boundary}
+}
+
+// digestOf is the digest of a crash state built with fill.
+func digestOf(t *testing.T, x *explorer, fill func(context.Context, *store.Store)) storeDigest {
+	t.Helper()
+	cs := crashState(t, x, "end", fill)
+	s, err := store.Open(context.Background(), cs.Dir, x.openOptions(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := digest(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func put(t *testing.T, keys ...string) func(context.Context, *store.Store) {
+	return func(ctx context.Context, s *store.Store) {
+		for _, k := range keys {
+			if err := s.Put(ctx, synthBox, k, []byte("v-"+k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// wantViolation fails unless x found a violation of kind.
+func wantViolation(t *testing.T, x *explorer, kind string) {
+	t.Helper()
+	var kinds []string
+	for _, v := range x.vs {
+		kinds = append(kinds, v.Kind)
+		if v.Kind == kind && v.Severity == check.SeverityViolation {
+			return
+		}
+	}
+	t.Errorf("no %s violation; got %v", kind, kinds)
+}
+
+func TestExploreCheck_StepHalfDone(t *testing.T) {
+	x := testExplorer(t, scenarios.ProcedureMigrate, scenarios.Protection("migration-atomicity"), false)
+	x.old, x.new, x.newOK = digestOf(t, x, put(t, "a")), digestOf(t, x, put(t, "a", "b", "c")), true
+	// Wholly old and wholly new states pass, in the middle of the step.
+	for _, keys := range [][]string{{"a"}, {"a", "b", "c"}} {
+		x.check(context.Background(), crashState(t, x, "after-rename", put(t, keys...)))
+	}
+	if x.nv != 0 {
+		t.Fatalf("a wholly old or new state was reported: %v", x.vs)
+	}
+	x.check(context.Background(), crashState(t, x, "after-rename", put(t, "a", "b")))
+	wantViolation(t, x, "half-step")
+}
+
+func TestExploreCheck_StepLostAtTheEnd(t *testing.T) {
+	x := testExplorer(t, scenarios.ProcedureRotateKey, scenarios.Protection("step-atomicity"), false)
+	x.old, x.new, x.newOK = digestOf(t, x, put(t, "a")), digestOf(t, x, put(t, "a", "b")), true
+	// At the end, the procedure had returned: the old state is a loss.
+	x.check(context.Background(), crashState(t, x, "end", put(t, "a")))
+	wantViolation(t, x, "acknowledged-lost")
+}
+
+func TestExploreCheck_QueueLossAndHalfBatch(t *testing.T) {
+	x := testExplorer(t, scenarios.ProcedureEnqueue, scenarios.Protection("power-loss-durability"), false)
+	var kept store.Op
+	cs := crashState(t, x, "end", func(ctx context.Context, s *store.Store) {
+		var err error
+		if kept, err = s.Enqueue(ctx, payloadFor("kept", 64), store.EnqueueOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Enqueue(ctx, payloadFor("stray", 64), store.EnqueueOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	x.calls = []ackRecord{
+		{kind: "enqueue", ids: []string{kept.ID}, returned: 1},
+		{kind: "enqueue", ids: []string{"op-acknowledged-then-gone"}, returned: 1},
+		{kind: "batch", ids: []string{kept.ID, "op-never-written"}}, // failed: all or nothing
+	}
+	for _, c := range x.calls {
+		for _, id := range c.ids {
+			x.enqueued[id] = true
+		}
+	}
+	x.check(context.Background(), cs)
+	wantViolation(t, x, "acknowledged-lost")
+	wantViolation(t, x, "half-transaction")
+	wantViolation(t, x, "unexpected") // "stray" was never enqueued by the procedure
+}
+
+func TestExploreCheck_AckUndone(t *testing.T) {
+	x := testExplorer(t, scenarios.ProcedureClaimAck, scenarios.Protection("power-loss-durability"), false)
+	var op store.Op
+	cs := crashState(t, x, "end", func(ctx context.Context, s *store.Store) {
+		var err error
+		if op, err = s.Enqueue(ctx, payloadFor("acked", 64), store.EnqueueOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	x.baseline[op.ID] = true
+	x.calls = []ackRecord{{kind: "ack", ids: []string{op.ID}, returned: 1}}
+	x.check(context.Background(), cs)
+	wantViolation(t, x, "acknowledged-lost")
+}
+
+func TestExploreCheck_DoesNotOpen(t *testing.T) {
+	x := testExplorer(t, scenarios.ProcedureBackup, scenarios.Protection("step-atomicity"), false)
+	x.old = digestOf(t, x, nil)
+	cs := crashState(t, x, "before-fsync", put(t, "a"))
+	if err := os.WriteFile(filepath.Join(cs.Dir, "keyring.json"), []byte("{torn"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	x.check(context.Background(), cs)
+	wantViolation(t, x, "does-not-open")
+	// The state is kept for a reader, as the crash left it.
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cs.Dir), fmt.Sprintf("violation-%05d", cs.Index), "keyring.json")); err != nil {
+		t.Errorf("violating state not kept: %v", err)
+	}
+}
+
+// A store that a wrong key opens and rewrites (the key-check canary, as
+// Hive does) fails the wrong-key check on any crash state.
+func TestExploreCheck_WrongKeyChangesBytes(t *testing.T) {
+	x := testExplorer(t, scenarios.ProcedureBackup, scenarios.Protection(store.CanaryKeyCheck), true)
+	x.old = digestOf(t, x, put(t, "a"))
+	x.check(context.Background(), crashState(t, x, "before-fsync", put(t, "a")))
+	var kinds []string
+	for _, v := range x.vs {
+		kinds = append(kinds, v.Kind)
+	}
+	if !strings.Contains(strings.Join(kinds, " "), "wrong-key-") {
+		t.Errorf("a wrong key opened and changed the store unreported: %v", kinds)
+	}
+}
