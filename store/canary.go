@@ -27,7 +27,7 @@ const (
 	CanaryMigrationAtomicity  = "migration-atomicity"   // the schema version is written before the migrated boxes
 	CanaryPowerLossDurability = "power-loss-durability" // commits are acknowledged without an fsync
 	CanaryFsyncHonesty        = "fsync-honesty"         // a failed fsync is ignored, as buntdb's Always does
-	CanaryStepAtomicity       = "step-atomicity"        // box swaps overwrite the live file in place, no staging rename
+	CanaryStepAtomicity       = "step-atomicity"        // box swaps overwrite the live file in place, no staging rename; the corrupted-box procedure runs without its journal
 	// CanaryLockStaleness takes a held lock over after half of StaleAfter.
 	CanaryLockStaleness = "lock-staleness"
 	// CanaryIdempotencyDurability keeps idempotency keys in memory only, so

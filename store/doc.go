@@ -106,6 +106,12 @@
 //   - A torn tail, an incomplete last transaction, is cut back to the last
 //     whole transaction, with any zeros after it (the blocks a power cut can
 //     leave unwritten after a file's size advanced).
+//   - So is a tail with a hole: 512-byte sectors of unsynced writes that
+//     never reached the disk (zeros) while later ones did. Everything from
+//     the last whole transaction before the first hole goes, later
+//     transactions included: an fsync makes every earlier write durable, so
+//     none of them was acknowledged. Zeros that are not whole unwritten
+//     sectors, and any other bytes, are damage.
 //   - A marker is known by its authenticated header, whatever its key: a
 //     damaged marker key or length in the last transaction is damage, never
 //     a torn tail.
@@ -151,7 +157,8 @@
 //     under SyncNever), nor a store or box without an entry (stores of older
 //     versions, a box just replaced by a restore, rotation or erasure). A cut
 //     into that window reads as a torn tail, and a cut exactly at a
-//     transaction boundary there looks like a clean file.
+//     transaction boundary there looks like a clean file; likewise a sector
+//     of acknowledged data there that a faulty disk zeroed reads as a hole.
 //   - pending_index is derived data. Claims are served from an in-memory FIFO
 //     built at Open, and index changes are written behind in batches and
 //     fsynced lazily; Open reconciles the index with pending_ops, adding

@@ -429,6 +429,8 @@ func (s *Store) repair(name string, seal *sealer, res scanResult) (*builtBox, er
 	reason := "incomplete last transaction (a torn write)"
 	if res.damage != nil {
 		kind, reason = "damage", res.damage.Reason
+	} else if res.holed {
+		reason = fmt.Sprintf("incomplete last transaction (a torn write: the blocks from offset %d were never written, and nothing after them was acknowledged)", res.holeAt)
 	}
 	switch {
 	case mode == Strict:

@@ -280,6 +280,10 @@ type scanResult struct {
 	torn bool
 	// tornRecords counts the complete records in the torn transaction.
 	tornRecords int
+	// holed is set when the torn tail has a block that was never written
+	// (zeros with written bytes after them); holeAt is where the first is.
+	holed  bool
+	holeAt int
 	// damage describes the first damage that is not a torn tail.
 	damage *CorruptionError
 }
@@ -293,8 +297,17 @@ type scanResult struct {
 // zeros are part of the torn tail (as RocksDB's tolerate-corrupted-tail
 // treats them). A complete transaction never ends in a zero byte (its last
 // record ends in CRLF), so no whole transaction is lost that way; the
-// checkpoint catches zeros written over durable ones. Zeros followed by any
-// other byte are damage.
+// checkpoint catches zeros written over durable ones.
+//
+// Zeros followed by other bytes are a torn tail only when they are a block
+// that was never written: after a power cut, the writes since the last
+// fsync may reach the disk in any order, a 512-byte sector at a time, and
+// a sector that never did reads as zeros. See holeAt for what counts as
+// such a block. An fsync makes every earlier write durable, so nothing
+// after a hole was ever acknowledged: the tail is cut back to the last
+// whole transaction before it, with every byte after it (the checkpoint
+// still refuses a cut below its length). Any other damage, zeros that are
+// not such a block included, is refused.
 func scanBox(box string, d []byte, keys *sealer) scanResult {
 	return scanBoxMark(box, d, keys, 0)
 }
@@ -310,15 +323,48 @@ func scanBoxMark(box string, d []byte, keys *sealer, mark uint64) scanResult {
 	for z > 0 && d[z-1] == 0 {
 		z--
 	}
-	if z == len(d) {
-		return res
+	if z < len(d) {
+		if cut := scanFraming(box, d[:z], keys, mark); cut.damage == nil {
+			cut.size, cut.torn = len(d), true
+			return cut
+		}
 	}
-	cut := scanFraming(box, d[:z], keys, mark)
-	if cut.damage != nil {
-		return res
+	if h := holeAt(d, res.goodEnd); h >= 0 {
+		// The bytes before the hole must be whole transactions plus at most
+		// a torn one, ending where the whole scan's whole transactions end.
+		if cut := scanFraming(box, d[:h], keys, mark); cut.damage == nil && cut.goodEnd == res.goodEnd {
+			cut.size, cut.torn, cut.holed, cut.holeAt = len(d), true, true, h
+			return cut
+		}
 	}
-	cut.size, cut.torn = len(d), true
-	return cut
+	return res
+}
+
+// sectorSize is the unit in which a power cut can leave a file's unsynced
+// writes unwritten (zeros), as the fault file system models it.
+const sectorSize = 512
+
+// holeAt returns the offset of the first block at or after from that was
+// never written, or -1. Such a block is a run of zeros that starts at from
+// (the start of a write: the first transaction not yet whole) or at a sector
+// boundary, and reaches the next sector boundary, the end of the file, or
+// the start of a record (the next write). Zeros anywhere else, such as a
+// run in the middle of a sector followed by more bytes of it, are not a
+// hole: they are damage.
+func holeAt(d []byte, from int) int {
+	for h := from; h < len(d); {
+		if d[h] == 0 {
+			e := h
+			for e < len(d) && d[e] == 0 && (e == h || e%sectorSize != 0) {
+				e++
+			}
+			if e == len(d) || e%sectorSize == 0 || d[e] == '*' {
+				return h
+			}
+		}
+		h = (h/sectorSize + 1) * sectorSize
+	}
+	return -1
 }
 
 // scanFraming is scanBox without the zero-tail rule.
