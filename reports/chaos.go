@@ -40,14 +40,17 @@ type OpLatency struct {
 
 // ChaosSummary is a whole chaos run: summary.json. Replay reads it back.
 type ChaosSummary struct {
-	Tool      string          `json:"tool"`
-	Seed      uint64          `json:"seed"`
-	Quick     bool            `json:"quick"`
-	Canary    bool            `json:"canary"`
-	Shard     string          `json:"shard,omitempty"`
-	Started   time.Time       `json:"started"`
-	Elapsed   time.Duration   `json:"elapsed_ns"`
-	Verdict   string          `json:"verdict"` // "pass", "fail" or "unknown"
+	Tool    string        `json:"tool"`
+	Seed    uint64        `json:"seed"`
+	Quick   bool          `json:"quick"`
+	Canary  bool          `json:"canary"`
+	Shard   string        `json:"shard,omitempty"`
+	Started time.Time     `json:"started"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	Verdict string        `json:"verdict"` // "pass", "fail" or "unknown"
+	// Kills is the number of process kills over all scenarios (Finish
+	// adds them up).
+	Kills     int             `json:"kills"`
 	Scenarios []ChaosScenario `json:"scenarios"`
 }
 
@@ -58,8 +61,10 @@ type ChaosScenario struct {
 	Verdict string        `json:"verdict"`          // VerdictPass, VerdictFail or VerdictUnknown
 	Caught  *bool         `json:"caught,omitempty"` // canary runs: the violation was seen
 	Elapsed time.Duration `json:"elapsed_ns"`
-	Failed  []string      `json:"failed,omitempty"`
-	Unknown []string      `json:"unknown,omitempty"`
+	// Kills is the number of times the scenario's worker was SIGKILLed.
+	Kills   int      `json:"kills"`
+	Failed  []string `json:"failed,omitempty"`
+	Unknown []string `json:"unknown,omitempty"`
 	// Checks lists every check the scenario ran and every latency
 	// threshold, each with its verdict, the passed ones included.
 	Checks  []CheckVerdict `json:"checks,omitempty"`
@@ -92,7 +97,9 @@ func (e ChaosScenario) Held() bool {
 // any was unknown, else pass.
 func (s *ChaosSummary) Finish() {
 	s.Verdict = VerdictPass
+	s.Kills = 0
 	for _, e := range s.Scenarios {
+		s.Kills += e.Kills
 		switch {
 		case s.Canary && !e.Held():
 			s.Verdict = VerdictFail

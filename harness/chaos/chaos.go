@@ -74,13 +74,16 @@ type ScenarioResult struct {
 	Thresholds  []ThresholdResult   `json:"thresholds,omitempty"`
 	Faults      []FaultEvent        `json:"faults"`
 	Ops         int64               `json:"ops"`
-	Elapsed     time.Duration       `json:"elapsed_ns"`
-	SyncMode    string              `json:"sync_mode"`
-	Recovery    string              `json:"recovery"`
-	Latency     []reports.OpLatency `json:"latency,omitempty"`
-	Notes       []string            `json:"notes,omitempty"`
-	Error       string              `json:"error,omitempty"`
-	Dir         string              `json:"-"`
+	// Kills is the number of times the worker was SIGKILLed: each one a
+	// restart the checks judge across.
+	Kills    int                 `json:"kills"`
+	Elapsed  time.Duration       `json:"elapsed_ns"`
+	SyncMode string              `json:"sync_mode"`
+	Recovery string              `json:"recovery"`
+	Latency  []reports.OpLatency `json:"latency,omitempty"`
+	Notes    []string            `json:"notes,omitempty"`
+	Error    string              `json:"error,omitempty"`
+	Dir      string              `json:"-"`
 }
 
 // Caught reports whether a canary run saw the violation its known-bad
@@ -128,6 +131,12 @@ type chaosRun struct {
 	killed   bool         // the crash worker was SIGKILLed
 	probed   bool         // the FIFO probe ran
 	observed int          // store-state observations made
+
+	// resume is each producer's first enqueue number in a worker resumed
+	// after a repeated kill; segment counts the workers before it.
+	resume  map[string]int64
+	segment int
+	retried int // in-flight enqueues retried after kills
 }
 
 // newChaosRun makes a run of p that records on the clock that started at
@@ -221,6 +230,7 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 	res.Latency = latencySummary(hs)
 	res.Elapsed = time.Since(start)
 	res.Faults = faultEvents(raw)
+	res.Kills = countKills(res.Faults)
 	res.Notes = r.notes
 	res.Verdict = overallVerdict(res)
 	if err := r.writeScenario(res, raw, judged, hs); err != nil {
@@ -270,6 +280,9 @@ func (r *chaosRun) execute(ctx context.Context) error {
 	if err := r.sess.close(); err != nil {
 		return fmt.Errorf("close store before worker: %w", err)
 	}
+	if kf, ok := r.p.repeatedKill(); ok {
+		return r.runKills(ctx, kf)
+	}
 	if err := r.runWorker(ctx); err != nil {
 		return err
 	}
@@ -287,7 +300,7 @@ func (r *chaosRun) execute(ctx context.Context) error {
 		// What the crash left, before any later step changes it.
 		r.observe(ctx, history.RestartProcess)
 		r.sess.opened = 1
-		r.resumeProducers(ctx)
+		r.resumeProducers(ctx, 0, true)
 		r.drain(ctx)
 	}
 	for _, p := range rest {

@@ -122,7 +122,7 @@ func (r *chaosRun) writeScenario(res *ScenarioResult, raw, judged []history.Hist
 
 // Entry summarises res for the run's reports.
 func (res *ScenarioResult) Entry() reports.ChaosScenario {
-	e := reports.ChaosScenario{Name: res.Scenario, Verdict: string(res.Verdict), Elapsed: res.Elapsed, Error: res.Error, Latency: res.Latency,
+	e := reports.ChaosScenario{Name: res.Scenario, Verdict: string(res.Verdict), Elapsed: res.Elapsed, Error: res.Error, Latency: res.Latency, Kills: res.Kills,
 		FaultWindows: FaultWindows(res.Faults)}
 	if res.Canary {
 		c := res.Caught()
