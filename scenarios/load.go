@@ -55,6 +55,7 @@ type (
 		To        *string  `yaml:"to"`
 		Mode      *string  `yaml:"mode"`
 		Count     *int64   `yaml:"count"`
+		Every     *int64   `yaml:"every"`
 		Bytes     *int64   `yaml:"bytes"`
 		Length    *int64   `yaml:"length"`
 		Processor *int64   `yaml:"processor"`

@@ -133,6 +133,11 @@ func TestLoad_Invalid(t *testing.T) {
 		{"missing fault type", edit(11), 10, "faults[0].type", "missing", nil},
 		{"field not for type", insert(11, "    box: pending_ops"), 12, "faults[0].box", "does not apply to type kill", nil},
 		{"restore without backup", edit(11, "    type: restore"), 11, "faults[0].type", "restore needs a backup", nil},
+		{"kill every zero", insert(11, "    every: 0"), 12, "faults[0].every", "must be at least 1, got 0", nil},
+		{"kill every beyond ops", insert(11, "    every: 500"), 12, "faults[0].every", "must be at most 100, got 500", nil},
+		{"kill count zero", insert(11, "    count: 0"), 12, "faults[0].count", "must be at least 1, got 0", nil},
+		{"repeated kill at a step", replace("  - at: {op: 50}\n    type: kill\n", "  - at: {step: 1}\n    type: kill\n    every: 10\n"), 12, "faults[0].every", "a kill at a step cannot repeat", nil},
+		{"repeated kill beside an op fault", insert(11, "    every: 10", "  - at: {op: 60}", "    type: bitflip", "    box: pending_ops"), 13, "faults[1].at", "the only fault at an op position", nil},
 		{"bad failpoint", insert(11, "    failpoint: Enqueue After Write"), 12, "faults[0].failpoint", "not a failpoint name", nil},
 		{"skew without processors", edit(11, "    type: clock-skew", "    processor: 0", "    offset: +5m"), 11, "faults[0].type", "the workload runs none", nil},
 		{"erase unknown subject", edit(11, "    type: erase", "    subject: subject-99"), 12, "faults[0].subject", "not among the workload's subjects", nil},
@@ -412,6 +417,40 @@ func TestLoad_LongValueQuotedShort(t *testing.T) {
 			want := `"` + long[:scenarios.MaxQuoted] + `"… (6000 bytes)`
 			if !strings.Contains(msg, want) || len(msg) > 400 {
 				t.Errorf("error (%d bytes) %q, want it to quote %s and stay short", len(msg), msg, want)
+			}
+		})
+	}
+}
+
+func TestLoad_RepeatedKill(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		src        string
+		every      int64
+		count      int
+		quickEvery int64
+	}{
+		{"one kill", valid, 0, 0, 0},
+		{"every", insert(11, "    every: 10"), 10, 0, 10},
+		{"every and count", insert(11, "    every: 10", "    count: 3"), 10, 3, 10},
+		// The 50 ops after the first kill, spread over 5 kills.
+		{"count alone", insert(11, "    count: 5"), 10, 5, 10},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, err := scenarios.Load("t.yaml", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := sc.Faults[0]
+			if got, want := f.Every, tt.every; got != want {
+				t.Errorf("Every = %d, want %d", got, want)
+			}
+			if got, want := f.Count, tt.count; got != want {
+				t.Errorf("Count = %d, want %d", got, want)
+			}
+			sc.Workload.QuickOps = 20
+			if got, want := sc.Quick().Faults[0].Every, tt.quickEvery; got != want {
+				t.Errorf("Quick().Every = %d, want %d: every is a distance between kills, never scaled", got, want)
 			}
 		})
 	}

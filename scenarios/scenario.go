@@ -497,8 +497,9 @@ type Fault struct {
 	// truncate, IndexMissingIDs or IndexDanglingIDs for corrupt-index, and
 	// RelocateCopy or RelocateMove for relocate.
 	Mode string
-	// Count is the number of bits for bitflip, of migrations for migrate
-	// and of records for corrupt-index and malformed-timestamps.
+	// Count is the number of bits for bitflip, of migrations for migrate,
+	// of records for corrupt-index and malformed-timestamps, and the most
+	// kills a repeated kill fires (zero: as many as the ops allow).
 	Count int
 	// Bytes is the length of a garbage line.
 	Bytes int
@@ -517,6 +518,10 @@ type Fault struct {
 	// Failpoint is the named store failpoint at which a kill fires, such
 	// as "enqueue/after-write-before-sync"; empty kills at the position.
 	Failpoint string
+	// Every makes a kill repeat: after each restart the workload resumes
+	// and the next kill comes Every ops later, until Count kills have
+	// fired or the workload's ops are done. Zero means one kill.
+	Every int64
 	// During is DuringOpen or DuringRestore for wrong-key.
 	During string
 	// Delta is how far a schema-mismatch restore's expected schema

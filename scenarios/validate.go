@@ -231,7 +231,7 @@ var faultFields = map[FaultType][]string{
 	FaultClockSkew:           {"processor", "offset"},
 	FaultStall:               {"processor", "duration"},
 	FaultHandlerFailure:      {"rate"},
-	FaultKill:                {"failpoint"},
+	FaultKill:                {"failpoint", "every", "count"},
 	FaultWrongKey:            {"during"},
 	FaultSchemaMismatch:      {"delta"},
 	FaultDiskFull:            {"limit"},
@@ -272,6 +272,17 @@ func (s *source) faults(raw []rawFault, w Workload) ([]Fault, *Error) {
 			return nil, err
 		}
 		faults = append(faults, f)
+	}
+	for i, f := range faults {
+		if f.Type != FaultKill || f.Every == 0 {
+			continue
+		}
+		for j, g := range faults {
+			if j != i && g.At.Kind != AtStep {
+				return nil, s.fail(indexPath("faults", j)+".at", "a repeated kill must be the only fault at an op position",
+					"move this fault to a step, or drop every and count from the kill", nil)
+			}
+		}
 	}
 	return faults, nil
 }
@@ -390,6 +401,9 @@ func (s *source) fault(p string, r *rawFault, sched *faultSchedule) (Fault, *Err
 				"failpoints are named area/point, as in enqueue/after-write-before-sync", nil)
 		} else if r.Failpoint != nil {
 			f.Failpoint = *r.Failpoint
+		}
+		if err == nil {
+			err = s.repeatKill(p, r, &f, w)
 		}
 	case FaultWrongKey:
 		if f.During, err = oneOf(s, p+".during", r.During, []string{DuringOpen, DuringRestore}, ""); err != nil {
@@ -876,3 +890,36 @@ func orList(types []FaultType) string {
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
+
+// repeatKill checks a kill's every and count: a kill repeats only at an op
+// position, in a workload that runs ops, and count alone spreads its kills
+// evenly over the ops after the first.
+func (s *source) repeatKill(p string, r *rawFault, f *Fault, w Workload) *Error {
+	if r.Every == nil && r.Count == nil {
+		return nil
+	}
+	field := p + ".every"
+	if r.Every == nil {
+		field = p + ".count"
+	}
+	switch {
+	case f.At.Kind == AtStep:
+		return s.fail(field, "a kill at a step cannot repeat", "put the first kill at an op position, such as at: {op: 100}", nil)
+	case w.Kind != WorkloadEnqueue && w.Kind != WorkloadMixed:
+		return s.fail(field, fmt.Sprintf("a repeated kill needs producers to resume, and kind %s has none", w.Kind), "use kind enqueue or mixed", nil)
+	}
+	count, err := s.integer(p+".count", r.Count, 0, 1, MaxKills)
+	if err != nil {
+		return err
+	}
+	f.Count = int(count)
+	if r.Every == nil {
+		f.Every = max(1, (w.Ops-f.At.OpMax)/count)
+		return nil
+	}
+	f.Every, err = s.integer(field, r.Every, 0, 1, w.Ops)
+	return err
+}
+
+// MaxKills is the most kills one repeated kill fault may fire.
+const MaxKills = 100_000

@@ -134,6 +134,12 @@ type chaosRun struct {
 	probed   bool         // the FIFO probe ran
 	observed int          // store-state observations made
 	ff       *faultfsRun  // the fault file system under the store (faultfs.go); nil when not needed
+
+	// resume is each producer's first enqueue number in a worker resumed
+	// after a repeated kill; segment counts the workers before it.
+	resume  map[string]int64
+	segment int
+	retried int // in-flight enqueues retried after kills
 }
 
 // newChaosRun makes a run of p that records on the clock that started at
@@ -284,6 +290,9 @@ func (r *chaosRun) execute(ctx context.Context) error {
 	if err := r.sess.close(); err != nil {
 		return fmt.Errorf("close store before worker: %w", err)
 	}
+	if kf, ok := r.p.repeatedKill(); ok {
+		return r.runKills(ctx, kf)
+	}
 	if err := r.runWorker(ctx); err != nil {
 		return err
 	}
@@ -305,7 +314,7 @@ func (r *chaosRun) execute(ctx context.Context) error {
 		// What the crash left, before any later step changes it.
 		r.observe(ctx, restart)
 		r.sess.opened = 1
-		r.resumeProducers(ctx)
+		r.resumeProducers(ctx, 0, true)
 		r.drain(ctx)
 	}
 	for _, p := range rest {

@@ -82,16 +82,16 @@ func TestRecordObservedKill(t *testing.T) {
 		return r
 	}
 	r := run([]fault.PlannedFault{kill})
-	r.recordObservedKill(50)
+	r.recordObservedKill(50, 0)
 	got := faultEvents(history.MergeHistories(r.hist.Events()))
 	if len(got) != 3 || got[1].Index != 1 || got[1].Type != scenarios.FaultKill || got[1].Phase != "kill" || got[1].Time != 50 || got[1].Proc != "worker" {
 		t.Fatalf("observed kill not in time order: %+v", got)
 	}
-	if r.recordObservedKill(60); r.hist.Len() != 3 {
+	if r.recordObservedKill(60, 0); r.hist.Len() != 3 {
 		t.Errorf("a recorded kill was added again: %+v", r.hist.Events())
 	}
 	r = run(nil)
-	if r.recordObservedKill(50); r.hist.Len() != 2 {
+	if r.recordObservedKill(50, 0); r.hist.Len() != 2 {
 		t.Errorf("a plan without a kill got a kill: %+v", r.hist.Events())
 	}
 }

@@ -61,11 +61,14 @@ func (r *chaosRun) beforeReopen(ctx context.Context, rest []fault.PlannedFault) 
 // outcome it never learned, with the same key, payload and subject, as a
 // real client would, then enqueues a few more ops that repeat earlier keys
 // (those acknowledged before the crash included) at the workload's
-// idempotency rate.
-func (r *chaosRun) resumeProducers(ctx context.Context) {
+// idempotency rate. Only in-flight enqueues at event index from or later
+// are retried, and the extra enqueues are made only when more is set (a
+// repeated kill resumes the producers in the next worker instead). It
+// returns each producer's next enqueue number.
+func (r *chaosRun) resumeProducers(ctx context.Context, from int, more bool) map[string]int64 {
 	w := r.p.sc.Workload
 	if w.Idempotency == 0 || (w.Kind != scenarios.WorkloadEnqueue && w.Kind != scenarios.WorkloadMixed) {
-		return
+		return nil
 	}
 	// A producer's n-th enqueue (from 0) carries the payload of marker
 	// "<client>-<n>" (see enqueue); the history keeps each client's calls
@@ -76,14 +79,14 @@ func (r *chaosRun) resumeProducers(ctx context.Context) {
 	}
 	next := map[string]int64{}
 	inflight := map[string][]retry{}
-	for _, e := range r.hist.Events() {
+	for i, e := range r.hist.Events() {
 		client, ok := strings.CutPrefix(e.Client, workerClient+"/")
 		if !ok || e.Kind != history.KindEnqueue || !strings.HasPrefix(client, "producer-") {
 			continue
 		}
 		marker := fmt.Sprintf("%s-%d", client, next[client])
 		next[client]++
-		if !e.Crashed() || e.In.IdempotencyKey == "" {
+		if i < from || !e.Crashed() || e.In.IdempotencyKey == "" {
 			continue
 		}
 		if e.In.PayloadHash != history.HashPayload(payloadFor(marker, w.ValueSize)) {
@@ -97,7 +100,10 @@ func (r *chaosRun) resumeProducers(ctx context.Context) {
 		clients = append(clients, c)
 	}
 	slices.Sort(clients)
-	more := min(200, max(20, w.Ops/10))
+	extra := min(200, max(20, w.Ops/10))
+	if !more {
+		extra = 0
+	}
 	retried, enqueued := 0, 0
 	for i, client := range clients {
 		n := next[client]
@@ -106,15 +112,19 @@ func (r *chaosRun) resumeProducers(ctx context.Context) {
 			retried++
 		}
 		rng := rand.New(rand.NewPCG(r.p.opts.Seed, uint64(3000+i)))
-		for range more {
+		for range extra {
 			if ctx.Err() != nil {
-				return
+				return next
 			}
 			r.enqueue(ctx, client, &n, rng)
 			enqueued++
 		}
 	}
-	r.note("after the kill, %d producers resumed: %d in-flight enqueues retried with their keys, %d more enqueued", len(clients), retried, enqueued)
+	if more {
+		r.note("after the kill, %d producers resumed: %d in-flight enqueues retried with their keys, %d more enqueued", len(clients), retried, enqueued)
+	}
+	r.retried += retried
+	return next
 }
 
 // relocate copies or moves a sealed record to another box or key, with the

@@ -55,16 +55,35 @@ type workerSpec struct {
 	// FaultFS is the fault file system's control socket, when the store
 	// directory is a faultfs mount.
 	FaultFS string `json:"faultfs,omitempty"`
+	// Resume is, after a repeated kill, each producer's next enqueue
+	// number, so the same clients go on with new markers; Segment counts
+	// the workers started before this one.
+	Resume  map[string]int64 `json:"resume,omitempty"`
+	Segment int              `json:"segment,omitempty"`
 }
 
 // runWorker runs the scenario's workload and steps in a worker child and
 // takes over its history, backups and key generation.
 func (r *chaosRun) runWorker(ctx context.Context) error {
+	if err := r.startWorker(ctx, r.spec(), r.p.failpointSpec(), 0); err != nil {
+		return err
+	}
+	if r.p.has(scenarios.FaultKill) && !r.killed {
+		r.note("the kill fault did not fire: the worker was not killed")
+		r.fault(history.Fault{Index: -1, Type: string(scenarios.FaultKill), Phase: history.FaultDone, Skipped: "the worker finished without reaching the kill"})
+	}
+	return nil
+}
+
+// startWorker runs one worker child with spec, arming failpoint fp (NAME@N)
+// when not empty, until it exits or is killed; since is the history's
+// length when it started, for recordObservedKill.
+func (r *chaosRun) startWorker(ctx context.Context, spec workerSpec, fp string, since int) error {
+	r.killed = false
 	exe, err := r.p.exe()
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	spec := r.spec()
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
@@ -79,7 +98,7 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 	}
 	defer stderr.Close()
 	args := []string{WorkerCommand, "--spec", specPath}
-	if fp := r.p.failpointSpec(); fp != "" {
+	if fp != "" {
 		args = append(args, "--failpoint", fp)
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
@@ -116,13 +135,9 @@ func (r *chaosRun) runWorker(ctx context.Context) error {
 		r.note("worker history: %v (see worker.stderr)", ferr)
 	}
 	if r.killed {
-		r.recordObservedKill(streamEnd)
+		r.recordObservedKill(streamEnd, since)
 	}
 	r.adoptWorkerFaults()
-	if r.p.has(scenarios.FaultKill) && !r.killed {
-		r.note("the kill fault did not fire: the worker was not killed")
-		r.fault(history.Fault{Index: -1, Type: string(scenarios.FaultKill), Phase: history.FaultDone, Skipped: "the worker finished without reaching the kill"})
-	}
 	return nil
 }
 
@@ -141,12 +156,12 @@ const workerClient = "worker"
 // time cut. The event has phase "kill" and says in its detail that it was
 // observed; it goes in time order. Nothing is added when the worker
 // recorded its kill itself or the plan has no kill.
-func (r *chaosRun) recordObservedKill(cut int64) {
+func (r *chaosRun) recordObservedKill(cut int64, since int) {
 	i := slices.IndexFunc(r.p.faults, func(p fault.PlannedFault) bool { return p.Type == scenarios.FaultKill })
 	if i < 0 {
 		return
 	}
-	if slices.ContainsFunc(faultEvents(r.hist.Events()), func(ev FaultEvent) bool {
+	if slices.ContainsFunc(faultEvents(r.hist.Events()[since:]), func(ev FaultEvent) bool {
 		return ev.Type == scenarios.FaultKill && ev.Phase == history.FaultKill
 	}) {
 		return
@@ -345,6 +360,7 @@ func runWorkerSpec(ctx context.Context, path string, stdout io.Writer) error {
 	if err := r.attachFaultFS(ctx, spec.FaultFS); err != nil {
 		return fmt.Errorf("faultfs: %w", err)
 	}
+	r.resume, r.segment = spec.Resume, spec.Segment
 	if err := r.sess.open(ctx, nil); err != nil {
 		return fmt.Errorf("open: %w", err)
 	}

@@ -280,8 +280,8 @@ func (r *chaosRun) prefill(ctx context.Context, from, to int64) error {
 func (ws *workers) producer(ctx context.Context, i int) {
 	r := ws.r
 	client := fmt.Sprintf("producer-%d", i)
-	rng := rand.New(rand.NewPCG(r.p.opts.Seed, uint64(i)))
-	var n int64
+	rng := rand.New(rand.NewPCG(r.p.opts.Seed, uint64(i)+uint64(r.segment)<<32))
+	n := r.resume[client]
 	for ctx.Err() == nil {
 		k, ok := ws.gate.begin(true)
 		if !ok {

@@ -116,8 +116,13 @@ func CheckRestoreWhole(events []history.HistoryEvent, eff Effects, fs FinalState
 // returned after the relocation returns it, and the final state lists it
 // neither as a pending op under its new key nor as a failed op.
 //
+// The repaired store must match the history (RepairMatchesHistory): every
+// surviving op has its acknowledged payload, and every acknowledged op
+// that is gone was dropped by a repair the audit log reports.
+//
 // Violations: no-offset, no-quarantine, no-audit, unreported-damage,
-// unreported-index-damage, relocated-served.
+// unreported-index-damage, relocated-served, changed-payload,
+// silently-dropped.
 func CheckIntegrityReported(events []history.HistoryEvent, eff Effects, fs FinalState) CheckResult {
 	if len(eff.Damage) == 0 && len(eff.IndexDamage) == 0 && len(eff.Relocations) == 0 {
 		return CheckResult{Verdict: VerdictUnknown, Message: "no damage was injected"}
@@ -182,6 +187,7 @@ func CheckIntegrityReported(events []history.HistoryEvent, eff Effects, fs Final
 				Message: fmt.Sprintf("%s %s at offset %d of %s was neither refused nor repaired by any open", d.Type, d.Mode, d.Offset, d.Box)})
 		}
 	}
+	vs = append(vs, RepairMatchesHistory(events, eff, fs)...)
 	vs = append(vs, relocationsServed(events, eff, fs)...)
 	if eff.RecoverScheduled && fs.Err == "" {
 		if len(eff.Quarantines) == 0 {

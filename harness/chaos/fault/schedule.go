@@ -111,6 +111,7 @@ func faultParams(f scenarios.Fault) map[string]any {
 	set("duration", f.Duration.String(), f.Duration != 0)
 	set("rate", f.Rate, f.Rate != 0)
 	set("failpoint", f.Failpoint, f.Failpoint != "")
+	set("every", f.Every, f.Every != 0)
 	set("during", f.During, f.During != "")
 	set("delta", f.Delta, f.Delta != 0)
 	set("limit", f.Limit, f.Type == scenarios.FaultDiskFull)
