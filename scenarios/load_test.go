@@ -138,6 +138,11 @@ func TestLoad_Invalid(t *testing.T) {
 		{"kill count zero", insert(11, "    count: 0"), 12, "faults[0].count", "must be at least 1, got 0", nil},
 		{"repeated kill at a step", replace("  - at: {op: 50}\n    type: kill\n", "  - at: {step: 1}\n    type: kill\n    every: 10\n"), 12, "faults[0].every", "a kill at a step cannot repeat", nil},
 		{"repeated kill beside an op fault", insert(11, "    every: 10", "  - at: {op: 60}", "    type: bitflip", "    box: pending_ops"), 13, "faults[1].at", "the only fault at an op position", nil},
+		{"power-loss every zero", edit(11, "    type: power-loss", "    every: 0"), 12, "faults[0].every", "must be at least 1, got 0", nil},
+		{"power-loss count zero", edit(11, "    type: power-loss", "    count: 0"), 12, "faults[0].count", "must be at least 1, got 0", nil},
+		{"repeated power-loss at a step", replace("  - at: {op: 50}\n    type: kill\n", "  - at: {step: 1}\n    type: power-loss\n    every: 10\n"), 12, "faults[0].every", "a power-loss at a step cannot repeat", nil},
+		{"repeated power-loss beside an op fault", edit(11, "    type: power-loss", "    every: 10", "  - at: {op: 60}", "    type: bitflip", "    box: pending_ops"), 13, "faults[1].at", "a repeated power-loss must be the only fault", nil},
+		{"repeated power-loss without producers", replace("  kind: enqueue\n  producers: 1\n  ops: 100\nfaults:\n  - at: {op: 50}\n    type: kill\n", "  kind: claim\n  processors: 1\n  ops: 100\nfaults:\n  - at: {op: 50}\n    type: power-loss\n    every: 10\n"), 12, "faults[0].every", "a repeated power-loss needs producers to resume", nil},
 		{"bad failpoint", insert(11, "    failpoint: Enqueue After Write"), 12, "faults[0].failpoint", "not a failpoint name", nil},
 		{"skew without processors", edit(11, "    type: clock-skew", "    processor: 0", "    offset: +5m"), 11, "faults[0].type", "the workload runs none", nil},
 		{"erase unknown subject", edit(11, "    type: erase", "    subject: subject-99"), 12, "faults[0].subject", "not among the workload's subjects", nil},
@@ -435,6 +440,8 @@ func TestLoad_RepeatedKill(t *testing.T) {
 		{"every and count", insert(11, "    every: 10", "    count: 3"), 10, 3, 10},
 		// The 50 ops after the first kill, spread over 5 kills.
 		{"count alone", insert(11, "    count: 5"), 10, 5, 10},
+		{"power-loss every and count", edit(11, "    type: power-loss", "    every: 10", "    count: 3"), 10, 3, 10},
+		{"power-loss count alone", edit(11, "    type: power-loss", "    count: 5"), 10, 5, 10},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sc, err := scenarios.Load("t.yaml", []byte(tt.src))

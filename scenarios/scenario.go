@@ -338,7 +338,8 @@ const (
 	// FaultPowerLoss SIGKILLs the store's process and cuts the power of
 	// the fault file system under it: Mode (PowerLossUnsynced or
 	// PowerLossTorn), seeded by the fault's own seed. The store is
-	// reopened on what a disk would hold.
+	// reopened on what a disk would hold. Every and Count make it repeat,
+	// as for a kill, each power loss seeded anew from the fault's seed.
 	FaultPowerLoss FaultType = "power-loss"
 	// FaultFsyncError makes the Nth fsync from then on fail with EIO, and
 	// with Sticky every fsync after it.
@@ -399,6 +400,11 @@ const (
 	// --quick run.
 	QuickExploreStates = 150
 )
+
+// Repeats reports whether a fault of type t may repeat (Fault.Every and
+// Fault.Count): a kill, and a power loss, which kills the store's process
+// too. The workload resumes after each.
+func (t FaultType) Repeats() bool { return t == FaultKill || t == FaultPowerLoss }
 
 // NeedsFaultFS reports whether t runs on the fault file system: the
 // scenario's store directory is then a faultfs mount.
@@ -499,7 +505,8 @@ type Fault struct {
 	Mode string
 	// Count is the number of bits for bitflip, of migrations for migrate,
 	// of records for corrupt-index and malformed-timestamps, and the most
-	// kills a repeated kill fires (zero: as many as the ops allow).
+	// kills a repeated kill or power loss fires (zero: as many as the ops
+	// allow).
 	Count int
 	// Bytes is the length of a garbage line.
 	Bytes int
@@ -518,9 +525,9 @@ type Fault struct {
 	// Failpoint is the named store failpoint at which a kill fires, such
 	// as "enqueue/after-write-before-sync"; empty kills at the position.
 	Failpoint string
-	// Every makes a kill repeat: after each restart the workload resumes
-	// and the next kill comes Every ops later, until Count kills have
-	// fired or the workload's ops are done. Zero means one kill.
+	// Every makes a kill or a power loss repeat: after each restart the
+	// workload resumes and the next one comes Every ops later, until Count
+	// have fired or the workload's ops are done. Zero means one.
 	Every int64
 	// During is DuringOpen or DuringRestore for wrong-key.
 	During string

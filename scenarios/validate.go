@@ -247,7 +247,7 @@ var faultFields = map[FaultType][]string{
 	FaultRecover:             {},
 	FaultRebuildIndex:        {},
 	FaultRelocate:            {"box", "to", "mode"},
-	FaultPowerLoss:           {"mode"},
+	FaultPowerLoss:           {"mode", "every", "count"},
 	FaultFsyncError:          {"nth", "sticky"},
 	FaultENOSPC:              {"budget"},
 	FaultSlowIO:              {"median", "p99"},
@@ -274,13 +274,13 @@ func (s *source) faults(raw []rawFault, w Workload) ([]Fault, *Error) {
 		faults = append(faults, f)
 	}
 	for i, f := range faults {
-		if f.Type != FaultKill || f.Every == 0 {
+		if !f.Type.Repeats() || f.Every == 0 {
 			continue
 		}
 		for j, g := range faults {
 			if j != i && g.At.Kind != AtStep {
-				return nil, s.fail(indexPath("faults", j)+".at", "a repeated kill must be the only fault at an op position",
-					"move this fault to a step, or drop every and count from the kill", nil)
+				return nil, s.fail(indexPath("faults", j)+".at", fmt.Sprintf("a repeated %s must be the only fault at an op position", f.Type),
+					fmt.Sprintf("move this fault to a step, or drop every and count from the %s", f.Type), nil)
 			}
 		}
 	}
@@ -457,6 +457,9 @@ func (s *source) fault(p string, r *rawFault, sched *faultSchedule) (Fault, *Err
 	case FaultRebuildIndex:
 	case FaultPowerLoss:
 		f.Mode, err = oneOf(s, p+".mode", r.Mode, []string{PowerLossUnsynced, PowerLossTorn}, PowerLossUnsynced)
+		if err == nil {
+			err = s.repeatKill(p, r, &f, w)
+		}
 	case FaultFsyncError:
 		n, err = s.integer(p+".nth", r.Nth, 1, 1, 1_000_000)
 		f.Nth = int(n)
@@ -891,9 +894,10 @@ func orList(types []FaultType) string {
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
-// repeatKill checks a kill's every and count: a kill repeats only at an op
-// position, in a workload that runs ops, and count alone spreads its kills
-// evenly over the ops after the first.
+// repeatKill checks the every and count of a kill or a power loss (each
+// power loss kills the store's process too): it repeats only at an op
+// position, in a workload whose producers can resume, and count alone
+// spreads its kills evenly over the ops after the first.
 func (s *source) repeatKill(p string, r *rawFault, f *Fault, w Workload) *Error {
 	if r.Every == nil && r.Count == nil {
 		return nil
@@ -904,9 +908,9 @@ func (s *source) repeatKill(p string, r *rawFault, f *Fault, w Workload) *Error 
 	}
 	switch {
 	case f.At.Kind == AtStep:
-		return s.fail(field, "a kill at a step cannot repeat", "put the first kill at an op position, such as at: {op: 100}", nil)
+		return s.fail(field, fmt.Sprintf("a %s at a step cannot repeat", f.Type), fmt.Sprintf("put the first %s at an op position, such as at: {op: 100}", f.Type), nil)
 	case w.Kind != WorkloadEnqueue && w.Kind != WorkloadMixed:
-		return s.fail(field, fmt.Sprintf("a repeated kill needs producers to resume, and kind %s has none", w.Kind), "use kind enqueue or mixed", nil)
+		return s.fail(field, fmt.Sprintf("a repeated %s needs producers to resume, and kind %s has none", f.Type, w.Kind), "use kind enqueue or mixed", nil)
 	}
 	count, err := s.integer(p+".count", r.Count, 0, 1, MaxKills)
 	if err != nil {
@@ -921,5 +925,6 @@ func (s *source) repeatKill(p string, r *rawFault, f *Fault, w Workload) *Error 
 	return err
 }
 
-// MaxKills is the most kills one repeated kill fault may fire.
+// MaxKills is the most kills one repeated kill or power-loss fault may
+// fire.
 const MaxKills = 100_000
