@@ -14,6 +14,7 @@ import (
 	"github.com/boxstorm/boxstorm/harness/chaos"
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
+	"github.com/boxstorm/boxstorm/harness/faultfs"
 	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
@@ -22,10 +23,14 @@ import (
 // The chaos runner starts worker children from the running binary; in a
 // test that is the test binary, which serves them here before the testing
 // package parses any flag.
-// The test binary stands in for chaos: run as `chaos __worker`, it is a
+// The test binary stands in for chaos: run as `chaos __faultfs`, it serves
+// the fault file system; run as `chaos __worker`, it is a
 // worker or processor process (one that misbehaves on purpose first, when
 // a test asks procTestChild to).
 func init() {
+	if len(os.Args) > 1 && os.Args[1] == chaos.FaultFSCommand {
+		os.Exit(faultfs.ServeMain(context.Background(), os.Args[2:], os.Stderr))
+	}
 	if len(os.Args) > 1 && os.Args[1] == chaos.WorkerCommand {
 		procTestChild()
 		os.Exit(chaos.WorkerMain(context.Background(), os.Args[2:], os.Stdout, os.Stderr))

@@ -73,7 +73,10 @@
 // workload that claims, drains the queue as a restarted processor would
 // (taking over the dead worker's lease with a clock StaleAfter ahead), so
 // redeliveries after the crash are in the history. Then it runs the
-// remaining steps and the checks; the killed workload is not resumed.
+// remaining steps and the checks. After a single kill the producers retry
+// what they never heard back from; a kill or power-loss with every or
+// count (kills.go) resumes the whole workload in a new worker after each
+// crash, the same clients with the same idempotency keys.
 // Disk full sets RLIMIT_FSIZE in the child to the largest store file plus
 // the fault's limit, with SIGXFSZ ignored, so writes fail with EFBIG. A
 // second open from another process runs `chaos __worker --open-only`.
@@ -86,7 +89,9 @@
 // the kill (phase "kill") first; the harness then cuts the power of the
 // mount, reopens the store on what a disk would hold, and records the
 // store-state event as a machine-crash restart with CrashAt set to the
-// kill's time, from which no-loss applies the sync mode's promise. Faults
+// kill's time, from which no-loss applies the sync mode's promise; a
+// repeated power loss does so after each of its kills, each seeded anew
+// from the fault's seed (killSeed). Faults
 // record through the run's history like any other; result.json's kills
 // counts the "kill" events (SIGKILLs and power losses) and crash_states
 // the crash states explore steps opened and checked.

@@ -145,36 +145,51 @@ func (r *chaosRun) applyFaultFS(ctx context.Context, p fault.PlannedFault, ev *h
 
 // powerLossAfterWorker cuts the power of the fault file system once a worker
 // child that reached a power-loss fault is dead, so the store reopens on what
-// a disk would hold. It returns whether it did.
+// a disk would hold, seeded by the fault's seed. It returns whether it did.
 func (r *chaosRun) powerLossAfterWorker(ctx context.Context) bool {
+	kill, ok := r.powerLossKill(0)
+	if !ok {
+		return false
+	}
+	for _, p := range r.p.faults {
+		if p.Index == kill.Index {
+			return r.cutPower(ctx, p, p.Seed, kill.Time)
+		}
+	}
+	return false
+}
+
+// powerLossKill returns the last kill event of a power-loss fault at event
+// index since or later, if a killed worker recorded one and the run has a
+// fault file system.
+func (r *chaosRun) powerLossKill(since int) (FaultEvent, bool) {
 	if !r.killed || r.ff == nil || r.ff.mount == nil {
-		return false
+		return FaultEvent{}, false
 	}
-	faults := faultEvents(r.hist.Events())
-	var kill *FaultEvent
-	for i := range faults {
-		if faults[i].Type == scenarios.FaultPowerLoss && faults[i].Phase == history.FaultKill {
-			kill = &faults[i]
+	var kill FaultEvent
+	ok := false
+	for _, ev := range faultEvents(r.hist.Events()[since:]) {
+		if ev.Type == scenarios.FaultPowerLoss && ev.Phase == history.FaultKill {
+			kill, ok = ev, true
 		}
 	}
-	if kill == nil {
-		return false
-	}
-	var p fault.PlannedFault
-	for _, q := range r.p.faults {
-		if q.Index == kill.Index {
-			p = q
-		}
-	}
+	return kill, ok
+}
+
+// cutPower cuts the power of the fault file system for power-loss fault p,
+// with seed choosing what a torn write keeps, after the kill at history
+// time killAt, then gives the machine back a healthy disk. It records the
+// fault's done event and returns whether the power loss took place.
+func (r *chaosRun) cutPower(ctx context.Context, p fault.PlannedFault, seed uint64, killAt int64) bool {
 	mode := faultfs.LoseUnsynced
 	if p.Fault.Mode == scenarios.PowerLossTorn {
 		mode = faultfs.Torn
 	}
-	ev := history.Fault{Index: p.Index, Type: string(p.Type), Phase: history.FaultDone, Detail: map[string]any{"mode": p.Fault.Mode, "seed": p.Seed}}
+	ev := history.Fault{Index: p.Index, Type: string(p.Type), Phase: history.FaultDone, Detail: map[string]any{"mode": p.Fault.Mode, "seed": seed}}
 	if st, err := r.ff.mount.Stats(ctx); err == nil {
 		ev.Detail["unsynced_ops"], ev.Detail["unsynced_bytes"] = st.UnsyncedOps, st.UnsyncedBytes
 	}
-	err := r.ff.mount.PowerLoss(ctx, mode, p.Seed)
+	err := r.ff.mount.PowerLoss(ctx, mode, seed)
 	if err == nil {
 		// The machine comes back with a healthy disk.
 		err = r.ff.mount.Reset(ctx)
@@ -183,7 +198,7 @@ func (r *chaosRun) powerLossAfterWorker(ctx context.Context) bool {
 		ev.Err = err.Error()
 	}
 	r.fault(ev)
-	r.ff.crashAt = kill.Time
+	r.ff.crashAt = killAt
 	return err == nil
 }
 

@@ -1,25 +1,29 @@
 package chaos
 
-// Repeated kills, as Jepsen's nemesis does them: a kill fault with every
-// set kills a worker child, the harness reopens the store and records what
-// the kill left, the producers retry what they never heard back from with
-// the same idempotency keys, a processor takes over the dead worker's
-// lease and drains the queue, and a new worker resumes the same clients'
-// workload until the next kill, every ops later.
+// Repeated kills, as Jepsen's nemesis does them: a kill or power-loss fault
+// with every set kills a worker child (a power loss then cuts the power of
+// the fault file system under the store, seeded anew for each), the
+// harness reopens the store and records what the crash left, the producers
+// retry what they never heard back from with the same idempotency keys, a
+// processor takes over the dead worker's lease and drains the queue, and a
+// new worker resumes the same clients' workload until the next crash,
+// every ops later.
 
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
 
-// repeatedKill returns the schedule's kill that repeats (Fault.Every set).
+// repeatedKill returns the schedule's kill or power loss that repeats
+// (Fault.Every set).
 func (p *plan) repeatedKill() (fault.PlannedFault, bool) {
 	for _, f := range p.faults {
-		if f.Type == scenarios.FaultKill && f.Fault.Every > 0 && f.AtOp() {
+		if f.Type.Repeats() && f.Fault.Every > 0 && f.AtOp() {
 			return f, true
 		}
 	}
@@ -29,8 +33,9 @@ func (p *plan) repeatedKill() (fault.PlannedFault, bool) {
 // runKills runs the workload in workers killed by kf, one after another:
 // the first at kf's op, each next one kf.Fault.Every ops into its own
 // segment, until kf.Fault.Count kills have fired (when set) or the
-// workload's ops are done. The steps after the workload run once the last
-// worker is gone.
+// workload's ops are done. After each kill of a power-loss fault the power
+// is cut too (killSeed), and the restart is a machine crash. The steps
+// after the workload run once the last worker is gone.
 func (r *chaosRun) runKills(ctx context.Context, kf fault.PlannedFault) error {
 	w := r.p.sc.Workload
 	at := max(kf.Op, 1)
@@ -60,13 +65,22 @@ func (r *chaosRun) runKills(ctx context.Context, kf fault.PlannedFault) error {
 		kills++
 		done += at
 		at = kf.Fault.Every
+		restart := history.RestartProcess
+		if kf.Type == scenarios.FaultPowerLoss {
+			kill, ok := r.powerLossKill(since)
+			if !ok {
+				r.note("repeated power loss %d: the worker died without reaching it; no power cut", kills)
+			} else if r.cutPower(ctx, kf, killSeed(kf.Seed, kills), kill.Time) {
+				restart = history.RestartMachine
+			}
+		}
 		r.sess.opened = 0
 		if err := r.sess.open(ctx, nil); err != nil {
 			r.note("open after kill %d: %v", kills, err)
 			return nil
 		}
-		// What the kill left, before the producers and the drain change it.
-		r.observe(ctx, history.RestartProcess)
+		// What the crash left, before the producers and the drain change it.
+		r.observe(ctx, restart)
 		r.sess.opened = 1
 		if next := r.resumeProducers(ctx, since, false); next != nil {
 			resume = next
@@ -76,7 +90,7 @@ func (r *chaosRun) runKills(ctx context.Context, kf fault.PlannedFault) error {
 			return fmt.Errorf("close store after kill %d: %w", kills, err)
 		}
 	}
-	r.note("repeated kills: %d workers killed over %d ops; %d in-flight enqueues retried with their keys", kills, done, r.retried)
+	r.note("repeated %s: %d workers killed over %d ops; %d in-flight enqueues retried with their keys", kf.Type, kills, done, r.retried)
 	if err := r.sess.open(ctx, nil); err != nil {
 		r.note("open after the last kill: %v", err)
 	}
@@ -86,6 +100,13 @@ func (r *chaosRun) runKills(ctx context.Context, kf fault.PlannedFault) error {
 		}
 	}
 	return nil
+}
+
+// killSeed is the seed of the n-th crash (from 1) of a repeated fault with
+// seed: each power loss keeps its own seeded subset of the unsynced writes,
+// and the same seed gives the same ones.
+func killSeed(seed uint64, n int) uint64 {
+	return rand.New(rand.NewPCG(seed, uint64(n))).Uint64()
 }
 
 // segmentScenario is the scenario one resumed worker runs: left ops, with
