@@ -21,7 +21,13 @@
 //   - [github.com/boxstorm/boxstorm/harness/chaos/fault]: the fault
 //     schedule (which fault runs when, from the seed) and file damage.
 //   - [github.com/boxstorm/boxstorm/harness/chaos/proc]: the wire of the
-//     processor socket (docs/worker-protocol.md).
+//     processor socket, its server and its client (docs/worker-protocol.md).
+//   - [github.com/boxstorm/boxstorm/harness/chaos/explore]: the
+//     crash-state explorer of explore steps; a new explore procedure goes
+//     here.
+//
+// chaos imports its subpackages (fault, proc, explore); they never import
+// chaos.
 //
 // The run's reports (summary, Markdown, HTML, JUnit) are written by
 // package reports, which imports no harness package.

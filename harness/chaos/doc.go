@@ -23,10 +23,10 @@
 // chaos/fault), what happens around a restart (producers resuming with
 // their idempotency keys, a wrong-key open before the reopen) and the
 // relocate fault restart.go, the crash worker worker.go, processor
-// processes procs.go (their socket's wire in chaos/proc), the fault file
-// system under the store faultfs.go and crash-state exploration
-// explore.go; checks.go maps scenario checks onto
-// package check, whose state checks judge the effects record; report.go
+// processes procs.go (their socket's wire and server in chaos/proc), the
+// fault file system under the store faultfs.go and crash-state
+// exploration explore.go (the explorer itself in chaos/explore); checks.go
+// maps scenario checks onto package check, whose state checks judge the effects record; report.go
 // writes the scenario's files. A new fault is a scenarios fault type,
 // planned in chaos/fault, injected in faults.go, and if a check must judge
 // what it did, recorded in check.Effects.

@@ -6,8 +6,8 @@ package chaos
 //
 // The store holds an exclusive flock on its directory, so a child cannot
 // open it while the harness has it open. The harness therefore serves its
-// open store over a Unix socket in the scenario's directory, with one JSON
-// request and one JSON response per line; the op gate is served the same
+// open store over a Unix socket in the scenario's directory (proc.Server),
+// with one JSON request and one JSON response per line; the op gate is served the same
 // way, so children stop with the goroutines at each op position. A child
 // records its own calls in a history.History on the harness's clock
 // (history.ClockSince of the spec's MonoStart) whose Sink is its stdout,
@@ -15,14 +15,12 @@ package chaos
 // history, where the child's clients are named "process-N/...".
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,181 +39,32 @@ import (
 // after its own processors stopped before it kills them.
 const procGrace = 30 * time.Second
 
-// processes, one connection each.
-type procServer struct {
-	ctx  context.Context
-	r    *chaosRun
-	ws   *workers
-	ln   *net.UnixListener
-	path string
-	done func()
-
-	mu     sync.Mutex
-	conns  map[net.Conn]bool
-	closed bool
-	errs   []string // protocol errors
-	wg     sync.WaitGroup
+// procBackend is the run's open store and op gate as the processor socket
+// serves them (proc.Server).
+type procBackend struct {
+	r  *chaosRun
+	ws *workers
 }
 
-func (r *chaosRun) serveProcs(ctx context.Context, ws *workers) (*procServer, error) {
-	path := filepath.Join(r.p.dir, proc.SocketName)
-	_ = os.Remove(path)
-	name, done, err := proc.UnixPath(path)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
-	if err != nil {
-		done()
-		return nil, fmt.Errorf("listen on %s: %w", path, err)
-	}
-	s := &procServer{ctx: ctx, r: r, ws: ws, ln: ln, path: path, done: done, conns: map[net.Conn]bool{}}
-	s.wg.Go(s.accept)
-	return s, nil
+var _ proc.Backend = procBackend{}
+
+func (b procBackend) Store() (*store.Store, error) { return b.r.sess.current() }
+func (b procBackend) End()                         { b.ws.gate.end() }
+func (b procBackend) Claimed()                     { b.ws.lastProgress.Store(time.Now().UnixNano()) }
+
+func (b procBackend) Begin(counted bool) bool {
+	_, ok := b.ws.gate.begin(counted)
+	return ok
 }
 
-func (s *procServer) accept() {
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			_ = c.Close()
-			return
-		}
-		s.conns[c] = true
-		s.mu.Unlock()
-		s.wg.Go(func() { s.serve(c) })
-	}
+func (b procBackend) Status() proc.Status {
+	return proc.Status{Done: b.ws.done(), Idle: b.ws.idle(), Yield: b.ws.stallWaiting(-1), FailRate: b.r.ctl.handlerFailRate()}
 }
 
-func (s *procServer) fail(format string, args ...any) {
-	s.mu.Lock()
-	s.errs = append(s.errs, fmt.Sprintf(format, args...))
-	s.mu.Unlock()
-}
-
-// serve answers one child's requests in order. Gate tickets the child
-// still holds when it goes away are given back, so a dead child cannot
-// hold up a fault.
-func (s *procServer) serve(c net.Conn) {
-	tickets := 0
-	defer func() {
-		for ; tickets > 0; tickets-- {
-			s.ws.gate.end()
-		}
-		_ = c.Close()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
-	sc := bufio.NewScanner(c)
-	sc.Buffer(make([]byte, 1<<16), 1<<26)
-	enc := json.NewEncoder(c)
-	for sc.Scan() {
-		var req proc.Request
-		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
-			s.fail("bad request line from a processor process: %v", err)
-			return
-		}
-		res, err := s.do(req, &tickets)
-		if err != nil {
-			s.fail("processor process: %v", err)
-			return
-		}
-		res.Status = proc.Status{Done: s.ws.done(), Idle: s.ws.idle(), Yield: s.ws.stallWaiting(-1), FailRate: s.r.ctl.handlerFailRate()}
-		if err := enc.Encode(res); err != nil {
-			return
-		}
-	}
-}
-
-// clockAt is a processor's clock as a request carries it.
-func clockAt(now time.Time) store.Clock {
-	if now.IsZero() {
-		return nil
-	}
-	got := time.Now()
-	return store.ClockFunc(func() time.Time { return now.Add(time.Since(got)) })
-}
-
-// do runs one request against the store or the gate. The error is for a
-// request the protocol does not know.
-func (s *procServer) do(req proc.Request, tickets *int) (proc.Response, error) {
-	ctx := s.ctx
-	switch req.Method {
-	case "begin":
-		_, ok := s.ws.gate.begin(req.Counted)
-		if ok {
-			*tickets++
-		}
-		return proc.Response{OK: ok}, nil
-	case "end":
-		if *tickets == 0 {
-			return proc.Response{}, fmt.Errorf("end without begin: %w", store.ErrInvalid)
-		}
-		*tickets--
-		s.ws.gate.end()
-		return proc.Response{}, nil
-	}
-	st, err := s.r.sess.current()
-	if err != nil {
-		return proc.ErrorResponse(err), nil
-	}
-	var op store.Op
-	switch req.Method {
-	case "acquire":
-		var l store.Lease
-		l, err = st.AcquireLock(ctx, store.LockRequest{Owner: req.Owner, Clock: clockAt(req.Now)})
-		if err == nil {
-			return proc.Response{Token: l.Token}, nil
-		}
-	case "heartbeat":
-		err = st.Heartbeat(ctx, req.Token, clockAt(req.Now))
-	case "release":
-		err = st.ReleaseLock(ctx, req.Token)
-	case "enqueue":
-		op, err = st.Enqueue(ctx, req.Payload, store.EnqueueOptions{IdempotencyKey: req.Key, Subject: req.Subject})
-	case "claim":
-		op, err = st.Claim(ctx, req.Token)
-		if err == nil {
-			s.ws.lastProgress.Store(time.Now().UnixNano())
-		}
-	case "ack":
-		err = st.Ack(ctx, req.Token, req.ID)
-	case "fail":
-		op, err = st.Fail(ctx, req.Token, req.ID, req.Reason)
-	default:
-		return proc.Response{}, fmt.Errorf("unknown method %q: %w", req.Method, store.ErrInvalid)
-	}
-	if err != nil {
-		return proc.ErrorResponse(err), nil
-	}
-	if op.ID != "" {
-		return proc.Response{Op: &op}, nil
-	}
-	return proc.Response{}, nil
-}
-
-// close stops serving: the listener goes, and with it the socket file,
-// and every connection is closed.
-func (s *procServer) close() []string {
-	_ = s.ln.Close()
-	s.mu.Lock()
-	s.closed = true
-	for c := range s.conns {
-		_ = c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-	s.done()
-	_ = os.Remove(s.path)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.errs
+// serveProcs serves the run's store and op gate to its processor
+// processes on the socket in the scenario's directory.
+func (r *chaosRun) serveProcs(ctx context.Context, ws *workers) (*proc.Server, error) {
+	return proc.Serve(ctx, filepath.Join(r.p.dir, proc.SocketName), procBackend{r: r, ws: ws})
 }
 
 // procChild is one processor process as the harness sees it.
@@ -243,7 +92,7 @@ func (c *procChild) kill(why string) {
 // procSet is the run's processor processes and the server they use.
 type procSet struct {
 	r        *chaosRun
-	srv      *procServer
+	srv      *proc.Server
 	children []*procChild
 }
 
@@ -278,7 +127,7 @@ func (ps *procSet) start(ctx context.Context, ws *workers, n int) error {
 	}
 	ps.srv = srv
 	spec := r.spec()
-	spec.Socket = srv.path
+	spec.Socket = srv.Path()
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return err
@@ -373,7 +222,7 @@ func (ps *procSet) wait() {
 			<-c.done
 		}
 	}
-	errs := ps.srv.close()
+	errs := ps.srv.Close()
 	ran := 0
 	for _, c := range ps.children {
 		var why []string

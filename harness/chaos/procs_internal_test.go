@@ -51,7 +51,7 @@ func TestUnixPath_LongDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := proc.Dial(context.Background(), srv.path)
+	c, err := proc.Dial(context.Background(), srv.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,13 +60,13 @@ func TestUnixPath_LongDirectory(t *testing.T) {
 	}
 	// The ticket the client holds is given back when it goes away.
 	_ = c.Conn.Close()
-	if errs := srv.close(); len(errs) > 0 {
+	if errs := srv.Close(); len(errs) > 0 {
 		t.Errorf("server errors: %v", errs)
 	}
 	if ws.gate.inflight != 0 {
 		t.Errorf("%d tickets still out after the client left", ws.gate.inflight)
 	}
-	if _, err := os.Stat(srv.path); !os.IsNotExist(err) {
+	if _, err := os.Stat(srv.Path()); !os.IsNotExist(err) {
 		t.Errorf("socket left behind: %v", err)
 	}
 }

@@ -1,11 +1,17 @@
 // Package proc is the wire between the chaos harness and its processor
 // processes: the requests and responses on the Unix socket (procs.sock)
-// on which the harness serves its open store and op gate, and the child's
-// [Client]. docs/worker-protocol.md describes the wire with examples,
+// on which the harness serves its open store and op gate, the harness's
+// [Server] of them (over a [Backend] the runner implements), and the
+// child's [Client]. docs/worker-protocol.md describes the wire with examples,
 // with the worker's event stream beside it.
 //
 // # Basics
 //
+//	// In the harness:
+//	srv, err := proc.Serve(ctx, filepath.Join(dir, proc.SocketName), backend)
+//	defer srv.Close() // the protocol errors seen
+//
+//	// In a processor process:
 //	c, err := proc.Dial(ctx, spec.Socket)
 //	for c.Begin(true) { // waits for the op gate; false: the run is over
 //		op, err := c.Claim(ctx, token) // a store call, over the socket

@@ -1,4 +1,4 @@
-package chaos
+package explore
 
 // The explore step's checks against hand-made crash states: real stores in
 // t.TempDir(), each built to break one promise, which the check must
@@ -14,18 +14,60 @@ import (
 
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/faultfs"
-	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
+
+// testSession is a Session over a plain directory: the options of an
+// always-sync run that protects protection, with that protection switched
+// off for a canary. Only what a crash state's check uses is served.
+type testSession struct {
+	dir        string
+	protection scenarios.Protection
+	canary     bool
+}
+
+func (s *testSession) Open(context.Context) error { return nil }
+func (s *testSession) Store() *store.Store        { return nil }
+func (s *testSession) Close() error               { return nil }
+func (s *testSession) Adopt(*store.Store)         {}
+func (s *testSession) KeyGen() int                { return 0 }
+func (s *testSession) SetKeyGen(int)              {}
+func (s *testSession) Key(gen int) []byte {
+	return []byte(fmt.Sprintf("boxstorm-explore-test-key-gen-%02d", gen))
+}
+func (s *testSession) WrongKey() []byte              { return []byte("boxstorm-explore-wrong-test-key!") }
+func (s *testSession) Migrations() []store.Migration { return nil }
+func (s *testSession) AddSyntheticMigration()        {}
+func (s *testSession) SchemaMarker() (string, string) {
+	return testBox, "marker"
+}
+func (s *testSession) StoreDir() string                   { return s.dir }
+func (s *testSession) BackupDir() string                  { return filepath.Join(s.dir, "backups") }
+func (s *testSession) LatestBackup() (check.Backup, bool) { return check.Backup{}, false }
+func (s *testSession) Erased(string)                      {}
+func (s *testSession) Payload(marker string, size int) []byte {
+	return append([]byte(marker+":"), make([]byte, max(size-len(marker)-1, 0))...)
+}
+
+func (s *testSession) Options(gen int) store.Options {
+	o := store.Options{Key: store.KeyBytes(s.Key(gen)), Sync: store.SyncAlways}
+	o.Recovery, _ = store.ParseRecoveryMode(string(scenarios.DefaultRecovery))
+	if s.canary {
+		o.Canary = string(s.protection)
+	}
+	return o
+}
+
+// testBox is the box the tests' records go in.
+const testBox = "chaos_schema"
 
 // testExplorer is an explorer of procedure proc for a run of an always-sync
 // scenario that protects protection; canary runs it against that canary.
 func testExplorer(t *testing.T, proc string, protection scenarios.Protection, canary bool) *explorer {
 	t.Helper()
-	sc := &scenarios.Scenario{Protection: protection, Store: scenarios.StoreOptions{Sync: scenarios.SyncAlways, Recovery: scenarios.DefaultRecovery}}
-	r := newChaosRun(newPlan(sc, RunOptions{Canary: canary}, filepath.Join(t.TempDir(), "base")), history.MonotonicNanos(), "", nil)
-	return &explorer{r: r, proc: proc, enqueued: map[string]bool{}, baseline: map[string]bool{}}
+	s := &testSession{dir: filepath.Join(t.TempDir(), "base"), protection: protection, canary: canary}
+	return &explorer{s: s, proc: proc, enqueued: map[string]bool{}, baseline: map[string]bool{}}
 }
 
 // crashState copies x's base store into a fresh directory, adds to it
@@ -38,8 +80,8 @@ func crashState(t *testing.T, x *explorer, boundary string, fill func(context.Co
 	o := x.openOptions(0)
 	o.Canary = ""
 	// The base store is made once, in the plan's directory.
-	if _, err := os.Stat(x.r.p.dir); os.IsNotExist(err) {
-		s, err := store.Open(ctx, x.r.p.dir, o)
+	if _, err := os.Stat(x.s.StoreDir()); os.IsNotExist(err) {
+		s, err := store.Open(ctx, x.s.StoreDir(), o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +90,7 @@ func crashState(t *testing.T, x *explorer, boundary string, fill func(context.Co
 		}
 	}
 	dir := filepath.Join(t.TempDir(), "state-00001")
-	if err := os.CopyFS(dir, os.DirFS(x.r.p.dir)); err != nil {
+	if err := os.CopyFS(dir, os.DirFS(x.s.StoreDir())); err != nil {
 		t.Fatal(err)
 	}
 	s, err := store.Open(ctx, dir, o)
@@ -83,7 +125,7 @@ func digestOf(t *testing.T, x *explorer, fill func(context.Context, *store.Store
 func put(t *testing.T, keys ...string) func(context.Context, *store.Store) {
 	return func(ctx context.Context, s *store.Store) {
 		for _, k := range keys {
-			if err := s.Put(ctx, synthBox, k, []byte("v-"+k)); err != nil {
+			if err := s.Put(ctx, testBox, k, []byte("v-"+k)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -130,10 +172,10 @@ func TestExploreCheck_QueueLossAndHalfBatch(t *testing.T) {
 	var kept store.Op
 	cs := crashState(t, x, "end", func(ctx context.Context, s *store.Store) {
 		var err error
-		if kept, err = s.Enqueue(ctx, payloadFor("kept", 64), store.EnqueueOptions{}); err != nil {
+		if kept, err = s.Enqueue(ctx, x.s.Payload("kept", 64), store.EnqueueOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Enqueue(ctx, payloadFor("stray", 64), store.EnqueueOptions{}); err != nil {
+		if _, err := s.Enqueue(ctx, x.s.Payload("stray", 64), store.EnqueueOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -158,7 +200,7 @@ func TestExploreCheck_AckUndone(t *testing.T) {
 	var op store.Op
 	cs := crashState(t, x, "end", func(ctx context.Context, s *store.Store) {
 		var err error
-		if op, err = s.Enqueue(ctx, payloadFor("acked", 64), store.EnqueueOptions{}); err != nil {
+		if op, err = s.Enqueue(ctx, x.s.Payload("acked", 64), store.EnqueueOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	})
