@@ -184,7 +184,10 @@ func show(v any) string {
 		delete(m, "id")
 		b, _ = json.Marshal(m)
 	}
-	return quote(b)[1 : len(quote(b))-1]
+	if len(b) > 300 {
+		return string(b[:300]) + "…"
+	}
+	return string(b)
 }
 
 func success(rep Reply) string {
