@@ -39,6 +39,7 @@ var prog = &cli.Program[*env]{Name: "chaos"}
 
 var commands = map[string]command{
 	"list":              listCommand,
+	"conform":           conformCommand,
 	"run":               runCommand,
 	"replay":            replayCommand,
 	chaos.WorkerCommand: workerCommand,
@@ -104,6 +105,7 @@ Examples:
   chaos run --all --quick --canary
   chaos run scenarios/truncated-tail.yaml --seed 42 --out out/tt
   chaos replay out/chaos-20260101T000000Z
+  chaos conform --target 'storectl --key-file store.key serve'
 
 Run ` + "`chaos COMMAND --help`" + ` or ` + "`chaos help COMMAND`" + ` for a command's flags.
 `)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -24,5 +26,23 @@ var tool = clitest.Program{
 
 func TestScripts(t *testing.T) {
 	t.Parallel()
-	clitest.Run(t, tool, testscript.Params{})
+	py, err := filepath.Abs(filepath.Join("..", "..", "examples", "targets", "python", "target.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clitest.Run(t, tool, testscript.Params{
+		Setup: func(env *testscript.Env) error {
+			// PYTARGET is the Python example target; scripts guard it
+			// with [exec:python3].
+			env.Setenv("PYTARGET", py)
+			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "python3" {
+				_, err := exec.LookPath("python3")
+				return err == nil, nil
+			}
+			return false, nil
+		},
+	})
 }

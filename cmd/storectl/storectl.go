@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"export":        exportCmd(),
 		"erase":         eraseCmd(),
 		"recover":       recoverCmd(),
+		"serve":         serveCmd(),
 		"help":          helpCmd(),
 	}
 }

@@ -1,0 +1,162 @@
+package target
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// ProtocolVersion is the version of the target protocol this package
+// speaks. It travels in the open request and the open reply; a target that
+// answers another version is refused (see docs/target-protocol.md).
+const ProtocolVersion = 1
+
+// Request types. The core types every target answers come first; the
+// optional ones are answered by targets that claim them in their open reply.
+const (
+	TypeOpen      = "open"
+	TypeClose     = "close"
+	TypeEnqueue   = "enqueue"
+	TypeClaim     = "claim"
+	TypeAck       = "ack"
+	TypeFail      = "fail"
+	TypeAcquire   = "acquire"
+	TypeHeartbeat = "heartbeat"
+	TypeRelease   = "release"
+	TypeGet       = "get"
+	TypePut       = "put"
+
+	TypeBackup       = "backup"
+	TypeRestore      = "restore"
+	TypeMigrate      = "migrate"
+	TypeRotateKey    = "rotate-key"
+	TypeErase        = "erase"
+	TypeVerify       = "verify"
+	TypeRebuildIndex = "rebuild-index"
+)
+
+// CoreTypes are the request types every target answers.
+func CoreTypes() []string {
+	return []string{TypeOpen, TypeClose, TypeEnqueue, TypeClaim, TypeAck, TypeFail,
+		TypeAcquire, TypeHeartbeat, TypeRelease, TypeGet, TypePut}
+}
+
+// OptionalTypes are the request types a target answers only when it claims
+// them as capabilities in its open reply.
+func OptionalTypes() []string {
+	return []string{TypeBackup, TypeRestore, TypeMigrate, TypeRotateKey, TypeErase, TypeVerify, TypeRebuildIndex}
+}
+
+// Error classes: the closed set a target's errors fall into.
+const (
+	ClassWrongKey       = "wrong-key"
+	ClassCorrupt        = "corrupt"
+	ClassLocked         = "locked"
+	ClassStaleToken     = "stale-token"
+	ClassSchemaMismatch = "schema-mismatch"
+	ClassDiskFull       = "disk-full"
+	ClassBackupInvalid  = "backup-invalid"
+	ClassUnsupported    = "unsupported"
+	ClassOther          = "other"
+)
+
+// Classes returns the closed set of error classes.
+func Classes() []string {
+	return []string{ClassWrongKey, ClassCorrupt, ClassLocked, ClassStaleToken, ClassSchemaMismatch,
+		ClassDiskFull, ClassBackupInvalid, ClassUnsupported, ClassOther}
+}
+
+// Outcomes of a successful reply that did not do what was asked. They are
+// not errors: an empty queue or a held lock is a normal answer.
+const (
+	OutcomeOK         = ""            // the request did what it asked
+	OutcomeEmpty      = "empty"       // claim: nothing to claim now
+	OutcomeNotFound   = "not-found"   // get: no such record
+	OutcomeLockHeld   = "lock-held"   // acquire: another owner holds a live lease
+	OutcomeNotClaimed = "not-claimed" // ack, fail: the op is not claimed by this token
+)
+
+// Request is one line the harness writes to a target's stdin. Fields a
+// request type does not use are omitted.
+type Request struct {
+	ID   uint64 `json:"id"`
+	Type string `json:"type"`
+
+	// open
+	Version   int    `json:"version,omitempty"`
+	Dir       string `json:"dir,omitempty"`
+	MasterKey string `json:"master_key,omitempty"` // 64 hex digits; overrides the target's own key
+
+	// enqueue, put
+	Payload        []byte `json:"payload,omitempty"` // base64 in JSON
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	Subject        string `json:"subject,omitempty"` // enqueue, erase
+
+	// claim, ack, fail, heartbeat, release
+	Token  uint64 `json:"token,omitempty"`
+	OpID   string `json:"op_id,omitempty"`
+	Reason string `json:"reason,omitempty"`
+
+	// acquire, heartbeat, release: the caller's clock
+	Owner string    `json:"owner,omitempty"`
+	Now   time.Time `json:"now,omitzero"`
+
+	// get, put
+	Box string `json:"box,omitempty"`
+	Key string `json:"key,omitempty"`
+
+	// backup, restore
+	Path string `json:"path,omitempty"`
+	// rotate-key
+	NewMasterKey string `json:"new_master_key,omitempty"`
+}
+
+// Reply is one line a target writes to its stdout, answering the request
+// with the same ID. Error is set when the request failed; otherwise Outcome
+// and the result fields say what happened.
+type Reply struct {
+	ID    uint64 `json:"id"`
+	Error *Error `json:"error,omitempty"`
+
+	Outcome string `json:"outcome,omitempty"`
+
+	// open
+	Version      int      `json:"version,omitempty"`
+	Target       string   `json:"target,omitempty"`
+	TargetVer    string   `json:"target_version,omitempty"`
+	Capabilities []string `json:"capabilities,omitempty"`
+
+	// enqueue, claim
+	Op *Op `json:"op,omitempty"`
+	// acquire
+	Token uint64 `json:"token,omitempty"`
+	// get
+	Value []byte `json:"value,omitempty"`
+	// optional requests: a short, target-defined summary
+	Detail json.RawMessage `json:"detail,omitempty"`
+}
+
+// Op is a queued op as a target reports it.
+type Op struct {
+	ID             string `json:"id"`
+	Seq            uint64 `json:"seq,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	Payload        []byte `json:"payload,omitempty"`
+	Attempts       int    `json:"attempts,omitempty"`
+	Duplicate      bool   `json:"duplicate,omitempty"`
+}
+
+// Error is a failed request's error: a class from Classes and a message
+// for people.
+type Error struct {
+	Class   string `json:"class"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Class, e.Message) }
+
+// Errorf returns an *Error of class with a formatted message, for handlers
+// to return.
+func Errorf(class, format string, args ...any) *Error {
+	return &Error{Class: class, Message: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,217 @@
+package target
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/boxstorm/boxstorm/store"
+)
+
+// StoreTarget is the reference store as a target: a Handler over
+// store.Store. storectl serve runs it; tests and benchmarks run it in
+// process. It answers every core and optional request type.
+type StoreTarget struct {
+	// Options open the store. Options.Key is the target's own key, used
+	// when an open request carries no master key.
+	Options store.Options
+	// Version is the target version the open reply names.
+	Version string
+	// Dir is the store directory an open request without dir opens.
+	Dir string
+
+	mu sync.RWMutex // held for writing by open and close
+	st *store.Store
+}
+
+var _ Handler = (*StoreTarget)(nil)
+
+// StoreTargetName is the target name the reference store's open reply gives.
+const StoreTargetName = "boxstorm-store"
+
+// Close closes the store if a request opened it and none closed it.
+func (t *StoreTarget) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.st == nil {
+		return nil
+	}
+	err := t.st.Close()
+	t.st = nil
+	return err
+}
+
+// Handle answers one request.
+func (t *StoreTarget) Handle(ctx context.Context, req Request) (Reply, error) {
+	switch req.Type {
+	case TypeOpen:
+		return t.open(ctx, req)
+	case TypeClose:
+		return Reply{}, t.Close()
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.st == nil {
+		if req.Type == "" || !isKnown(req.Type) {
+			return Reply{}, fmt.Errorf("%q: %w", req.Type, ErrUnsupported)
+		}
+		return Reply{}, Errorf(ClassOther, "%s: the store is not open; send open first", req.Type)
+	}
+	return t.handleOpen(ctx, t.st, req)
+}
+
+func isKnown(typ string) bool {
+	for _, k := range append(CoreTypes(), OptionalTypes()...) {
+		if k == typ {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *StoreTarget) open(ctx context.Context, req Request) (Reply, error) {
+	if req.Version != ProtocolVersion {
+		return Reply{}, Errorf(ClassUnsupported, "protocol version %d: this target speaks %d", req.Version, ProtocolVersion)
+	}
+	dir := req.Dir
+	if dir == "" {
+		dir = t.Dir
+	}
+	if dir == "" {
+		return Reply{}, Errorf(ClassOther, "open: no dir, and the target was started without one")
+	}
+	opts := t.Options
+	if req.MasterKey != "" {
+		key, err := store.ParseKey([]byte(req.MasterKey))
+		if err != nil {
+			return Reply{}, Errorf(ClassOther, "open: master_key: %v", err)
+		}
+		opts.Key = store.KeyBytes(key)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st, err := store.Open(ctx, dir, opts)
+	if err != nil {
+		return Reply{}, err
+	}
+	if t.st != nil {
+		// The store's own lock should have refused this; never hold two.
+		st.Close()
+		return Reply{}, Errorf(ClassLocked, "open %s: this target has a store open already", dir)
+	}
+	t.st = st
+	return Reply{
+		Version:      ProtocolVersion,
+		Target:       StoreTargetName,
+		TargetVer:    t.Version,
+		Capabilities: append(CoreTypes(), OptionalTypes()...),
+	}, nil
+}
+
+// fixedClock is the caller's clock as a request carries it.
+func callerClock(now time.Time) store.Clock {
+	if now.IsZero() {
+		return nil
+	}
+	return store.ClockFunc(func() time.Time { return now })
+}
+
+func (t *StoreTarget) handleOpen(ctx context.Context, st *store.Store, req Request) (Reply, error) {
+	switch req.Type {
+	case TypeEnqueue:
+		op, err := st.Enqueue(ctx, req.Payload, store.EnqueueOptions{IdempotencyKey: req.IdempotencyKey, Subject: req.Subject})
+		if err != nil {
+			return Reply{}, err
+		}
+		return Reply{Op: wireOp(op)}, nil
+	case TypeClaim:
+		op, err := st.Claim(ctx, req.Token)
+		if errors.Is(err, store.ErrEmpty) {
+			return Reply{Outcome: OutcomeEmpty}, nil
+		}
+		if err != nil {
+			return Reply{}, err
+		}
+		return Reply{Op: wireOp(op)}, nil
+	case TypeAck:
+		return outcome(st.Ack(ctx, req.Token, req.OpID))
+	case TypeFail:
+		_, err := st.Fail(ctx, req.Token, req.OpID, req.Reason)
+		return outcome(err)
+	case TypeAcquire:
+		lease, err := st.AcquireLock(ctx, store.LockRequest{Owner: req.Owner, Clock: callerClock(req.Now)})
+		if errors.Is(err, store.ErrLockHeld) {
+			return Reply{Outcome: OutcomeLockHeld}, nil
+		}
+		if err != nil {
+			return Reply{}, err
+		}
+		return Reply{Token: lease.Token}, nil
+	case TypeHeartbeat:
+		return Reply{}, st.Heartbeat(ctx, req.Token, callerClock(req.Now))
+	case TypeRelease:
+		return Reply{}, st.ReleaseLock(ctx, req.Token)
+	case TypeGet:
+		v, err := st.Get(ctx, req.Box, req.Key)
+		if errors.Is(err, store.ErrNotFound) {
+			return Reply{Outcome: OutcomeNotFound}, nil
+		}
+		return Reply{Value: v}, err
+	case TypePut:
+		return Reply{}, st.Put(ctx, req.Box, req.Key, req.Payload)
+	case TypeBackup:
+		return detail(st.BackupFile(ctx, req.Path))
+	case TypeRestore:
+		f, err := os.Open(req.Path)
+		if err != nil {
+			return Reply{}, fmt.Errorf("restore: %w", err)
+		}
+		defer f.Close()
+		return detail(st.Restore(ctx, f, store.RestoreOptions{}))
+	case TypeMigrate:
+		return detail(st.Migrate(ctx))
+	case TypeRotateKey:
+		key, err := store.ParseKey([]byte(req.NewMasterKey))
+		if err != nil {
+			return Reply{}, Errorf(ClassOther, "rotate-key: new_master_key: %v", err)
+		}
+		return detail(st.RotateKey(ctx, store.KeyBytes(key)))
+	case TypeErase:
+		return detail(st.Erase(ctx, req.Subject))
+	case TypeVerify:
+		return detail(st.Verify(ctx))
+	case TypeRebuildIndex:
+		return detail(st.RebuildIndex(ctx))
+	}
+	return Reply{}, fmt.Errorf("%q: %w", req.Type, ErrUnsupported)
+}
+
+// outcome turns the negative answers of ack and fail into outcomes.
+func outcome(err error) (Reply, error) {
+	switch {
+	case errors.Is(err, store.ErrNotClaimed):
+		return Reply{Outcome: OutcomeNotClaimed}, nil
+	case errors.Is(err, store.ErrNotFound):
+		return Reply{Outcome: OutcomeNotFound}, nil
+	}
+	return Reply{}, err
+}
+
+func detail(v any, err error) (Reply, error) {
+	if err != nil {
+		return Reply{}, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Reply{}, err
+	}
+	return Reply{Detail: b}, nil
+}
+
+func wireOp(op store.Op) *Op {
+	return &Op{ID: op.ID, Seq: op.Seq, IdempotencyKey: op.IdempotencyKey, Payload: op.Payload, Attempts: op.Attempts, Duplicate: op.Duplicate}
+}
