@@ -129,7 +129,16 @@ func txnTag(mac hash.Hash, box string, prefix []byte, recs []txRecord) []byte {
 	for _, r := range recs {
 		size += 9 + len(r.key) + len(r.val)
 	}
-	buf := make([]byte, 0, size)
+	buf := appendTagInput(make([]byte, 0, size), box, prefix, recs)
+	mac.Reset()
+	mac.Write(buf)
+	return mac.Sum(nil)[:16]
+}
+
+// appendTagInput appends what a transaction tag authenticates: the domain,
+// the box, the marker's header and header tag (prefix), and each record in
+// the order given (key order) with its kind and lengths.
+func appendTagInput(buf []byte, box string, prefix []byte, recs []txRecord) []byte {
 	buf = append(buf, "boxstorm/txn/v1\x00"...)
 	buf = append(buf, box...)
 	buf = append(buf, 0)
@@ -145,9 +154,7 @@ func txnTag(mac hash.Hash, box string, prefix []byte, recs []txRecord) []byte {
 		buf = append(buf, r.key...)
 		buf = append(buf, r.val...)
 	}
-	mac.Reset()
-	mac.Write(buf)
-	return mac.Sum(nil)[:16]
+	return buf
 }
 
 func cmpRecords(a, b txRecord) int { return strings.Compare(a.key, b.key) }
@@ -665,21 +672,7 @@ func encodeMarker(sc *markerScratch, m marker, mac hash.Hash, box string, recs [
 	copy(out[:], h)
 	copy(out[markerHeaderLen:], sc.sum[:8])
 
-	buf = append(buf[:0], "boxstorm/txn/v1\x00"...)
-	buf = append(buf, box...)
-	buf = append(buf, 0)
-	buf = append(buf, out[:markerHeaderLen+8]...)
-	for _, r := range recs {
-		kind := byte('s')
-		if r.del {
-			kind = 'd'
-		}
-		buf = append(buf, kind)
-		buf = binary.BigEndian.AppendUint32(buf, uint32(len(r.key)))
-		buf = binary.BigEndian.AppendUint32(buf, uint32(len(r.val)))
-		buf = append(buf, r.key...)
-		buf = append(buf, r.val...)
-	}
+	buf = appendTagInput(buf[:0], box, out[:markerHeaderLen+8], recs)
 	mac.Reset()
 	mac.Write(buf)
 	sc.sum = mac.Sum(sc.sum[:0])
