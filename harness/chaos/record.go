@@ -10,9 +10,9 @@ package chaos
 
 import (
 	"errors"
-	"syscall"
 
 	"github.com/boxstorm/boxstorm/harness/history"
+	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -78,35 +78,19 @@ func result(out history.OpOutput, err error) history.OpOutput {
 }
 
 // classOther is the error class of an error no error-is check names.
-const classOther = "other"
+const classOther = target.ClassOther
 
 // ErrorClass names the class of a store error as error-is checks name it:
-// one of the scenarios.ErrorName values, or "other".
+// one of the scenarios.ErrorName values, or "other". An error a child
+// process reported keeps the class it crossed with; any other is classed by
+// target.ErrorClass, the one mapping of the store's errors, which the target
+// protocol's replies use too.
 func ErrorClass(err error) string {
 	var ce classError
-	switch {
-	case err == nil:
-		return ""
-	case errors.As(err, &ce):
+	if errors.As(err, &ce) {
 		return ce.class
-	case errors.Is(err, store.ErrWrongKey), errors.Is(err, store.ErrBackupWrongKey):
-		return string(scenarios.ErrorWrongKey)
-	case errors.Is(err, store.ErrSchemaMismatch):
-		return string(scenarios.ErrorSchemaMismatch)
-	case errors.Is(err, store.ErrBackupTruncated), errors.Is(err, store.ErrBackupTampered),
-		errors.Is(err, store.ErrBackupCount), errors.Is(err, store.ErrBackupHash),
-		errors.Is(err, store.ErrBackupUnsafeEntry), errors.Is(err, store.ErrBackupFormat):
-		return string(scenarios.ErrorBackupInvalid)
-	case errors.Is(err, store.ErrSync), errors.Is(err, syscall.EFBIG), errors.Is(err, syscall.ENOSPC):
-		return string(scenarios.ErrorDiskFull)
-	case errors.Is(err, store.ErrLocked):
-		return string(scenarios.ErrorLocked)
-	case errors.Is(err, store.ErrStaleToken):
-		return string(scenarios.ErrorStaleToken)
-	case errors.Is(err, store.ErrCorrupt):
-		return string(scenarios.ErrorCorrupt)
 	}
-	return classOther
+	return target.ErrorClass(err)
 }
 
 // outcomeOf maps a store error onto a history outcome.
