@@ -394,6 +394,33 @@ func (k *conformer) optional(ctx context.Context, typ string) error {
 		})
 	case TypeErase:
 		k.expect(ctx, typ, Request{Type: typ, Subject: "subject-1"}, "success", success)
+	case TypeState:
+		k.expect(ctx, typ, Request{Type: typ}, `state with the one pending op, payload "p1"`, func(r Reply) string {
+			if r.Error != nil || r.State == nil {
+				return "no state"
+			}
+			if len(r.State.Pending) != 1 || string(r.State.Pending[0].Payload) != "p1" {
+				return "want pending [p1]"
+			}
+			return ""
+		})
+	case TypeExport:
+		k.expect(ctx, typ, Request{Type: typ, Subject: "subject-1"}, `ops: the one op of subject-1`, func(r Reply) string {
+			if r.Error != nil || len(r.Ops) != 1 || string(r.Ops[0].Payload) != "p1" {
+				return "want ops [p1]"
+			}
+			return ""
+		})
+	case TypeAudit:
+		k.expect(ctx, typ, Request{Type: typ, Event: "conform", Fields: map[string]any{"n": 1}}, "success", success)
+		if slices.Contains(k.rep.Capabilities, TypeState) {
+			k.expect(ctx, TypeState, Request{Type: TypeState}, `state whose audit log ends with "conform"`, func(r Reply) string {
+				if r.Error != nil || r.State == nil || len(r.State.Audit) == 0 || r.State.Audit[len(r.State.Audit)-1] != "conform" {
+					return "the audit entry is not in the state's audit"
+				}
+				return ""
+			})
+		}
 	default: // migrate, verify, rebuild-index take no arguments
 		k.expect(ctx, typ, Request{Type: typ}, "success", success)
 	}

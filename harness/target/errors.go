@@ -63,3 +63,23 @@ func ErrorClass(err error) string {
 	}
 	return ClassOther
 }
+
+// WireError is err as a reply carries it: its class (ErrorClass), its
+// message, and for the reference store's corruption errors the box and
+// file offset they name.
+func WireError(err error) *Error {
+	var te *Error
+	if errors.As(err, &te) {
+		return te
+	}
+	e := &Error{Class: ErrorClass(err), Message: err.Error()}
+	var ce *store.CorruptionError
+	if errors.As(err, &ce) {
+		e.Box = ce.Box
+		if ce.Offset >= 0 {
+			off := ce.Offset
+			e.Offset = &off
+		}
+	}
+	return e
+}

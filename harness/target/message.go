@@ -33,6 +33,11 @@ const (
 	TypeErase        = "erase"
 	TypeVerify       = "verify"
 	TypeRebuildIndex = "rebuild-index"
+	// The harness's reads and marks: state reads the queue back for the
+	// checks, export reads a subject's ops, audit writes an audit entry.
+	TypeState  = "state"
+	TypeExport = "export"
+	TypeAudit  = "audit"
 )
 
 // CoreTypes are the request types every target answers.
@@ -44,7 +49,8 @@ func CoreTypes() []string {
 // OptionalTypes are the request types a target answers only when it claims
 // them as capabilities in its open reply.
 func OptionalTypes() []string {
-	return []string{TypeBackup, TypeRestore, TypeMigrate, TypeRotateKey, TypeErase, TypeVerify, TypeRebuildIndex}
+	return []string{TypeBackup, TypeRestore, TypeMigrate, TypeRotateKey, TypeErase, TypeVerify, TypeRebuildIndex,
+		TypeState, TypeExport, TypeAudit}
 }
 
 // Error classes: the closed set a target's errors fall into.
@@ -86,6 +92,9 @@ type Request struct {
 	Version   int    `json:"version,omitempty"`
 	Dir       string `json:"dir,omitempty"`
 	MasterKey string `json:"master_key,omitempty"` // 64 hex digits; overrides the target's own key
+	// Settings are the scenario's store settings, applied where the
+	// target has them and otherwise ignored.
+	Settings *Settings `json:"settings,omitempty"`
 
 	// enqueue, put
 	Payload        []byte `json:"payload,omitempty"` // base64 in JSON
@@ -107,6 +116,14 @@ type Request struct {
 
 	// backup, restore
 	Path string `json:"path,omitempty"`
+	// restore: the key the backup was made under (64 hex digits; the
+	// store's own when empty) and the schema version it must have (any
+	// when 0).
+	BackupKey      string `json:"backup_key,omitempty"`
+	ExpectedSchema int    `json:"expected_schema,omitempty"`
+	// audit
+	Event  string         `json:"event,omitempty"`
+	Fields map[string]any `json:"fields,omitempty"`
 	// rotate-key
 	NewMasterKey string `json:"new_master_key,omitempty"`
 }
@@ -132,6 +149,12 @@ type Reply struct {
 	Token uint64 `json:"token,omitempty"`
 	// get
 	Value []byte `json:"value,omitempty"`
+	// open: what the open repaired
+	Repairs []Repair `json:"repairs,omitempty"`
+	// state
+	State *State `json:"state,omitempty"`
+	// export: the subject's ops
+	Ops []Op `json:"ops,omitempty"`
 	// optional requests: a short, target-defined summary
 	Detail json.RawMessage `json:"detail,omitempty"`
 }
@@ -144,6 +167,40 @@ type Op struct {
 	Payload        []byte `json:"payload,omitempty"`
 	Attempts       int    `json:"attempts,omitempty"`
 	Duplicate      bool   `json:"duplicate,omitempty"`
+	Subject        string `json:"subject,omitempty"`
+}
+
+// Settings are the store settings a scenario asks for, in an open
+// request. A target applies those it has and ignores the rest; zero
+// fields mean the target's default.
+type Settings struct {
+	Sync           string `json:"sync,omitempty"` // always, interval or never
+	SyncIntervalMS int64  `json:"sync_interval_ms,omitempty"`
+	StaleAfterMS   int64  `json:"stale_after_ms,omitempty"`
+	Recovery       string `json:"recovery,omitempty"` // the store's recovery mode
+	FailedOpsAlert int    `json:"failed_ops_alert,omitempty"`
+}
+
+// State is the queue as a target holds it, read back by the harness's
+// checks (the state request): pending ops in FIFO order with their
+// payloads, failed ops, and what the target can tell of its schema,
+// audit log and alerts.
+type State struct {
+	Pending       []Op     `json:"pending"`
+	Failed        []Op     `json:"failed"`
+	SchemaVersion int      `json:"schema_version,omitempty"`
+	Audit         []string `json:"audit,omitempty"` // audit event names, oldest first
+	FailedOps     int      `json:"failed_ops,omitempty"`
+	Alerts        []string `json:"alerts,omitempty"` // alerts that fired
+}
+
+// Repair is one damaged record an open repaired (open reply's repairs).
+type Repair struct {
+	Box          string `json:"box"`
+	Kind         string `json:"kind"`
+	Offset       int64  `json:"offset"`
+	DroppedBytes int64  `json:"dropped_bytes,omitempty"`
+	Quarantine   string `json:"quarantine,omitempty"` // the copy of the damaged file
 }
 
 // Error is a failed request's error: a class from Classes and a message
@@ -151,6 +208,10 @@ type Op struct {
 type Error struct {
 	Class   string `json:"class"`
 	Message string `json:"message"`
+	// Box and Offset locate a corrupt record, when the target knows
+	// where it is (class corrupt).
+	Box    string `json:"box,omitempty"`
+	Offset *int64 `json:"offset,omitempty"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Class, e.Message) }

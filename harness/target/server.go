@@ -64,7 +64,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, h Handler) error {
 		wg.Go(func() {
 			rep, err := h.Handle(ctx, req)
 			if err != nil {
-				rep = Reply{Error: &Error{Class: ErrorClass(err), Message: err.Error()}}
+				rep = Reply{Error: WireError(err)}
 			}
 			rep.ID = req.ID
 			write(rep)

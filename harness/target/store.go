@@ -85,6 +85,9 @@ func (t *StoreTarget) open(ctx context.Context, req Request) (Reply, error) {
 		return Reply{}, Errorf(ClassOther, "open: no dir, and the target was started without one")
 	}
 	opts := t.Options
+	if err := applySettings(&opts, req.Settings); err != nil {
+		return Reply{}, err
+	}
 	if req.MasterKey != "" {
 		key, err := store.ParseKey([]byte(req.MasterKey))
 		if err != nil {
@@ -104,12 +107,47 @@ func (t *StoreTarget) open(ctx context.Context, req Request) (Reply, error) {
 		return Reply{}, Errorf(ClassLocked, "open %s: this target has a store open already", dir)
 	}
 	t.st = st
-	return Reply{
+	rep := Reply{
 		Version:      ProtocolVersion,
 		Target:       StoreTargetName,
 		TargetVer:    t.Version,
 		Capabilities: append(CoreTypes(), OptionalTypes()...),
-	}, nil
+	}
+	for _, r := range st.Repairs() {
+		rep.Repairs = append(rep.Repairs, Repair{Box: r.Box, Kind: string(r.Kind), Offset: r.Offset, DroppedBytes: r.DroppedBytes, Quarantine: r.Quarantine})
+	}
+	return rep, nil
+}
+
+// applySettings sets the options an open request's settings name.
+func applySettings(o *store.Options, set *Settings) error {
+	if set == nil {
+		return nil
+	}
+	if set.Sync != "" {
+		m, err := store.ParseSyncMode(set.Sync)
+		if err != nil {
+			return Errorf(ClassOther, "open: settings.sync: %v", err)
+		}
+		o.Sync = m
+	}
+	if set.Recovery != "" {
+		m, err := store.ParseRecoveryMode(set.Recovery)
+		if err != nil {
+			return Errorf(ClassOther, "open: settings.recovery: %v", err)
+		}
+		o.Recovery = m
+	}
+	if set.SyncIntervalMS > 0 {
+		o.SyncPeriod = time.Duration(set.SyncIntervalMS) * time.Millisecond
+	}
+	if set.StaleAfterMS > 0 {
+		o.StaleAfter = time.Duration(set.StaleAfterMS) * time.Millisecond
+	}
+	if set.FailedOpsAlert > 0 {
+		o.FailedOpsAlert = set.FailedOpsAlert
+	}
+	return nil
 }
 
 // fixedClock is the caller's clock as a request carries it.
@@ -171,7 +209,15 @@ func (t *StoreTarget) handleOpen(ctx context.Context, st *store.Store, req Reque
 			return Reply{}, fmt.Errorf("restore: %w", err)
 		}
 		defer f.Close()
-		return detail(st.Restore(ctx, f, store.RestoreOptions{}))
+		ro := store.RestoreOptions{ExpectedSchema: req.ExpectedSchema}
+		if req.BackupKey != "" {
+			key, err := store.ParseKey([]byte(req.BackupKey))
+			if err != nil {
+				return Reply{}, Errorf(ClassOther, "restore: backup_key: %v", err)
+			}
+			ro.BackupKey = store.KeyBytes(key)
+		}
+		return detail(st.Restore(ctx, f, ro))
 	case TypeMigrate:
 		return detail(st.Migrate(ctx))
 	case TypeRotateKey:
@@ -186,8 +232,53 @@ func (t *StoreTarget) handleOpen(ctx context.Context, st *store.Store, req Reque
 		return detail(st.Verify(ctx))
 	case TypeRebuildIndex:
 		return detail(st.RebuildIndex(ctx))
+	case TypeState:
+		return storeState(ctx, st)
+	case TypeExport:
+		exp, err := st.Export(ctx, req.Subject)
+		if err != nil {
+			return Reply{}, err
+		}
+		rep := Reply{Ops: []Op{}}
+		for _, op := range exp.Ops {
+			rep.Ops = append(rep.Ops, *wireOp(op))
+		}
+		return rep, nil
+	case TypeAudit:
+		return Reply{}, st.Audit(ctx, req.Event, req.Fields)
 	}
 	return Reply{}, fmt.Errorf("%q: %w", req.Type, ErrUnsupported)
+}
+
+// storeState reads the queue back for a state request.
+func storeState(ctx context.Context, st *store.Store) (Reply, error) {
+	pending, err := st.PendingOps(ctx)
+	if err != nil {
+		return Reply{}, fmt.Errorf("state: pending ops: %w", err)
+	}
+	failed, err := st.FailedOps(ctx)
+	if err != nil {
+		return Reply{}, fmt.Errorf("state: failed ops: %w", err)
+	}
+	out := &State{Pending: wireOps(pending), Failed: wireOps(failed)}
+	if stats, err := st.Stats(ctx); err == nil {
+		out.FailedOps, out.Alerts = stats.FailedOps, stats.Alerts
+	}
+	if audit, err := st.AuditLog(ctx); err == nil {
+		for _, a := range audit {
+			out.Audit = append(out.Audit, a.Event)
+		}
+	}
+	out.SchemaVersion, _ = st.SchemaVersion()
+	return Reply{State: out}, nil
+}
+
+func wireOps(ops []store.Op) []Op {
+	out := make([]Op, 0, len(ops))
+	for _, op := range ops {
+		out = append(out, *wireOp(op))
+	}
+	return out
 }
 
 // outcome turns the negative answers of ack and fail into outcomes.
@@ -213,5 +304,5 @@ func detail(v any, err error) (Reply, error) {
 }
 
 func wireOp(op store.Op) *Op {
-	return &Op{ID: op.ID, Seq: op.Seq, IdempotencyKey: op.IdempotencyKey, Payload: op.Payload, Attempts: op.Attempts, Duplicate: op.Duplicate}
+	return &Op{ID: op.ID, Seq: op.Seq, IdempotencyKey: op.IdempotencyKey, Payload: op.Payload, Attempts: op.Attempts, Duplicate: op.Duplicate, Subject: op.Subject}
 }
