@@ -40,14 +40,19 @@ type OpLatency struct {
 
 // ChaosSummary is a whole chaos run: summary.json. Replay reads it back.
 type ChaosSummary struct {
-	Tool    string        `json:"tool"`
-	Seed    uint64        `json:"seed"`
-	Quick   bool          `json:"quick"`
-	Canary  bool          `json:"canary"`
-	Shard   string        `json:"shard,omitempty"`
-	Started time.Time     `json:"started"`
-	Elapsed time.Duration `json:"elapsed_ns"`
-	Verdict string        `json:"verdict"` // "pass", "fail" or "unknown"
+	Tool   string `json:"tool"`
+	Seed   uint64 `json:"seed"`
+	Quick  bool   `json:"quick"`
+	Canary bool   `json:"canary"`
+	Shard  string `json:"shard,omitempty"`
+	// Target names the target the run drove through the target protocol
+	// ("name version", with its command line); empty for the reference
+	// store in process.
+	Target        string        `json:"target,omitempty"`
+	TargetCommand string        `json:"target_command,omitempty"`
+	Started       time.Time     `json:"started"`
+	Elapsed       time.Duration `json:"elapsed_ns"`
+	Verdict       string        `json:"verdict"` // "pass", "fail" or "unknown"
 	// CrashStates and Kills are the totals of the scenarios' (Finish sums
 	// them).
 	CrashStates int             `json:"crash_states"`
@@ -159,6 +164,9 @@ func (s *ChaosSummary) JUnit() []TestSuite {
 	suite := TestSuite{Name: name, Timestamp: s.Started, Properties: []Property{
 		{Name: "seed", Value: fmt.Sprint(s.Seed)}, {Name: "quick", Value: fmt.Sprint(s.Quick)}, {Name: "canary", Value: fmt.Sprint(s.Canary)},
 	}}
+	if s.Target != "" {
+		suite.Properties = append(suite.Properties, Property{Name: "target", Value: s.Target})
+	}
 	for _, e := range s.Scenarios {
 		tc := ScenarioTestCase(name, e.Name, s.Seed, e.Elapsed)
 		detail := strings.Join(append(append([]string{}, e.Failed...), e.Unknown...), "\n")
@@ -183,13 +191,22 @@ func errSuffix(s string) string {
 	return "; error: " + s
 }
 
+// Against says what the run drove: the reference store, its known-bad
+// targets, or a target through the protocol.
+func (s *ChaosSummary) Against() string {
+	switch {
+	case s.Canary:
+		return "against the known-bad targets (canary)"
+	case s.Target != "":
+		return fmt.Sprintf("against the target %s (%s) through the target protocol", s.Target, s.TargetCommand)
+	}
+	return "against the reference store"
+}
+
 // WriteChaosMarkdown writes the run summary as Markdown, for CI step
 // summaries.
 func WriteChaosMarkdown(w io.Writer, s *ChaosSummary) error {
-	mode := "against the reference store"
-	if s.Canary {
-		mode = "against the known-bad targets (canary)"
-	}
+	mode := s.Against()
 	fmt.Fprintf(w, "# %s: %s\n\n%s, took %s\n\n", s.Title(), strings.ToUpper(s.Verdict), mode, HumanDuration(s.Elapsed))
 	fmt.Fprintf(w, "Crash states explored: **%d**; kills and power losses: **%d**.\n\n", s.CrashStates, s.Kills)
 	fmt.Fprintf(w, "| scenario | verdict | passed | failed | unknown | crash states | kills | time |\n|---|---|---|---|---|---|---|---|\n")

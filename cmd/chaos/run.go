@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/boxstorm/boxstorm/harness/chaos"
+	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/scenarios"
@@ -32,6 +33,9 @@ type suiteOptions struct {
 	canary  bool
 	shard   string
 	verbose bool
+	// target is the target's command line; empty for the reference store
+	// in process.
+	target string
 	// keepStore keeps every scenario's store and backups; without it only
 	// the stores of scenarios that did not hold are kept.
 	keepStore bool
@@ -41,7 +45,7 @@ type suiteOptions struct {
 
 var runCommand = command{
 	Summary: "run scenarios and check them",
-	Usage:   "run [FILE|NAME...|--all] [--seed N] [--out DIR] [--junit FILE] [--quick] [--canary] [--shard I/N] [--keep-store]",
+	Usage:   "run [FILE|NAME...|--all] [--seed N] [--out DIR] [--junit FILE] [--quick] [--canary] [--target CMD] [--shard I/N] [--keep-store]",
 	Help: `run runs each scenario: it opens a fresh store under the output directory,
 drives the workload, injects the faults at their logical positions, and runs
 the checks the scenario lists. Scenarios are files (a path with a / or a .)
@@ -52,6 +56,18 @@ same seed) and is printed first; pass it back with --seed to reproduce a run.
 With --canary each scenario runs against its known-bad target, the store with
 the scenario's protection switched off, and the run passes only if every
 scenario reports a violation.
+
+With --target CMD the scenarios drive a target, a program that speaks the
+target protocol (docs/target-protocol.md), instead of the reference store in
+process: each open of the store starts CMD (split as a shell would, nothing
+expanded) and sends it an open request, each close ends it, and a kill
+SIGKILLs it. Power loss, fsync errors and slow I/O act on the store
+directory's fault file system, clock skew on the clocks the requests carry.
+The checks read the queue back with the state request. What needs the
+reference store in process (crash-state exploration, recover, index damage,
+the failpoints, synthetic migrations) is reported unknown, naming why; a
+failpoint kill lands 0-4 ms after its position instead, with requests in
+flight. Run chaos conform --target CMD first.
 
 Output, under --out (default out/chaos-<UTC time>/): one directory per
 scenario (result.json, faults.jsonl, history.jsonl, <op>.hgrm, and
@@ -67,7 +83,9 @@ chaos run --all --quick --canary
 chaos run truncated-tail clock-skew-lock --seed 7
 chaos run scenarios/disk-full.yaml --out out/df --junit out/df.xml
 chaos run --all --seed 20260101 --shard 2/4
-chaos run clock-skew-lock --quick --keep-store`,
+chaos run clock-skew-lock --quick --keep-store
+chaos run --all --quick --target 'storectl serve'
+chaos run power-loss-enqueue --target 'go run ./examples/targets/naive'`,
 	Setup: func(fs *pflag.FlagSet) runFunc {
 		var o suiteOptions
 		all := fs.Bool("all", false, "run every built-in scenario")
@@ -79,7 +97,11 @@ chaos run clock-skew-lock --quick --keep-store`,
 		fs.StringVar(&o.shard, "shard", "", "run only shard `I/N`: the I-th of N (1-based)")
 		fs.BoolVar(&o.keepStore, "keep-store", false, "keep every scenario's store and backups, not only those of scenarios that did not hold")
 		fs.BoolVarP(&o.verbose, "verbose", "v", false, "log each scenario's progress to stderr")
+		fs.StringVar(&o.target, "target", "", "drive the target `CMD` through the target protocol instead of the reference store")
 		return func(ctx context.Context, e *env, args []string) error {
+			if o.canary && o.target != "" {
+				return cli.UsageErrorf("drop one: a target is its own known-bad target", "run: --canary and --target together: the canary switches are the reference store's")
+			}
 			o.seedSet = fs.Changed("seed")
 			o.files = map[string]string{}
 			list, err := loadScenarios(args, *all, o.files)
@@ -157,9 +179,17 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	fmt.Fprintf(e.stdout, "seed %d\n", o.seed)
 	sum := &reports.ChaosSummary{Tool: "boxstorm chaos", Seed: o.seed, Quick: o.quick, Canary: o.canary, Shard: o.shard, Started: started}
+	if o.target != "" {
+		name, err := probeTarget(ctx, o.target, o.out)
+		if err != nil {
+			return err
+		}
+		sum.Target, sum.TargetCommand = name, o.target
+		fmt.Fprintf(e.stdout, "target %s\n", name)
+	}
 	exe := workerExe()
 	for _, sc := range list {
-		res, err := chaos.RunScenario(ctx, sc, chaos.RunOptions{Seed: o.seed, Quick: o.quick, Canary: o.canary, OutDir: o.out, Exe: exe, Logger: logger})
+		res, err := chaos.RunScenario(ctx, sc, chaos.RunOptions{Seed: o.seed, Quick: o.quick, Canary: o.canary, OutDir: o.out, Exe: exe, Logger: logger, Target: o.target})
 		if err != nil && res == nil {
 			if ctx.Err() != nil {
 				return err
@@ -198,6 +228,31 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 		return nil
 	}
 	return nil
+}
+
+// probeTarget starts the target and opens a store in a scratch directory
+// under out, to fail early and clearly on a target that cannot start or
+// open, and returns its name and version.
+func probeTarget(ctx context.Context, command, out string) (string, error) {
+	if _, err := target.SplitCommand(command); err != nil {
+		return "", cli.UsageErrorf("quote CMD as a shell would", "run: --target: %v", err)
+	}
+	dir, err := os.MkdirTemp(out, "target-probe-")
+	if err != nil {
+		return "", fmt.Errorf("run: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	rem, err := target.Dial(ctx, target.RemoteConfig{Command: command, Dir: filepath.Join(dir, "store"), Key: key})
+	if err != nil {
+		return "", cli.WithHint(fmt.Errorf("run: --target %q: %w", command, err), "check it with chaos conform --target CMD")
+	}
+	name := strings.TrimSpace(rem.Name() + " " + rem.Version())
+	if err := rem.Close(); err != nil {
+		return "", cli.WithHint(fmt.Errorf("run: --target %q: close: %w", command, err), "check it with chaos conform --target CMD")
+	}
+	return name, nil
 }
 
 // storeDirs are the directories under a scenario's output directory that

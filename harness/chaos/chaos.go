@@ -44,6 +44,11 @@ type RunOptions struct {
 	Exe string
 	// Logger receives progress; slog.Default when nil.
 	Logger *slog.Logger
+	// Target, when not empty, is the command line of a target
+	// (docs/target-protocol.md) the run drives instead of the reference
+	// store in process: each open starts it, each close ends it, a kill
+	// SIGKILLs it.
+	Target string
 }
 
 // VerdictViolation is VerdictFail as chaos reports name it: a scenario
@@ -84,8 +89,11 @@ type ScenarioResult struct {
 	CrashStates  int             `json:"crash_states"`
 	Kills        int             `json:"kills"`
 	Explorations []ExploreResult `json:"explorations,omitempty"`
-	Error        string          `json:"error,omitempty"`
-	Dir          string          `json:"-"`
+	// Target is the target the run drove, as its open reply named it;
+	// nil for the reference store in process.
+	Target *remoteInfo `json:"target,omitempty"`
+	Error  string      `json:"error,omitempty"`
+	Dir    string      `json:"-"`
 }
 
 // Caught reports whether a canary run saw the violation its known-bad
@@ -131,9 +139,12 @@ type chaosRun struct {
 	notes    []string
 	steps    map[int]bool // fault indexes that ran (or started) already
 	killed   bool         // the crash worker was SIGKILLed
-	probed   bool         // the FIFO probe ran
-	observed int          // store-state observations made
-	ff       *faultfsRun  // the fault file system under the store (faultfs.go); nil when not needed
+	// killArmed: a kill will land shortly (a target's in-flight kill); the
+	// worker waits for it instead of finishing.
+	killArmed bool
+	probed    bool        // the FIFO probe ran
+	observed  int         // store-state observations made
+	ff        *faultfsRun // the fault file system under the store (faultfs.go); nil when not needed
 
 	// resume is each producer's first enqueue number in a worker resumed
 	// after a repeated kill; segment counts the workers before it.
@@ -192,6 +203,9 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 	if opts.OutDir == "" {
 		return nil, fmt.Errorf("run scenario %s: no output directory: %w", sc.Name, store.ErrInvalid)
 	}
+	if opts.Target != "" && opts.Canary {
+		return nil, fmt.Errorf("run scenario %s: the canary switches are the reference store's; a target is its own known-bad target: %w", sc.Name, store.ErrInvalid)
+	}
 	dir := filepath.Join(opts.OutDir, sc.Name)
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("run scenario %s: %w", sc.Name, err)
@@ -242,6 +256,10 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 	res.Faults = faultEvents(raw)
 	r.crashFigures(res)
 	res.Notes = r.notes
+	if opts.Target != "" {
+		info := r.p.remoteInfo
+		res.Target = &info
+	}
 	res.Verdict = overallVerdict(res)
 	if err := r.writeScenario(res, raw, judged, hs); err != nil {
 		return res, err
@@ -331,14 +349,14 @@ func (r *chaosRun) prepare(ctx context.Context) error {
 		return nil
 	}
 	s := r.sess.st
-	if _, err := s.Migrate(ctx); err != nil {
+	if _, err := s.Migrate(ctx, nil); err != nil {
 		return fmt.Errorf("prepare: built-in migrations: %w", err)
 	}
-	v, err := s.SchemaVersion()
+	st, err := s.State(ctx)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
-	return s.Put(ctx, synthBox, synthKey, []byte(fmt.Sprintf("v%d", v)))
+	return s.Put(ctx, synthBox, synthKey, []byte(fmt.Sprintf("v%d", st.SchemaVersion)))
 }
 
 // runPlan runs the workload with the op faults, then the step faults.

@@ -21,6 +21,9 @@ type ExploreResult = explore.Result
 
 // explore runs an explore step.
 func (r *chaosRun) explore(ctx context.Context, p fault.PlannedFault, ev *history.Fault) error {
+	if err := r.p.inProcessOnly("explore"); err != nil {
+		return err
+	}
 	if r.ff == nil || r.ff.mount == nil {
 		return fmt.Errorf("explore: %w: %w", errNoFaultFS, fault.ErrUnsupportedFault)
 	}
@@ -42,7 +45,7 @@ type exploreSession struct{ r *chaosRun }
 var _ explore.Session = exploreSession{}
 
 func (e exploreSession) Open(ctx context.Context) error       { return e.r.sess.open(ctx, nil) }
-func (e exploreSession) Store() *store.Store                  { return e.r.sess.st }
+func (e exploreSession) Store() *store.Store                  { return e.r.sess.local() }
 func (e exploreSession) Close() error                         { return e.r.sess.close() }
 func (e exploreSession) Adopt(st *store.Store)                { e.r.sess.adopt(st) }
 func (e exploreSession) Options(gen int) store.Options        { return e.r.sess.options(gen) }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
@@ -127,9 +126,7 @@ func (r *chaosRun) applyFaultFS(ctx context.Context, p fault.PlannedFault, ev *h
 		}
 		// The harness cuts the power once this process is gone: a power
 		// loss takes the process with it.
-		r.fault(history.Fault{Index: p.Index, Type: string(p.Type), Phase: history.FaultKill, Detail: map[string]any{"mode": f.Mode, "seed": p.Seed}})
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
+		r.crash(history.Fault{Index: p.Index, Type: string(p.Type), Phase: history.FaultKill, Detail: map[string]any{"mode": f.Mode, "seed": p.Seed}})
 	case scenarios.FaultFsyncError:
 		ev.Detail["nth"], ev.Detail["sticky"] = f.Nth, f.Sticky
 		return m.FsyncError(ctx, f.Nth, f.Sticky)

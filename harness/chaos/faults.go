@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/history"
+	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
@@ -93,6 +95,9 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *his
 	case scenarios.FaultCorruptIndex:
 		return r.missingIndexIDs(ctx, p, ev)
 	case scenarios.FaultMalformedTimestamps:
+		if err := r.p.inProcessOnly("malformed-timestamps"); err != nil {
+			return err
+		}
 		return r.malformedTimestamps(ctx, p, ev)
 	case scenarios.FaultReopen:
 		if err := r.sess.close(); err != nil {
@@ -108,6 +113,9 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *his
 		}
 		return err
 	case scenarios.FaultRecover:
+		if err := r.p.inProcessOnly("recover"); err != nil {
+			return err
+		}
 		_ = r.sess.close()
 		b, ok := r.latestBackup()
 		if !ok {
@@ -132,10 +140,19 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *his
 		if r.proc == "" {
 			return fmt.Errorf("kill outside a worker child: %w", fault.ErrUnsupportedFault)
 		}
-		if f.Failpoint == "" {
-			r.fault(history.Fault{Index: p.Index, Type: string(p.Type), Phase: history.FaultKill})
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {}
+		switch {
+		case f.Failpoint == "":
+			r.crash(history.Fault{Index: p.Index, Type: string(p.Type), Phase: history.FaultKill})
+		case r.p.opts.Target != "":
+			// A target has no failpoints: the kill lands a seeded 0-4 ms
+			// later, with the next requests in flight.
+			d := time.Duration(p.Seed%4000) * time.Microsecond
+			ev.Detail["in_flight_after"] = d.String()
+			r.killArmed = true
+			time.AfterFunc(d, func() {
+				r.crash(history.Fault{Index: p.Index, Type: string(p.Type), Phase: history.FaultKill, Detail: map[string]any{"in_flight_after": d.String()}})
+			})
+			return nil
 		}
 		ev.Detail["armed"] = failpoint.Armed()
 		return nil
@@ -172,14 +189,9 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev 
 		if !ok {
 			return fmt.Errorf("restore: no backup: %w", fault.ErrUnsupportedFault)
 		}
-		fh, err := os.Open(b.Path)
-		if err != nil {
-			return fmt.Errorf("restore: %w", err)
-		}
-		defer fh.Close()
 		var info store.RestoreInfo
-		err = r.record(history.KindRestore, history.OpInput{Backup: b.Path}, func() (err error) {
-			info, err = s.Restore(ctx, fh, store.RestoreOptions{BackupKey: store.KeyBytes(chaosKey(b.KeyGen))})
+		err := r.record(history.KindRestore, history.OpInput{Backup: b.Path}, func() (err error) {
+			info, err = s.RestoreFile(ctx, b.Path, chaosKey(b.KeyGen), 0)
 			return err
 		})
 		r.eff.Restores = append(r.eff.Restores, check.Restore{Backup: b, OK: err == nil, Done: true, At: r.hist.Now()})
@@ -194,7 +206,7 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev 
 		}
 		var rep store.RotateReport
 		err := r.record(history.KindRotateKey, history.OpInput{}, func() (err error) {
-			rep, err = s.RotateKey(ctx, store.KeyBytes(chaosKey(r.sess.keyGen+1)))
+			rep, err = s.RotateKey(ctx, chaosKey(r.sess.keyGen+1))
 			return err
 		})
 		ev.Detail["report"] = rep
@@ -206,7 +218,7 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev 
 		r.sess.registerSynthetic(max(f.Count, 1))
 		var rep store.MigrateReport
 		err := r.record(history.KindMigrate, history.OpInput{}, func() (err error) {
-			rep, err = s.MigrateWith(ctx, r.sess.migrations)
+			rep, err = s.Migrate(ctx, r.sess.migrations)
 			return err
 		})
 		ev.Detail["report"] = rep
@@ -235,14 +247,9 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev 
 			return fmt.Errorf("schema-mismatch: no backup: %w", fault.ErrUnsupportedFault)
 		}
 		before := fault.HashTree(r.p.storeDir)
-		fh, err := os.Open(b.Path)
-		if err != nil {
-			return fmt.Errorf("schema-mismatch: %w", err)
-		}
-		defer fh.Close()
 		want := b.Schema + f.Delta
-		err = r.record(history.KindRestore, history.OpInput{Backup: b.Path}, func() error {
-			_, err := s.Restore(ctx, fh, store.RestoreOptions{ExpectedSchema: want, BackupKey: store.KeyBytes(chaosKey(b.KeyGen))})
+		err := r.record(history.KindRestore, history.OpInput{Backup: b.Path}, func() error {
+			_, err := s.RestoreFile(ctx, b.Path, chaosKey(b.KeyGen), want)
 			return err
 		})
 		ev.Detail["expected_schema"] = want
@@ -259,24 +266,17 @@ func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *history
 	}
 	path := r.p.backupPath(p.Index)
 	s := r.sess.st
-	schema, _ := s.SchemaVersion()
+	var schema int
+	if st, err := s.State(ctx); err == nil {
+		schema = st.SchemaVersion
+	}
 	ref := check.Backup{Path: path, Schema: schema, Index: p.Index, KeyGen: r.sess.keyGen, Before: r.hist.Now()}
 	r.eff.Backups = append(r.eff.Backups, ref)
-	fh, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
 	var info store.BackupInfo
-	err = r.record(history.KindBackup, history.OpInput{Backup: path}, func() (err error) {
-		info, err = s.Backup(ctx, fh)
+	err := r.record(history.KindBackup, history.OpInput{Backup: path}, func() (err error) {
+		info, err = backupTo(ctx, s, path)
 		return err
 	})
-	if serr := fh.Sync(); err == nil {
-		err = serr
-	}
-	if cerr := fh.Close(); err == nil {
-		err = cerr
-	}
 	last := &r.eff.Backups[len(r.eff.Backups)-1]
 	last.After = r.hist.Now()
 	ev.Detail["path"] = path
@@ -291,6 +291,37 @@ func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *history
 		ev.Detail["marker"] = true
 	}
 	return nil
+}
+
+// backupTo writes a backup of s to path: the store in process writes
+// straight into the file, so that a crash mid-backup leaves the torn file a
+// restore must refuse; a target writes it as it does.
+func backupTo(ctx context.Context, s target.Backend, path string) (store.BackupInfo, error) {
+	l, ok := s.(target.Local)
+	if !ok {
+		return s.BackupFile(ctx, path)
+	}
+	fh, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return store.BackupInfo{}, fmt.Errorf("backup: %w", err)
+	}
+	info, err := l.Backup(ctx, fh)
+	if serr := fh.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	return info, err
+}
+
+// crash records the kill f and SIGKILLs the run's target, if any, then
+// this process, as a crash of the machine's processes would.
+func (r *chaosRun) crash(f history.Fault) {
+	r.fault(f)
+	r.sess.kill()
+	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {}
 }
 
 func (r *chaosRun) latestBackup() (check.Backup, bool) {
@@ -314,10 +345,8 @@ func (r *chaosRun) wrongKey(ctx context.Context, p fault.PlannedFault, ev *histo
 			ev.Detail["close_err"] = err.Error()
 		}
 		before := fault.HashTree(r.p.storeDir)
-		o := r.sess.options(r.sess.keyGen)
-		o.Key = store.KeyBytes(wrongKey)
 		err := r.record(history.KindOpen, history.OpInput{WrongKey: true}, func() error {
-			s, err := store.Open(ctx, r.p.storeDir, o)
+			s, err := r.p.openBackend(ctx, r.p.storeDir, wrongKey, r.sess.options(r.sess.keyGen))
 			if err == nil {
 				_ = s.Close()
 			}
@@ -334,13 +363,8 @@ func (r *chaosRun) wrongKey(ctx context.Context, p fault.PlannedFault, ev *histo
 			return fmt.Errorf("wrong-key restore: no backup: %w", fault.ErrUnsupportedFault)
 		}
 		before := fault.HashTree(r.p.storeDir)
-		fh, err := os.Open(b.Path)
-		if err != nil {
-			return err
-		}
-		defer fh.Close()
-		err = r.record(history.KindRestore, history.OpInput{Backup: b.Path, WrongKey: true}, func() error {
-			_, err := r.sess.st.Restore(ctx, fh, store.RestoreOptions{BackupKey: store.KeyBytes(wrongKey)})
+		err := r.record(history.KindRestore, history.OpInput{Backup: b.Path, WrongKey: true}, func() error {
+			_, err := r.sess.st.RestoreFile(ctx, b.Path, wrongKey, 0)
 			return err
 		})
 		noteUnchanged(ev, before, r.p.storeDir)

@@ -34,6 +34,9 @@ var malformedClock = store.ClockFunc(func() time.Time { return time.Date(1999, 1
 // a worker child enqueues them and SIGKILLs itself before the index batch
 // is written.
 func (r *chaosRun) missingIndexIDs(ctx context.Context, p fault.PlannedFault, ev *history.Fault) error {
+	if err := r.p.inProcessOnly("corrupt-index"); err != nil {
+		return err
+	}
 	f := p.Fault
 	if f.Mode != scenarios.IndexMissingIDs {
 		return fmt.Errorf("corrupt-index mode %s: %w", f.Mode, fault.ErrUnsupportedFault)

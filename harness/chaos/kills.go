@@ -51,7 +51,7 @@ func (r *chaosRun) runKills(ctx context.Context, kf fault.PlannedFault) error {
 		spec.Scenario = r.segmentScenario(kf, left, at)
 		spec.Resume, spec.Segment = resume, seg
 		fp := ""
-		if kf.Fault.Failpoint != "" {
+		if kf.Fault.Failpoint != "" && r.p.opts.Target == "" {
 			fp = fmt.Sprintf("%s@%d", kf.Fault.Failpoint, at)
 		}
 		since := r.hist.Len()

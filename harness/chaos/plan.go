@@ -5,6 +5,7 @@ package chaos
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,10 +20,23 @@ type plan struct {
 	faults   []fault.PlannedFault // the schedule, in order
 	dir      string               // the scenario's output directory
 	storeDir string
+	// targetLog receives the target processes' stderr (target.stderr);
+	// remoteInfo is what the last target opened said of itself.
+	targetLog  io.Writer
+	remoteInfo remoteInfo
+}
+
+// remoteInfo names a target as its open reply does.
+type remoteInfo struct {
+	Name         string   `json:"name"`
+	Version      string   `json:"version"`
+	Capabilities []string `json:"capabilities,omitempty"`
 }
 
 func newPlan(sc *scenarios.Scenario, opts RunOptions, dir string) *plan {
-	return &plan{sc: sc, opts: opts, faults: fault.Schedule(sc, opts.Seed), dir: dir, storeDir: filepath.Join(dir, "store")}
+	p := &plan{sc: sc, opts: opts, faults: fault.Schedule(sc, opts.Seed), dir: dir, storeDir: filepath.Join(dir, "store")}
+	p.targetLog = &appendFile{path: filepath.Join(dir, "target.stderr")}
+	return p
 }
 
 func (p *plan) backupDir() string { return filepath.Join(p.dir, "backups") }
@@ -47,6 +61,9 @@ func (p *plan) needsWorker() bool {
 // first hit for a step.
 func (p *plan) failpointSpec() string {
 	for _, f := range p.faults {
+		if p.opts.Target != "" {
+			break // a target's process has no failpoints: see crash
+		}
 		if f.Type != scenarios.FaultKill || f.Fault.Failpoint == "" {
 			continue
 		}
@@ -65,4 +82,26 @@ func (p *plan) exe() (string, error) {
 		return p.opts.Exe, nil
 	}
 	return os.Executable()
+}
+
+// appendFile appends each write to the file at path, created on the first:
+// the harness and its worker children share target.stderr.
+type appendFile struct{ path string }
+
+func (a *appendFile) Write(b []byte) (int, error) {
+	f, err := os.OpenFile(a.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return f.Write(b)
+}
+
+// inProcessOnly refuses what needs the reference store in the harness's
+// process when the run drives a target.
+func (p *plan) inProcessOnly(what string) error {
+	if p.opts.Target == "" {
+		return nil
+	}
+	return fmt.Errorf("%s needs the reference store in process, not a target: %w", what, fault.ErrUnsupportedFault)
 }

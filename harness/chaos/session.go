@@ -3,7 +3,10 @@ package chaos
 // The store session of a run: opening, closing and reopening the store
 // with the run's key generation and migrations, each open and close
 // recorded in the history, and the corruption errors and repairs opens
-// report noted in the run's effects.
+// report noted in the run's effects. The store is the reference store in
+// process, or with RunOptions.Target a target process driven through the
+// target protocol (target.Remote), started by each open and ended by each
+// close.
 
 import (
 	"context"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/history"
+	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/store"
 )
 
@@ -23,7 +27,7 @@ type session struct {
 	eff    *check.Effects
 	logger *slog.Logger // the store's logger
 
-	st      *store.Store
+	st      target.Backend
 	openErr error // why the last open failed
 	keyGen  int   // the key generation the store is at; see chaosKey
 	// migrations are the built-in migrations and the synthetic ones, once
@@ -54,7 +58,7 @@ func (s *session) options(gen int) store.Options {
 }
 
 // current returns the open store, or why there is none.
-func (s *session) current() (*store.Store, error) {
+func (s *session) current() (target.Backend, error) {
 	if s.st == nil {
 		if s.openErr != nil {
 			return nil, fmt.Errorf("store is not open: %w", s.openErr)
@@ -76,16 +80,16 @@ func (s *session) open(ctx context.Context, mod func(*store.Options)) error {
 		if mod != nil {
 			mod(&o)
 		}
-		var st *store.Store
+		var st target.Backend
 		err = record(s.hist, s.client, history.KindOpen, history.OpInput{}, func() (history.OpOutput, error) {
 			var err error
-			st, err = store.Open(ctx, s.p.storeDir, o)
+			st, err = s.p.openBackend(ctx, s.p.storeDir, chaosKey(gen), o)
 			return history.OpOutput{}, err
 		})
 		if err == nil {
 			s.st, s.openErr, s.keyGen = st, nil, gen
 			for _, rp := range st.Repairs() {
-				s.eff.Repairs = append(s.eff.Repairs, check.Repair{Box: rp.Box, Kind: string(rp.Kind), Offset: rp.Offset, DroppedBytes: rp.DroppedBytes, Quarantine: rp.Quarantine})
+				s.eff.Repairs = append(s.eff.Repairs, check.Repair{Box: rp.Box, Kind: rp.Kind, Offset: rp.Offset, DroppedBytes: rp.DroppedBytes, Quarantine: rp.Quarantine})
 			}
 			s.opened++
 			return nil
@@ -108,7 +112,46 @@ func (s *session) noteCorruption(err error) {
 }
 
 // adopt makes st, opened elsewhere (by a recovery), the session's store.
-func (s *session) adopt(st *store.Store) { s.st, s.openErr = st, nil }
+func (s *session) adopt(st *store.Store) { s.st, s.openErr = target.Local{Store: st}, nil }
+
+// local is the open store in process, or nil when there is none or the
+// run drives a target.
+func (s *session) local() *store.Store {
+	if l, ok := s.st.(target.Local); ok {
+		return l.Store
+	}
+	return nil
+}
+
+// kill SIGKILLs the run's target process, if the store is one, as the
+// crash of the process the run is in would.
+func (s *session) kill() {
+	if r, ok := s.st.(*target.Remote); ok {
+		r.Kill()
+	}
+}
+
+// openBackend opens the store in dir with the master key key and options
+// o: in process, or through the run's target, which gets o's settings.
+func (p *plan) openBackend(ctx context.Context, dir string, key []byte, o store.Options) (target.Backend, error) {
+	if p.opts.Target == "" {
+		o.Key = store.KeyBytes(key)
+		st, err := store.Open(ctx, dir, o)
+		if err != nil {
+			return nil, err
+		}
+		return target.Local{Store: st}, nil
+	}
+	set := &target.Settings{Sync: o.Sync.String(), Recovery: o.Recovery.String(), FailedOpsAlert: o.FailedOpsAlert,
+		SyncIntervalMS: o.SyncPeriod.Milliseconds(), StaleAfterMS: o.StaleAfter.Milliseconds()}
+	rem, err := target.Dial(ctx, target.RemoteConfig{Command: p.opts.Target, Dir: dir, Key: key, Settings: set,
+		Options: target.Options{Stderr: p.targetLog}})
+	if err != nil {
+		return nil, err
+	}
+	p.remoteInfo = remoteInfo{Name: rem.Name(), Version: rem.Version(), Capabilities: rem.Capabilities()}
+	return rem, nil
+}
 
 // close closes the store, if open, recording the call.
 func (s *session) close() error {

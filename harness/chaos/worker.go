@@ -60,6 +60,8 @@ type workerSpec struct {
 	// the workers started before this one.
 	Resume  map[string]int64 `json:"resume,omitempty"`
 	Segment int              `json:"segment,omitempty"`
+	// Target is RunOptions.Target.
+	Target string `json:"target,omitempty"`
 }
 
 // runWorker runs the scenario's workload and steps in a worker child and
@@ -143,7 +145,7 @@ func (r *chaosRun) startWorker(ctx context.Context, spec workerSpec, fp string, 
 
 // spec is what a child of the run needs to run its part.
 func (r *chaosRun) spec() workerSpec {
-	return workerSpec{Scenario: r.p.sc, Seed: r.p.opts.Seed, Canary: r.p.opts.Canary, Dir: r.p.dir, KeyGen: r.sess.keyGen, MonoStart: r.mono, FaultFS: r.faultfsSocket()}
+	return workerSpec{Scenario: r.p.sc, Seed: r.p.opts.Seed, Canary: r.p.opts.Canary, Dir: r.p.dir, KeyGen: r.sess.keyGen, MonoStart: r.mono, FaultFS: r.faultfsSocket(), Target: r.p.opts.Target}
 }
 
 // workerClient is the fault client, and the client prefix, of a crash
@@ -222,6 +224,9 @@ func (r *chaosRun) secondOpenProcess(ctx context.Context, ev *history.Fault) err
 	if r.p.opts.Canary {
 		args = append(args, "--canary", string(r.p.sc.Protection))
 	}
+	if r.p.opts.Target != "" {
+		args = append(args, "--target", r.p.opts.Target)
+	}
 	call := r.hist.Call(r.client("other-process"), history.KindSecondOpen, "", history.OpInput{})
 	out, err := exec.CommandContext(ctx, exe, args...).Output()
 	var res openOnlyResult
@@ -285,6 +290,7 @@ func WorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	dir := fs.String("dir", "", "store directory (open-only)")
 	keyGen := fs.Int("key-gen", 0, "key generation (open-only)")
 	canary := fs.String("canary", "", "canary (open-only)")
+	tgt := fs.String("target", "", "the target's command line (open-only)")
 	dieAfter := fs.Int("enqueue-and-die", 0, "enqueue this many ops, then SIGKILL this process")
 	valueSize := fs.Int("value-size", 256, "payload size (enqueue-and-die)")
 	process := fs.Int("process", -1, "run processor process N against the harness's socket (with --spec)")
@@ -318,7 +324,8 @@ func WorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	if *openOnly {
 		res := openOnlyResult{PID: os.Getpid()}
-		s, err := store.Open(ctx, *dir, store.Options{Key: store.KeyBytes(chaosKey(*keyGen)), Canary: *canary})
+		p := &plan{opts: RunOptions{Target: *tgt}, targetLog: io.Discard}
+		s, err := p.openBackend(ctx, *dir, chaosKey(*keyGen), store.Options{Canary: *canary})
 		if err != nil {
 			res.Err, res.Class = err.Error(), ErrorClass(err)
 		} else {
@@ -355,7 +362,7 @@ func runWorkerSpec(ctx context.Context, path string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r := newChaosRun(newPlan(spec.Scenario, RunOptions{Seed: spec.Seed, Canary: spec.Canary}, spec.Dir), spec.MonoStart, workerClient, stdout)
+	r := newChaosRun(newPlan(spec.Scenario, RunOptions{Seed: spec.Seed, Canary: spec.Canary, Target: spec.Target}, spec.Dir), spec.MonoStart, workerClient, stdout)
 	r.sess.keyGen = spec.KeyGen
 	if err := r.attachFaultFS(ctx, spec.FaultFS); err != nil {
 		return fmt.Errorf("faultfs: %w", err)
@@ -365,6 +372,9 @@ func runWorkerSpec(ctx context.Context, path string, stdout io.Writer) error {
 		return fmt.Errorf("open: %w", err)
 	}
 	err = r.runPlan(ctx, r.p.faults)
+	if r.killArmed {
+		select {} // the kill lands in a few milliseconds
+	}
 	_ = r.sess.close()
 	if herr := r.hist.Err(); herr != nil && err == nil {
 		err = herr

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
+	"github.com/boxstorm/boxstorm/harness/chaos/proc"
 	"github.com/boxstorm/boxstorm/harness/history"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
@@ -338,18 +339,8 @@ func (r *chaosRun) enqueueCall(ctx context.Context, client string, payload []byt
 	})
 }
 
-// queueStore is the part of the store a processor calls: *store.Store
-// itself, or, in a processor process, the harness's store reached through
-// the run's socket (proc.Client).
-type queueStore interface {
-	AcquireLock(ctx context.Context, req store.LockRequest) (store.Lease, error)
-	Heartbeat(ctx context.Context, token uint64, clock store.Clock) error
-	ReleaseLock(ctx context.Context, token uint64) error
-	Enqueue(ctx context.Context, payload []byte, o store.EnqueueOptions) (store.Op, error)
-	Claim(ctx context.Context, token uint64) (store.Op, error)
-	Ack(ctx context.Context, token uint64, id string) error
-	Fail(ctx context.Context, token uint64, id, reason string) (store.Op, error)
-}
+// queueStore is the part of the store a processor calls (proc.Queue).
+type queueStore = proc.Queue
 
 // queue returns what the run's processors call: the remote store in a
 // processor process, the open store otherwise.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -113,9 +112,7 @@ func (t *StoreTarget) open(ctx context.Context, req Request) (Reply, error) {
 		TargetVer:    t.Version,
 		Capabilities: append(CoreTypes(), OptionalTypes()...),
 	}
-	for _, r := range st.Repairs() {
-		rep.Repairs = append(rep.Repairs, Repair{Box: r.Box, Kind: string(r.Kind), Offset: r.Offset, DroppedBytes: r.DroppedBytes, Quarantine: r.Quarantine})
-	}
+	rep.Repairs = wireRepairs(st.Repairs())
 	return rep, nil
 }
 
@@ -204,20 +201,14 @@ func (t *StoreTarget) handleOpen(ctx context.Context, st *store.Store, req Reque
 	case TypeBackup:
 		return detail(st.BackupFile(ctx, req.Path))
 	case TypeRestore:
-		f, err := os.Open(req.Path)
-		if err != nil {
-			return Reply{}, fmt.Errorf("restore: %w", err)
-		}
-		defer f.Close()
-		ro := store.RestoreOptions{ExpectedSchema: req.ExpectedSchema}
+		var key []byte
 		if req.BackupKey != "" {
-			key, err := store.ParseKey([]byte(req.BackupKey))
-			if err != nil {
+			var err error
+			if key, err = store.ParseKey([]byte(req.BackupKey)); err != nil {
 				return Reply{}, Errorf(ClassOther, "restore: backup_key: %v", err)
 			}
-			ro.BackupKey = store.KeyBytes(key)
 		}
-		return detail(st.Restore(ctx, f, ro))
+		return detail(Local{st}.RestoreFile(ctx, req.Path, key, req.ExpectedSchema))
 	case TypeMigrate:
 		return detail(st.Migrate(ctx))
 	case TypeRotateKey:
@@ -233,44 +224,15 @@ func (t *StoreTarget) handleOpen(ctx context.Context, st *store.Store, req Reque
 	case TypeRebuildIndex:
 		return detail(st.RebuildIndex(ctx))
 	case TypeState:
-		return storeState(ctx, st)
+		state, err := storeState(ctx, st)
+		return Reply{State: state}, err
 	case TypeExport:
-		exp, err := st.Export(ctx, req.Subject)
-		if err != nil {
-			return Reply{}, err
-		}
-		rep := Reply{Ops: []Op{}}
-		for _, op := range exp.Ops {
-			rep.Ops = append(rep.Ops, *wireOp(op))
-		}
-		return rep, nil
+		ops, err := Local{st}.Export(ctx, req.Subject)
+		return Reply{Ops: ops}, err
 	case TypeAudit:
 		return Reply{}, st.Audit(ctx, req.Event, req.Fields)
 	}
 	return Reply{}, fmt.Errorf("%q: %w", req.Type, ErrUnsupported)
-}
-
-// storeState reads the queue back for a state request.
-func storeState(ctx context.Context, st *store.Store) (Reply, error) {
-	pending, err := st.PendingOps(ctx)
-	if err != nil {
-		return Reply{}, fmt.Errorf("state: pending ops: %w", err)
-	}
-	failed, err := st.FailedOps(ctx)
-	if err != nil {
-		return Reply{}, fmt.Errorf("state: failed ops: %w", err)
-	}
-	out := &State{Pending: wireOps(pending), Failed: wireOps(failed)}
-	if stats, err := st.Stats(ctx); err == nil {
-		out.FailedOps, out.Alerts = stats.FailedOps, stats.Alerts
-	}
-	if audit, err := st.AuditLog(ctx); err == nil {
-		for _, a := range audit {
-			out.Audit = append(out.Audit, a.Event)
-		}
-	}
-	out.SchemaVersion, _ = st.SchemaVersion()
-	return Reply{State: out}, nil
 }
 
 func wireOps(ops []store.Op) []Op {

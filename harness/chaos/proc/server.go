@@ -16,11 +16,24 @@ import (
 	"github.com/boxstorm/boxstorm/store"
 )
 
+// Queue is the part of the store a processor calls: *store.Store itself,
+// a target through the protocol, or, in a processor process, the
+// harness's store reached through the socket (Client).
+type Queue interface {
+	AcquireLock(ctx context.Context, req store.LockRequest) (store.Lease, error)
+	Heartbeat(ctx context.Context, token uint64, clock store.Clock) error
+	ReleaseLock(ctx context.Context, token uint64) error
+	Enqueue(ctx context.Context, payload []byte, o store.EnqueueOptions) (store.Op, error)
+	Claim(ctx context.Context, token uint64) (store.Op, error)
+	Ack(ctx context.Context, token uint64, id string) error
+	Fail(ctx context.Context, token uint64, id, reason string) (store.Op, error)
+}
+
 // Backend is what a [Server] serves: the harness's open store and op gate,
 // and the workload's status, which every response carries.
 type Backend interface {
 	// Store is the open store, or why there is none.
-	Store() (*store.Store, error)
+	Store() (Queue, error)
 	// Begin waits for an op ticket of the gate (counted: an op that
 	// counts towards op positions); false means the workload is over.
 	Begin(counted bool) bool

@@ -21,11 +21,11 @@ type backend struct {
 	claimed atomic.Int64
 }
 
-func (b *backend) Store() (*store.Store, error) { return b.st, nil }
-func (b *backend) Begin(bool) bool              { b.out.Add(1); return true }
-func (b *backend) End()                         { b.out.Add(-1) }
-func (b *backend) Claimed()                     { b.claimed.Add(1) }
-func (b *backend) Status() proc.Status          { return proc.Status{FailRate: 0.25} }
+func (b *backend) Store() (proc.Queue, error) { return b.st, nil }
+func (b *backend) Begin(bool) bool            { b.out.Add(1); return true }
+func (b *backend) End()                       { b.out.Add(-1) }
+func (b *backend) Claimed()                   { b.claimed.Add(1) }
+func (b *backend) Status() proc.Status        { return proc.Status{FailRate: 0.25} }
 
 func serve(t *testing.T) (*backend, *proc.Server, *proc.Client) {
 	t.Helper()
