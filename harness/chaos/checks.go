@@ -260,7 +260,11 @@ func (r *chaosRun) runChecks(raw, judged []history.HistoryEvent, fs *finalState)
 		}
 		out = append(out, res)
 	}
-	if r.sess.synth > 0 {
+	switch {
+	case r.p.opts.Target != "" && r.p.has(scenarios.FaultMigrate):
+		out = append(out, check.CheckResult{Name: "migration-atomicity", Verdict: check.VerdictUnknown,
+			Message: "the synthetic migrations it needs run in process and cannot cross the target protocol: the target ran its own migrations"})
+	case r.sess.synth > 0:
 		out = append(out, check.CheckMigrationAtomicity(fs.FinalState))
 	}
 	if r.probed {

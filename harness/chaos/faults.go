@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"syscall"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/history"
-	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
@@ -162,6 +162,11 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *his
 		}
 		lim, err := limitFileSize(r.p.storeDir, f.Limit)
 		ev.Detail["rlimit_fsize"] = lim
+		if err == nil && r.p.opts.Target != "" {
+			// A target started now inherits the limit, and SIGXFSZ ignored.
+			_ = r.sess.close()
+			err = r.sess.open(ctx, nil)
+		}
 		return err
 	case scenarios.FaultClockSkew:
 		r.ctl.clocks[f.Processor].off.Add(int64(f.Offset))
@@ -188,6 +193,9 @@ func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev 
 		b, ok := r.latestBackup()
 		if !ok {
 			return fmt.Errorf("restore: no backup: %w", fault.ErrUnsupportedFault)
+		}
+		if _, err := os.Stat(b.Path); errors.Is(err, fs.ErrNotExist) && b.After < 0 {
+			return fmt.Errorf("restore: the backup a crash interrupted left no file at its path: %w", fault.ErrUnsupportedFault)
 		}
 		var info store.RestoreInfo
 		err := r.record(history.KindRestore, history.OpInput{Backup: b.Path}, func() (err error) {
@@ -266,19 +274,15 @@ func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *history
 	}
 	path := r.p.backupPath(p.Index)
 	s := r.sess.st
-	var schema int
-	if st, err := s.State(ctx); err == nil {
-		schema = st.SchemaVersion
-	}
-	ref := check.Backup{Path: path, Schema: schema, Index: p.Index, KeyGen: r.sess.keyGen, Before: r.hist.Now()}
+	ref := check.Backup{Path: path, Index: p.Index, KeyGen: r.sess.keyGen, Before: r.hist.Now()}
 	r.eff.Backups = append(r.eff.Backups, ref)
 	var info store.BackupInfo
 	err := r.record(history.KindBackup, history.OpInput{Backup: path}, func() (err error) {
-		info, err = backupTo(ctx, s, path)
+		info, err = s.BackupFile(ctx, path)
 		return err
 	})
 	last := &r.eff.Backups[len(r.eff.Backups)-1]
-	last.After = r.hist.Now()
+	last.After, last.Schema = r.hist.Now(), info.SchemaVersion
 	ev.Detail["path"] = path
 	ev.Detail["schema_version"] = info.SchemaVersion
 	if err != nil {
@@ -293,32 +297,11 @@ func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *history
 	return nil
 }
 
-// backupTo writes a backup of s to path: the store in process writes
-// straight into the file, so that a crash mid-backup leaves the torn file a
-// restore must refuse; a target writes it as it does.
-func backupTo(ctx context.Context, s target.Backend, path string) (store.BackupInfo, error) {
-	l, ok := s.(target.Local)
-	if !ok {
-		return s.BackupFile(ctx, path)
-	}
-	fh, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return store.BackupInfo{}, fmt.Errorf("backup: %w", err)
-	}
-	info, err := l.Backup(ctx, fh)
-	if serr := fh.Sync(); err == nil {
-		err = serr
-	}
-	if cerr := fh.Close(); err == nil {
-		err = cerr
-	}
-	return info, err
-}
-
 // crash records the kill f and SIGKILLs the run's target, if any, then
 // this process, as a crash of the machine's processes would.
 func (r *chaosRun) crash(f history.Fault) {
 	r.fault(f)
+	r.sealHistory()
 	r.sess.kill()
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	select {}

@@ -49,11 +49,11 @@ type procBackend struct {
 var _ proc.Backend = procBackend{}
 
 func (b procBackend) Store() (proc.Queue, error) { return b.r.sess.current() }
-func (b procBackend) End()                       { b.ws.gate.end() }
+func (b procBackend) End()                       { b.ws.gate.End() }
 func (b procBackend) Claimed()                   { b.ws.lastProgress.Store(time.Now().UnixNano()) }
 
 func (b procBackend) Begin(counted bool) bool {
-	_, ok := b.ws.gate.begin(counted)
+	_, ok := b.ws.gate.Begin(counted)
 	return ok
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/chaos/proc"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -45,7 +46,7 @@ func TestUnixPath_LongDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &chaosRun{p: &plan{dir: dir}, ctl: newControls(1)}
-	ws := &workers{r: r, gate: newGate(1, nil, nil)}
+	ws := &workers{r: r, gate: fault.NewGate(1, nil, nil)}
 	ws.lastProgress.Store(time.Now().UnixNano())
 	srv, err := r.serveProcs(context.Background(), ws)
 	if err != nil {
@@ -63,8 +64,8 @@ func TestUnixPath_LongDirectory(t *testing.T) {
 	if errs := srv.Close(); len(errs) > 0 {
 		t.Errorf("server errors: %v", errs)
 	}
-	if ws.gate.inflight != 0 {
-		t.Errorf("%d tickets still out after the client left", ws.gate.inflight)
+	if ws.gate.InFlight() != 0 {
+		t.Errorf("%d tickets still out after the client left", ws.gate.InFlight())
 	}
 	if _, err := os.Stat(srv.Path()); !os.IsNotExist(err) {
 		t.Errorf("socket left behind: %v", err)

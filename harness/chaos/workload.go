@@ -49,99 +49,6 @@ func subjectFor(marker string, subjects int) string {
 	return fmt.Sprintf("subject-%d", h.Sum32()%uint32(max(subjects, 1)))
 }
 
-// opGate hands out op tickets and stops every worker at an op position
-// until the faults there have run.
-type opGate struct {
-	mu       sync.Mutex
-	cond     *sync.Cond
-	issued   int64
-	total    int64
-	inflight int
-	paused   bool
-	stopped  bool
-	faults   []fault.PlannedFault
-	next     int
-	apply    func(fault.PlannedFault)
-}
-
-func newGate(total int64, faults []fault.PlannedFault, apply func(fault.PlannedFault)) *opGate {
-	g := &opGate{total: total, faults: faults, apply: apply}
-	g.cond = sync.NewCond(&g.mu)
-	return g
-}
-
-// begin waits for the gate and takes a ticket. A counted op gets the next
-// op number; false means the run is over.
-func (g *opGate) begin(counted bool) (int64, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for {
-		switch {
-		case g.stopped:
-			return 0, false
-		case g.paused:
-			g.cond.Wait()
-			continue
-		case !counted:
-			g.inflight++
-			return 0, true
-		case g.next < len(g.faults) && g.faults[g.next].Op <= g.issued:
-			g.runFaultsLocked()
-			continue
-		case g.issued >= g.total:
-			return 0, false
-		}
-		k := g.issued
-		g.issued++
-		g.inflight++
-		return k, true
-	}
-}
-
-// runFaultsLocked pauses the workload, waits for in-flight ops and runs the
-// faults due at the current op count.
-func (g *opGate) runFaultsLocked() {
-	g.paused = true
-	for g.inflight > 0 {
-		g.cond.Wait()
-	}
-	for g.next < len(g.faults) && g.faults[g.next].Op <= g.issued {
-		f := g.faults[g.next]
-		g.next++
-		g.mu.Unlock()
-		g.apply(f)
-		g.mu.Lock()
-	}
-	g.paused = false
-	g.cond.Broadcast()
-}
-
-func (g *opGate) end() {
-	g.mu.Lock()
-	g.inflight--
-	if g.inflight == 0 {
-		g.cond.Broadcast()
-	}
-	g.mu.Unlock()
-}
-
-// finish runs the op faults the workload did not reach.
-func (g *opGate) finish() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.next < len(g.faults) {
-		g.issued = max(g.issued, g.faults[len(g.faults)-1].Op)
-		g.runFaultsLocked()
-	}
-}
-
-func (g *opGate) stop() {
-	g.mu.Lock()
-	g.stopped = true
-	g.cond.Broadcast()
-	g.mu.Unlock()
-}
-
 // skewClock is one processor's clock: the system clock plus an offset a
 // clock-skew fault sets.
 type skewClock struct{ off atomic.Int64 }
@@ -180,7 +87,7 @@ func (c *controls) handlerFailRate() float64 { return float64(c.failRate.Load())
 // workers is the shared state of one workload run.
 type workers struct {
 	r             *chaosRun
-	gate          *opGate
+	gate          *fault.Gate
 	producersDone atomic.Bool
 	stalls        atomic.Int32
 	lastProgress  atomic.Int64 // unix ns of the last successful claim
@@ -216,9 +123,9 @@ func (r *chaosRun) runWorkload(ctx context.Context, opFaults []fault.PlannedFaul
 		}
 		opFaults = rest
 	}
-	ws.gate = newGate(w.Ops, opFaults, func(p fault.PlannedFault) { r.applyFault(ctx, p) })
+	ws.gate = fault.NewGate(w.Ops, opFaults, func(p fault.PlannedFault) { r.applyFault(ctx, p) })
 	if w.Kind == scenarios.WorkloadNone {
-		ws.gate.finish()
+		ws.gate.Finish()
 		return nil
 	}
 	ws.lastProgress.Store(time.Now().UnixNano())
@@ -242,7 +149,7 @@ func (r *chaosRun) runWorkload(ctx context.Context, opFaults []fault.PlannedFaul
 	if procs != nil {
 		procs.wait()
 	}
-	ws.gate.finish()
+	ws.gate.Finish()
 	return ctx.Err()
 }
 
@@ -284,13 +191,13 @@ func (ws *workers) producer(ctx context.Context, i int) {
 	rng := rand.New(rand.NewPCG(r.p.opts.Seed, uint64(i)+uint64(r.segment)<<32))
 	n := r.resume[client]
 	for ctx.Err() == nil {
-		k, ok := ws.gate.begin(true)
+		k, ok := ws.gate.Begin(true)
 		if !ok {
 			return
 		}
 		ws.pace(ctx, k)
 		r.enqueue(ctx, client, &n, rng)
-		ws.gate.end()
+		ws.gate.End()
 	}
 }
 
@@ -425,10 +332,10 @@ type localProc struct {
 }
 
 func (l localProc) begin(counted bool) bool {
-	_, ok := l.ws.gate.begin(counted)
+	_, ok := l.ws.gate.Begin(counted)
 	return ok
 }
-func (l localProc) end()               { l.ws.gate.end() }
+func (l localProc) end()               { l.ws.gate.End() }
 func (l localProc) done() bool         { return l.ws.done() }
 func (l localProc) idle() bool         { return l.ws.idle() }
 func (l localProc) progress()          { l.ws.lastProgress.Store(time.Now().UnixNano()) }

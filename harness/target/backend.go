@@ -57,9 +57,22 @@ type Local struct{ *store.Store }
 
 var _ Backend = Local{}
 
-// BackupFile writes a backup to path.
+// BackupFile writes a backup straight into path, not through a temporary
+// file as store.BackupFile does: a crash mid-backup leaves the torn file
+// whose restore the chaos scenarios check is refused.
 func (l Local) BackupFile(ctx context.Context, path string) (store.BackupInfo, error) {
-	return l.Store.BackupFile(ctx, path)
+	fh, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return store.BackupInfo{}, fmt.Errorf("backup: %w", err)
+	}
+	info, err := l.Store.Backup(ctx, fh)
+	if serr := fh.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	return info, err
 }
 
 // RestoreFile restores the backup at path.

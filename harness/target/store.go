@@ -199,7 +199,7 @@ func (t *StoreTarget) handleOpen(ctx context.Context, st *store.Store, req Reque
 	case TypePut:
 		return Reply{}, st.Put(ctx, req.Box, req.Key, req.Payload)
 	case TypeBackup:
-		return detail(st.BackupFile(ctx, req.Path))
+		return detail(Local{st}.BackupFile(ctx, req.Path))
 	case TypeRestore:
 		var key []byte
 		if req.BackupKey != "" {
