@@ -160,7 +160,7 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *his
 		if r.proc == "" {
 			return fmt.Errorf("disk-full outside a worker child: %w", fault.ErrUnsupportedFault)
 		}
-		lim, err := limitFileSize(r.p.storeDir, f.Limit)
+		lim, err := fault.LimitFileSize(r.p.storeDir, f.Limit)
 		ev.Detail["rlimit_fsize"] = lim
 		if err == nil && r.p.opts.Target != "" {
 			// A target started now inherits the limit, and SIGXFSZ ignored.

@@ -14,16 +14,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/chaos/proc"
@@ -251,32 +247,6 @@ type openOnlyResult struct {
 	Err   string `json:"err,omitempty"`
 	Class string `json:"class,omitempty"`
 	PID   int    `json:"pid"`
-}
-
-// limitFileSize lets the store's files grow by only limit more bytes:
-// RLIMIT_FSIZE set to the largest file's size plus limit, with SIGXFSZ
-// ignored so that writes fail with EFBIG instead of killing the process.
-// It is for a worker child: the limit holds for the whole process.
-func limitFileSize(dir string, limit int64) (uint64, error) {
-	var largest int64
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				largest = max(largest, fi.Size())
-			}
-		}
-		return nil
-	})
-	signal.Ignore(syscall.SIGXFSZ)
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_FSIZE, &rl); err != nil {
-		return 0, fmt.Errorf("disk-full: %w", err)
-	}
-	rl.Cur = uint64(largest + limit)
-	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &rl); err != nil {
-		return 0, fmt.Errorf("disk-full: setrlimit: %w", err)
-	}
-	return rl.Cur, nil
 }
 
 // WorkerMain is the hidden worker mode of the chaos binary: it parses args
