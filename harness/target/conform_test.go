@@ -37,6 +37,25 @@ func TestConform_StoreTarget(t *testing.T) {
 	}
 }
 
+// A target that ignores the master key fails wrong-key and nothing else:
+// the store it opened under the random key must not fail the reopen as
+// locked.
+func TestConform_IgnoredKeyFailsOnlyWrongKey(t *testing.T) {
+	t.Parallel()
+	cmd, o := self(t, "nokey")
+	o.Env = append(o.Env, "BOXSTORM_FAKE_KEY="+hex.EncodeToString(store.NewKey()))
+	rep := conform(t, cmd, o)
+	var failed []string
+	for _, c := range rep.Checks {
+		if c.Result == target.ResultFail {
+			failed = append(failed, c.Name+": "+c.Got)
+		}
+	}
+	if len(failed) != 1 || !strings.HasPrefix(failed[0], "error wrong-key: ") {
+		t.Errorf("failed checks %q, want only error wrong-key", failed)
+	}
+}
+
 func TestConform_PythonTarget(t *testing.T) {
 	t.Parallel()
 	py, err := exec.LookPath("python3")

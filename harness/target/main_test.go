@@ -35,10 +35,18 @@ func self(t testing.TB, mode string) (string, target.Options) {
 
 // fake runs one fake target on stdin and stdout.
 func fake(mode string) int {
-	if mode == "store" {
+	if mode == "store" || mode == "nokey" {
 		key, _ := store.ParseKey([]byte(os.Getenv("BOXSTORM_FAKE_KEY")))
 		t := &target.StoreTarget{Options: store.Options{Key: store.KeyBytes(key)}, Version: "test"}
-		err := target.Serve(context.Background(), os.Stdin, os.Stdout, t)
+		var h target.Handler = t
+		if mode == "nokey" {
+			// the reference store, deaf to the open's master key
+			h = target.HandlerFunc(func(ctx context.Context, req target.Request) (target.Reply, error) {
+				req.MasterKey = ""
+				return t.Handle(ctx, req)
+			})
+		}
+		err := target.Serve(context.Background(), os.Stdin, os.Stdout, h)
 		t.Close()
 		if err != nil {
 			return 1
