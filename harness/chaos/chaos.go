@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
@@ -140,7 +139,6 @@ type chaosRun struct {
 	notes    []string
 	steps    map[int]bool // fault indexes that ran (or started) already
 	killed   bool         // the crash worker was SIGKILLed
-	sink     *sealSink    // a child's history stream; nil in the harness
 	// killArmed: a kill will land shortly (a target's in-flight kill); the
 	// worker waits for it instead of finishing.
 	killArmed bool
@@ -158,15 +156,9 @@ type chaosRun struct {
 // newChaosRun makes a run of p that records on the clock that started at
 // mono (a MonotonicNanos reading), streaming to sink when it is not nil.
 func newChaosRun(p *plan, mono int64, proc string, sink io.Writer) *chaosRun {
-	var hs io.Writer
-	var ss *sealSink
-	if sink != nil {
-		ss = &sealSink{w: sink}
-		hs = ss
-	}
 	r := &chaosRun{
-		p: p, mono: mono, proc: proc, sink: ss,
-		hist:  history.NewHistory(history.HistoryOptions{Clock: history.ClockSince(mono), Sink: hs}),
+		p: p, mono: mono, proc: proc,
+		hist:  history.NewHistory(history.HistoryOptions{Clock: history.ClockSince(mono), Sink: sink}),
 		log:   p.opts.Logger,
 		steps: map[int]bool{},
 		ctl:   newControls(max(p.sc.Workload.Processors, 1)),
@@ -177,30 +169,6 @@ func newChaosRun(p *plan, mono int64, proc string, sink io.Writer) *chaosRun {
 	r.logs = &logCapture{now: r.hist.Now}
 	r.sess = &session{p: p, hist: r.hist, client: r.client(harnessClient), eff: &r.eff, logger: slog.New(r.logs)}
 	return r
-}
-
-// sealSink is a child's history stream, which a crash seals: after the
-// kill event nothing more reaches the harness, though the process takes a
-// moment to die (its target first).
-type sealSink struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *sealSink) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
-}
-
-// seal blocks every later write, for the rest of the process's life.
-func (s *sealSink) seal() { s.mu.Lock() }
-
-// sealHistory seals a child's history stream (sealSink).
-func (r *chaosRun) sealHistory() {
-	if r.sink != nil {
-		r.sink.seal()
-	}
 }
 
 // client is the history's name for client: prefixed with the process it

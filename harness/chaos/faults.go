@@ -15,6 +15,7 @@ import (
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/history"
+	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/internal/failpoint"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
@@ -113,24 +114,21 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *his
 		}
 		return err
 	case scenarios.FaultRecover:
-		if err := r.p.inProcessOnly("recover"); err != nil {
-			return err
-		}
 		_ = r.sess.close()
 		b, ok := r.latestBackup()
 		if !ok {
 			return fmt.Errorf("recover: no backup taken before it: %w", fault.ErrUnsupportedFault)
 		}
-		var s *store.Store
+		var s target.Backend
 		var rep store.RecoverReport
 		err := r.record(history.KindRecover, history.OpInput{Backup: b.Path}, func() (err error) {
-			s, rep, err = store.RecoverCorrupted(ctx, r.p.storeDir, b.Path, r.sess.options(r.sess.keyGen))
+			s, rep, err = r.p.recoverBackend(ctx, b.Path, chaosKey(r.sess.keyGen), r.sess.options(r.sess.keyGen))
 			return err
 		})
 		r.sess.noteCorruption(err)
 		ev.Detail["report"] = rep
 		if err == nil {
-			r.sess.adopt(s)
+			r.sess.st, r.sess.openErr = s, nil
 			r.eff.Restores = append(r.eff.Restores, check.Restore{Backup: b, OK: rep.Restored, Done: true, At: r.hist.Now()})
 		}
 		return err
@@ -301,7 +299,7 @@ func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *history
 // this process, as a crash of the machine's processes would.
 func (r *chaosRun) crash(f history.Fault) {
 	r.fault(f)
-	r.sealHistory()
+	r.hist.Seal()
 	r.sess.kill()
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	select {}

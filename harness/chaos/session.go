@@ -10,6 +10,7 @@ package chaos
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -142,15 +143,44 @@ func (p *plan) openBackend(ctx context.Context, dir string, key []byte, o store.
 		}
 		return target.Local{Store: st}, nil
 	}
-	set := &target.Settings{Sync: o.Sync.String(), Recovery: o.Recovery.String(), FailedOpsAlert: o.FailedOpsAlert,
+	return p.dial(ctx, target.RemoteConfig{Command: p.opts.Target, Dir: dir, Key: key, Settings: settings(o)})
+}
+
+// settings are the options o as an open request carries them.
+func settings(o store.Options) *target.Settings {
+	return &target.Settings{Sync: o.Sync.String(), Recovery: o.Recovery.String(), FailedOpsAlert: o.FailedOpsAlert,
 		SyncIntervalMS: o.SyncPeriod.Milliseconds(), StaleAfterMS: o.StaleAfter.Milliseconds()}
-	rem, err := target.Dial(ctx, target.RemoteConfig{Command: p.opts.Target, Dir: dir, Key: key, Settings: set,
-		Options: target.Options{Stderr: p.targetLog}})
+}
+
+func (p *plan) dial(ctx context.Context, cfg target.RemoteConfig) (*target.Remote, error) {
+	cfg.Options = target.Options{Stderr: p.targetLog}
+	rem, err := target.Dial(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	p.remoteInfo = remoteInfo{Name: rem.Name(), Version: rem.Version(), Capabilities: rem.Capabilities()}
 	return rem, nil
+}
+
+// recoverBackend opens the run's store recovering the boxes that fail
+// their checks from the backup at path (store.RecoverCorrupted, or a
+// target's recover request), with the master key key and options o.
+func (p *plan) recoverBackend(ctx context.Context, path string, key []byte, o store.Options) (target.Backend, store.RecoverReport, error) {
+	var rep store.RecoverReport
+	if p.opts.Target == "" {
+		o.Key = store.KeyBytes(key)
+		st, rep, err := store.RecoverCorrupted(ctx, p.storeDir, path, o)
+		if err != nil {
+			return nil, rep, err
+		}
+		return target.Local{Store: st}, rep, nil
+	}
+	rem, err := p.dial(ctx, target.RemoteConfig{Command: p.opts.Target, Dir: p.storeDir, Key: key, RecoverFrom: path, Settings: settings(o)})
+	if err != nil {
+		return nil, rep, err
+	}
+	_ = json.Unmarshal(rem.Detail(), &rep)
+	return rem, rep, nil
 }
 
 // close closes the store, if open, recording the call.

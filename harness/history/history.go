@@ -458,6 +458,12 @@ func (h *History) RecordFault(client string, f Fault) int {
 // Now reads the recorder's clock: the time a call made now would carry.
 func (h *History) Now() int64 { return h.clock() }
 
+// Seal stops the history for good: every later call to it blocks, for the
+// rest of the process's life. A child about to be killed seals its history
+// after its kill event, so that nothing it does while it dies reaches the
+// stream its parent follows.
+func (h *History) Seal() { h.mu.Lock() }
+
 // Record appends a whole event, with the times it carries (an event from
 // another recorder, say), and returns its index. Its Index is replaced.
 func (h *History) Record(ev HistoryEvent) int {

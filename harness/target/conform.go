@@ -402,6 +402,16 @@ func (k *conformer) optional(ctx context.Context, typ string) error {
 		})
 	case TypeErase:
 		k.expect(ctx, typ, Request{Type: typ, Subject: "subject-1"}, "success", success)
+	case TypeRecover:
+		k.expect(ctx, TypeBackup, Request{Type: TypeBackup, Path: backup}, "success", success)
+		k.expect(ctx, TypeClose, Request{Type: TypeClose}, "success", success)
+		k.expect(ctx, typ, Request{Type: typ, Version: ProtocolVersion, Dir: dir, Path: backup}, "success: the store opens from a healthy directory, nothing to rebuild", success)
+		k.expect(ctx, TypeGet, Request{Type: TypeGet, Box: "conform", Key: "k1"}, `value "v1" after recover`, func(r Reply) string {
+			if r.Error != nil || string(r.Value) != "v1" {
+				return "wrong value"
+			}
+			return ""
+		})
 	case TypeState:
 		k.expect(ctx, typ, Request{Type: typ}, `state with the one pending op, payload "p1"`, func(r Reply) string {
 			if r.Error != nil || r.State == nil {

@@ -38,6 +38,10 @@ const (
 	TypeState  = "state"
 	TypeExport = "export"
 	TypeAudit  = "audit"
+	// recover opens the store like open, first rebuilding the boxes that
+	// fail their checks from the backup at path (the runbook's corruption
+	// recovery).
+	TypeRecover = "recover"
 )
 
 // CoreTypes are the request types every target answers.
@@ -50,7 +54,7 @@ func CoreTypes() []string {
 // them as capabilities in its open reply.
 func OptionalTypes() []string {
 	return []string{TypeBackup, TypeRestore, TypeMigrate, TypeRotateKey, TypeErase, TypeVerify, TypeRebuildIndex,
-		TypeState, TypeExport, TypeAudit}
+		TypeState, TypeExport, TypeAudit, TypeRecover}
 }
 
 // Error classes: the closed set a target's errors fall into.

@@ -23,6 +23,10 @@ type RemoteConfig struct {
 	Key []byte
 	// Settings are the store settings the open request carries.
 	Settings *Settings
+	// RecoverFrom, when not empty, is a backup: the target is sent
+	// recover instead of open, which rebuilds the boxes that fail their
+	// checks from it (Remote.Detail has the target's report).
+	RecoverFrom string
 	// Options configure the client.
 	Options Options
 }
@@ -38,6 +42,7 @@ type Remote struct {
 	version string
 	caps    []string
 	repairs []Repair
+	detail  json.RawMessage
 }
 
 var _ Backend = (*Remote)(nil)
@@ -51,6 +56,9 @@ func Dial(ctx context.Context, cfg RemoteConfig) (*Remote, error) {
 		return nil, err
 	}
 	req := Request{Type: TypeOpen, Version: ProtocolVersion, Dir: cfg.Dir, Settings: cfg.Settings}
+	if cfg.RecoverFrom != "" {
+		req.Type, req.Path = TypeRecover, cfg.RecoverFrom
+	}
 	if cfg.Key != nil {
 		req.MasterKey = hex.EncodeToString(cfg.Key)
 	}
@@ -64,7 +72,7 @@ func Dial(ctx context.Context, cfg RemoteConfig) (*Remote, error) {
 		c.Close()
 		return nil, err
 	}
-	return &Remote{c: c, name: rep.Target, version: rep.TargetVer, caps: rep.Capabilities, repairs: rep.Repairs}, nil
+	return &Remote{c: c, name: rep.Target, version: rep.TargetVer, caps: rep.Capabilities, repairs: rep.Repairs, detail: rep.Detail}, nil
 }
 
 // Name is the target's name, from its open reply.
@@ -72,6 +80,9 @@ func (r *Remote) Name() string { return r.name }
 
 // Version is the target's version, from its open reply.
 func (r *Remote) Version() string { return r.version }
+
+// Detail is the open (or recover) reply's detail.
+func (r *Remote) Detail() json.RawMessage { return r.detail }
 
 // Has reports whether the target claims the request type typ.
 func (r *Remote) Has(typ string) bool { return slices.Contains(r.caps, typ) }

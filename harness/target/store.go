@@ -47,7 +47,7 @@ func (t *StoreTarget) Close() error {
 // Handle answers one request.
 func (t *StoreTarget) Handle(ctx context.Context, req Request) (Reply, error) {
 	switch req.Type {
-	case TypeOpen:
+	case TypeOpen, TypeRecover:
 		return t.open(ctx, req)
 	case TypeClose:
 		return Reply{}, t.Close()
@@ -96,7 +96,16 @@ func (t *StoreTarget) open(ctx context.Context, req Request) (Reply, error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st, err := store.Open(ctx, dir, opts)
+	var st *store.Store
+	var recovered *store.RecoverReport
+	var err error
+	if req.Type == TypeRecover {
+		var rr store.RecoverReport
+		st, rr, err = store.RecoverCorrupted(ctx, dir, req.Path, opts)
+		recovered = &rr
+	} else {
+		st, err = store.Open(ctx, dir, opts)
+	}
 	if err != nil {
 		return Reply{}, err
 	}
@@ -113,6 +122,9 @@ func (t *StoreTarget) open(ctx context.Context, req Request) (Reply, error) {
 		Capabilities: append(CoreTypes(), OptionalTypes()...),
 	}
 	rep.Repairs = wireRepairs(st.Repairs())
+	if recovered != nil {
+		rep.Detail, _ = json.Marshal(recovered)
+	}
 	return rep, nil
 }
 
