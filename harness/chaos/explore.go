@@ -12,6 +12,7 @@ import (
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/history"
+	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/store"
 )
 
@@ -44,10 +45,12 @@ type exploreSession struct{ r *chaosRun }
 
 var _ explore.Session = exploreSession{}
 
-func (e exploreSession) Open(ctx context.Context) error       { return e.r.sess.open(ctx, nil) }
-func (e exploreSession) Store() *store.Store                  { return e.r.sess.local() }
-func (e exploreSession) Close() error                         { return e.r.sess.close() }
-func (e exploreSession) Adopt(st *store.Store)                { e.r.sess.adopt(st) }
+func (e exploreSession) Open(ctx context.Context) error { return e.r.sess.open(ctx, nil) }
+func (e exploreSession) Store() *store.Store            { l, _ := e.r.sess.st.(target.Local); return l.Store }
+func (e exploreSession) Close() error                   { return e.r.sess.close() }
+func (e exploreSession) Adopt(st *store.Store) {
+	e.r.sess.st, e.r.sess.openErr = target.Local{Store: st}, nil
+}
 func (e exploreSession) Options(gen int) store.Options        { return e.r.sess.options(gen) }
 func (e exploreSession) KeyGen() int                          { return e.r.sess.keyGen }
 func (e exploreSession) SetKeyGen(gen int)                    { e.r.sess.keyGen = gen }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -114,6 +115,9 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *his
 		}
 		return err
 	case scenarios.FaultRecover:
+		if err := r.claims(target.TypeRecover); err != nil {
+			return err
+		}
 		_ = r.sess.close()
 		b, ok := r.latestBackup()
 		if !ok {
@@ -184,6 +188,9 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *his
 func (r *chaosRun) applyStoreStep(ctx context.Context, p fault.PlannedFault, ev *history.Fault) error {
 	f := p.Fault
 	s := r.sess.st
+	if err := r.claims(fault.TargetRequest(f.Type)); err != nil {
+		return err
+	}
 	switch f.Type {
 	case scenarios.FaultBackup:
 		return r.backup(ctx, p, ev)
@@ -295,6 +302,17 @@ func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *history
 	return nil
 }
 
+// claims refuses, as a fault that cannot be injected, a step whose
+// request type the run's target does not claim: the scenario reports
+// unknown and names the capability, rather than judging a refusal.
+func (r *chaosRun) claims(typ string) error {
+	info := r.p.remoteInfo
+	if r.p.opts.Target == "" || typ == "" || info.Name == "" || slices.Contains(info.Capabilities, typ) {
+		return nil
+	}
+	return fmt.Errorf("the target %s does not claim the %s request: %w", info.Name, typ, fault.ErrUnsupportedFault)
+}
+
 // crash records the kill f and SIGKILLs the run's target, if any, then
 // this process, as a crash of the machine's processes would.
 func (r *chaosRun) crash(f history.Fault) {
@@ -339,6 +357,9 @@ func (r *chaosRun) wrongKey(ctx context.Context, p fault.PlannedFault, ev *histo
 		if err := r.sess.open(ctx, nil); err != nil {
 			return fmt.Errorf("wrong-key restore: store does not open: %v: %w", err, fault.ErrUnsupportedFault)
 		}
+		if err := r.claims(target.TypeRestore); err != nil {
+			return err
+		}
 		b, ok := r.latestBackup()
 		if !ok {
 			return fmt.Errorf("wrong-key restore: no backup: %w", fault.ErrUnsupportedFault)
@@ -360,6 +381,11 @@ func (r *chaosRun) secondOpen(ctx context.Context, p fault.PlannedFault, ev *his
 	}
 	if p.Fault.From == scenarios.FromSameProcess {
 		err := r.record(history.KindSecondOpen, history.OpInput{}, func() error {
+			if rem, ok := r.sess.st.(*target.Remote); ok {
+				err := rem.OpenAgain(ctx)
+				ev.Detail["opened"] = err == nil
+				return err
+			}
 			s, err := store.Open(ctx, r.p.storeDir, r.sess.options(r.sess.keyGen))
 			if err == nil {
 				ev.Detail["opened"] = true

@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
+	"github.com/boxstorm/boxstorm/internal/fileio"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
 
@@ -35,7 +36,7 @@ type remoteInfo struct {
 
 func newPlan(sc *scenarios.Scenario, opts RunOptions, dir string) *plan {
 	p := &plan{sc: sc, opts: opts, faults: fault.Schedule(sc, opts.Seed), dir: dir, storeDir: filepath.Join(dir, "store")}
-	p.targetLog = &appendFile{path: filepath.Join(dir, "target.stderr")}
+	p.targetLog = fileio.Appender(filepath.Join(dir, "target.stderr"))
 	return p
 }
 
@@ -82,19 +83,6 @@ func (p *plan) exe() (string, error) {
 		return p.opts.Exe, nil
 	}
 	return os.Executable()
-}
-
-// appendFile appends each write to the file at path, created on the first:
-// the harness and its worker children share target.stderr.
-type appendFile struct{ path string }
-
-func (a *appendFile) Write(b []byte) (int, error) {
-	f, err := os.OpenFile(a.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	return f.Write(b)
 }
 
 // inProcessOnly refuses what needs the reference store in the harness's

@@ -112,18 +112,6 @@ func (s *session) noteCorruption(err error) {
 	}
 }
 
-// adopt makes st, opened elsewhere (by a recovery), the session's store.
-func (s *session) adopt(st *store.Store) { s.st, s.openErr = target.Local{Store: st}, nil }
-
-// local is the open store in process, or nil when there is none or the
-// run drives a target.
-func (s *session) local() *store.Store {
-	if l, ok := s.st.(target.Local); ok {
-		return l.Store
-	}
-	return nil
-}
-
 // kill SIGKILLs the run's target process, if the store is one, as the
 // crash of the process the run is in would.
 func (s *session) kill() {

@@ -43,6 +43,7 @@ type Remote struct {
 	caps    []string
 	repairs []Repair
 	detail  json.RawMessage
+	open    Request // the open request it was opened with
 }
 
 var _ Backend = (*Remote)(nil)
@@ -72,7 +73,7 @@ func Dial(ctx context.Context, cfg RemoteConfig) (*Remote, error) {
 		c.Close()
 		return nil, err
 	}
-	return &Remote{c: c, name: rep.Target, version: rep.TargetVer, caps: rep.Capabilities, repairs: rep.Repairs, detail: rep.Detail}, nil
+	return &Remote{c: c, name: rep.Target, version: rep.TargetVer, caps: rep.Capabilities, repairs: rep.Repairs, detail: rep.Detail, open: req}, nil
 }
 
 // Name is the target's name, from its open reply.
@@ -98,6 +99,19 @@ func (r *Remote) Kill() {
 	killGroup(r.c.cmd)
 	r.c.Kill()
 	<-r.c.exited
+}
+
+// OpenAgain sends the open request the target was opened with once more,
+// while its store is open: a target must refuse it as locked. A target
+// that opens a second store is sent close for it.
+func (r *Remote) OpenAgain(ctx context.Context) error {
+	req := r.open
+	req.Type = TypeOpen
+	_, err := r.do(ctx, req)
+	if err == nil {
+		_, _ = r.do(ctx, Request{Type: TypeClose})
+	}
+	return err
 }
 
 // Close sends close and ends the target process.
