@@ -1,0 +1,126 @@
+package chaos_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/boxstorm/boxstorm/harness/chaos"
+	"github.com/boxstorm/boxstorm/harness/check"
+	"github.com/boxstorm/boxstorm/harness/target"
+	"github.com/boxstorm/boxstorm/store"
+)
+
+// targetCommand is the hidden mode in which the test binary is the
+// reference store's target (storectl serve's handler).
+const targetCommand = "__test_target"
+
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == targetCommand {
+		t := &target.StoreTarget{Options: store.Options{}, Version: "test"}
+		err := target.Serve(context.Background(), os.Stdin, os.Stdout, t)
+		if cerr := t.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+}
+
+func runTarget(t *testing.T, name, command string) *chaos.ScenarioResult {
+	t.Helper()
+	res, err := chaos.RunScenario(context.Background(), lookup(t, name), chaos.RunOptions{
+		Seed: 5, Quick: true, OutDir: t.TempDir(), Target: command,
+	})
+	if err != nil {
+		t.Fatalf("RunScenario(%s, --target %s): %v", name, command, err)
+	}
+	if res.Target == nil || res.Target.Name == "" {
+		t.Errorf("%s: result.json does not name the target", name)
+	}
+	return res
+}
+
+func verdicts(res *chaos.ScenarioResult) map[string]check.Verdict {
+	m := map[string]check.Verdict{}
+	for _, c := range res.Checks {
+		m[c.Name] = c.Verdict
+	}
+	return m
+}
+
+// TestTarget_ReferenceStoreHolds: the reference store through the
+// protocol holds through a kill with requests in flight, file damage and
+// skewed processors, as it does in process.
+func TestTarget_ReferenceStoreHolds(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := fmt.Sprintf("'%s' %s", exe, targetCommand)
+	for _, name := range []string{"crash-during-enqueue", "truncated-tail", "clock-skew-lock", "two-process-open"} {
+		t.Run(name, func(t *testing.T) {
+			res := runTarget(t, name, cmd)
+			if res.Verdict != check.VerdictPass {
+				t.Errorf("verdict %s through the protocol, want pass; checks %v; notes %v; error %q", res.Verdict, verdicts(res), res.Notes, res.Error)
+			}
+		})
+	}
+}
+
+// TestTarget_NaiveTargetFails: the naive example target (no fsync, no fencing, no integrity checks) fails each scenario for
+// the reason it is built to, and what it does not claim is unknown.
+func TestTarget_NaiveTargetFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds examples/targets/naive")
+	}
+	_, file, _, _ := runtime.Caller(0)
+	bin := filepath.Join(t.TempDir(), "naive")
+	build := exec.Command("go", "build", "-o", bin, "./examples/targets/naive")
+	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build naive: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		scenario string
+		fail     []string // checks that must fail
+		unknown  []string // checks that must be unknown
+	}{
+		{"power-loss-enqueue", []string{"no-loss"}, nil},
+		{"clock-skew-lock", []string{"fencing"}, nil},
+		{"truncated-mid-file", []string{"integrity-reported", "error-is(corrupt)", "no-plaintext"}, nil},
+		{"restore-schema-mismatch", nil, []string{"error-is(schema-mismatch)", "faults-injected"}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			res := runTarget(t, tc.scenario, "'"+bin+"'")
+			v := verdicts(res)
+			if v["faults-injected"] == check.VerdictUnknown && len(tc.unknown) == 0 {
+				t.Skipf("the fault could not be injected here (no FUSE?): %v", res.Notes)
+			}
+			for _, name := range tc.fail {
+				if v[name] != check.VerdictFail {
+					t.Errorf("%s: %s, want fail; checks %v", tc.scenario, v[name], v)
+				}
+			}
+			for _, name := range tc.unknown {
+				if v[name] != check.VerdictUnknown {
+					t.Errorf("%s: %s, want unknown; checks %v", tc.scenario, v[name], v)
+				}
+			}
+			if res.Target.Name != "boxstorm-naive" {
+				t.Errorf("target %q, want boxstorm-naive", res.Target.Name)
+			}
+			if slices.Contains(res.Target.Capabilities, target.TypeRestore) {
+				t.Errorf("naive claims restore: %v", res.Target.Capabilities)
+			}
+		})
+	}
+}
