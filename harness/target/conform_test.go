@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/store"
@@ -80,5 +81,32 @@ func TestConform_GarbageTargetFails(t *testing.T) {
 	rep.WriteFailures(&out)
 	if !strings.Contains(out.String(), "not a JSON reply") {
 		t.Errorf("failures do not name the garbage:\n%s", out.String())
+	}
+}
+
+// Conform of a target that stops answering or exits must end, failing,
+// with the reason and the target's name, and must not hang.
+func TestConform_BrokenTargetsFail(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ mode, msg string }{
+		{"silent", "no reply within"},
+		{"dies", "fake: giving up after open"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			t.Parallel()
+			cmd, o := self(t, tc.mode)
+			o.Timeout, o.CloseGrace = time.Second, time.Second
+			rep := conform(t, cmd, o)
+			if rep.Passed() {
+				t.Fatalf("a %s target conforms", tc.mode)
+			}
+			var out bytes.Buffer
+			rep.WriteFailures(&out)
+			for _, want := range []string{tc.msg, cmd} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("failures do not say %q:\n%s", want, out.String())
+				}
+			}
+		})
 	}
 }
