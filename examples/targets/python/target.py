@@ -264,7 +264,7 @@ class Target:
         if self.store is not None:
             raise TargetError("locked", "a store is open already")
         self.store = Store(req["dir"], key, req.get("settings") or {})
-        rep = {"version": VERSION, "target": "python-example", "target_version": "0.2", "capabilities": CAPS}
+        rep = {"version": VERSION, "target": "python-example", "target_version": "0.1", "capabilities": CAPS}
         if self.store.repairs:
             rep["repairs"] = self.store.repairs
         return rep
