@@ -70,6 +70,19 @@ func (g *globalFlags) keySource() (store.KeySource, error) {
 
 // options builds the store options from the flags.
 func (e *env) options() (store.Options, error) {
+	o, err := e.optionsWithoutKey()
+	if err != nil {
+		return o, err
+	}
+	if o.Key, err = e.g.keySource(); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// optionsWithoutKey builds the store options from the flags other than
+// the key flags, for serve, whose open requests may each carry the key.
+func (e *env) optionsWithoutKey() (store.Options, error) {
 	var o store.Options
 	var err error
 	if o.Sync, err = store.ParseSyncMode(e.g.sync); err != nil {
@@ -78,11 +91,13 @@ func (e *env) options() (store.Options, error) {
 	if o.Recovery, err = store.ParseRecoveryMode(e.g.recovery); err != nil {
 		return o, cli.UsageErrorf("--recovery is strict, tolerate-torn-tail, point-in-time or skip-damaged", "--recovery %q: not a recovery mode", e.g.recovery)
 	}
-	if o.Key, err = e.g.keySource(); err != nil {
-		return o, err
-	}
 	o.Logger = e.logger()
 	return o, nil
+}
+
+// hasKeySource reports whether any key flag is set.
+func (g *globalFlags) hasKeySource() bool {
+	return g.keyFile != "" || g.keyEnv != "" || g.passphraseEnv != ""
 }
 
 // logger sends the store's messages to stderr: warnings only, everything

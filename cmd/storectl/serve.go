@@ -17,10 +17,13 @@ it reads target-protocol requests, one JSON object a line, on standard input
 and writes one reply a line on standard output (docs/target-protocol.md). It
 opens the store when an open request comes, in the request's dir, or in
 --dir when the request names none, with the global key flags' key unless the
-request carries a master key. Requests run concurrently. It exits when
-standard input ends; logs go to standard error.`,
+request carries a master key. The key flags are optional: without one, every
+open request must carry master_key (the harness's always do), and an open
+without it is refused with the class other. Requests run concurrently. It
+exits when standard input ends; logs go to standard error.`,
 		Examples: `
 			storectl --key-file store.key serve
+			storectl serve        # every open request carries master_key
 			chaos conform --target 'storectl --key-file store.key serve'
 			storectl --dir ./data --key-file store.key --sync never serve`,
 		Setup: func(*pflag.FlagSet) runFunc {
@@ -28,7 +31,12 @@ standard input ends; logs go to standard error.`,
 				if err := prog.Nargs("serve", args, 0, 0, "serve"); err != nil {
 					return err
 				}
-				o, err := e.options()
+				// Without a key flag, each open request must carry
+				// master_key, as the harness's do.
+				o, err := e.optionsWithoutKey()
+				if e.g.hasKeySource() {
+					o, err = e.options()
+				}
 				if err != nil {
 					return err
 				}

@@ -3,6 +3,7 @@ package target_test
 import (
 	"context"
 	"errors"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -58,7 +59,35 @@ func TestClient_BadTargets(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("error %q does not say %q", err, tc.msg)
 			}
+			if !strings.Contains(err.Error(), c.Name()) {
+				t.Errorf("error %q does not name the target %s", err, c.Name())
+			}
 		})
+	}
+}
+
+// A target that writes to stdout before it is asked (a banner, a debug
+// print) breaks the protocol; the next call says so and names it.
+func TestClient_UnpromptedOutput(t *testing.T) {
+	t.Parallel()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	cmd := "'" + sh + "' -c 'echo starting up; exec cat >/dev/null'"
+	c, err := target.Start(testCtx(t), cmd, target.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_, err = c.Call(testCtx(t), target.Request{Type: target.TypeGet})
+	if !errors.Is(err, target.ErrProtocol) {
+		t.Fatalf("error %v, want ErrProtocol", err)
+	}
+	for _, want := range []string{"not a JSON reply", `"starting up"`, cmd} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
 	}
 }
 

@@ -3,11 +3,10 @@ package target_test
 import (
 	"bytes"
 	"encoding/hex"
-	"os/exec"
-	"path/filepath"
-	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/store"
@@ -58,17 +57,17 @@ func TestConform_IgnoredKeyFailsOnlyWrongKey(t *testing.T) {
 
 func TestConform_PythonTarget(t *testing.T) {
 	t.Parallel()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not installed: the Python example target cannot run")
-	}
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "examples", "targets", "python", "target.py")
-	rep := conform(t, "'"+py+"' '"+script+"'", target.Options{})
+	rep := conform(t, pythonTarget(t), target.Options{})
 	var out bytes.Buffer
 	rep.WriteFailures(&out)
 	if !rep.Passed() {
 		t.Fatalf("the Python target does not conform:\n%s", out.String())
+	}
+	// The harness's reads: chaos judges the final state only through them.
+	for _, typ := range []string{target.TypeState, target.TypeExport, target.TypeAudit} {
+		if !slices.Contains(rep.Capabilities, typ) {
+			t.Errorf("the Python target does not claim %s", typ)
+		}
 	}
 }
 
@@ -101,5 +100,32 @@ func TestConform_GarbageTargetFails(t *testing.T) {
 	rep.WriteFailures(&out)
 	if !strings.Contains(out.String(), "not a JSON reply") {
 		t.Errorf("failures do not name the garbage:\n%s", out.String())
+	}
+}
+
+// Conform of a target that stops answering or exits must end, failing,
+// with the reason and the target's name, and must not hang.
+func TestConform_BrokenTargetsFail(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ mode, msg string }{
+		{"silent", "no reply within"},
+		{"dies", "fake: giving up after open"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			t.Parallel()
+			cmd, o := self(t, tc.mode)
+			o.Timeout, o.CloseGrace = time.Second, time.Second
+			rep := conform(t, cmd, o)
+			if rep.Passed() {
+				t.Fatalf("a %s target conforms", tc.mode)
+			}
+			var out bytes.Buffer
+			rep.WriteFailures(&out)
+			for _, want := range []string{tc.msg, cmd} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("failures do not say %q:\n%s", want, out.String())
+				}
+			}
+		})
 	}
 }

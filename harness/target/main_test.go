@@ -70,6 +70,13 @@ func fake(mode string) int {
 				return 7
 			}
 			out.Encode(target.Reply{ID: req.ID})
+		case "dies":
+			// opens like a target, then exits at the next request
+			if req.Type != target.TypeOpen {
+				fmt.Fprintln(os.Stderr, "fake: giving up after open")
+				return 7
+			}
+			out.Encode(target.Reply{ID: req.ID, Version: target.ProtocolVersion, Capabilities: target.CoreTypes()})
 		case "silent":
 			// reads and never answers
 		case "outoforder":

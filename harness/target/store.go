@@ -16,7 +16,8 @@ import (
 // process. It answers every core and optional request type.
 type StoreTarget struct {
 	// Options open the store. Options.Key is the target's own key, used
-	// when an open request carries no master key.
+	// when an open request carries no master key; when it is nil, an open
+	// without master_key is refused with the class other.
 	Options store.Options
 	// Version is the target version the open reply names.
 	Version string
@@ -93,6 +94,9 @@ func (t *StoreTarget) open(ctx context.Context, req Request) (Reply, error) {
 			return Reply{}, Errorf(ClassOther, "open: master_key: %v", err)
 		}
 		opts.Key = store.KeyBytes(key)
+	}
+	if opts.Key == nil {
+		return Reply{}, Errorf(ClassOther, "open %s: no master key: send master_key in the open request, or give the target a key of its own (storectl serve: pass --key-file FILE)", dir)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -4,34 +4,67 @@
 It speaks the target protocol (docs/target-protocol.md): one JSON request a
 line on stdin, one reply a line on stdout. Its store is a directory with an
 append-only journal, journal.jsonl: every change is one JSON line, written
-and fsynced before the reply, and replayed on open. A torn last line (a
-crash mid-write) is dropped on open; any other bad line is corruption.
+(and, with sync "always", fsynced) before the reply, and replayed on open.
+A torn last line (a crash mid-write) is dropped on open, after a copy of
+the journal is kept and the open reply lists the repair; any other bad
+line is corruption, reported with the byte offset of the line.
 
-It answers requests one at a time, in order, and claims the core request
-types plus backup, restore and verify.
+It answers requests one at a time, in order. It claims the core request
+types plus backup, restore, verify, state, export and audit.
+
+The open request's settings it applies:
+  sync              always: fsync the journal (and, when it creates the
+                    journal, the directory) before replying; interval and
+                    never: no fsync at all (sync_interval_ms is ignored)
+  stale_after_ms    how long a lock lease lives without a heartbeat
+  recovery          strict: a torn tail is corruption too; other modes
+                    drop the torn tail
+  failed_ops_alert  the failed-op count above which state lists an alert
+
+Keys: the journal is not encrypted; the master key only feeds a key check,
+so a wrong key is refused before anything changes. A backup records the
+key check of the key it was made under, and restore checks it against
+backup_key (or the store's own key when backup_key is absent).
 
 Usage: target.py [--key-file FILE]   (FILE holds 64 hex digits; a fixed
 development key is used without one)
 """
 
-import base64
 import fcntl
 import hashlib
 import json
 import os
+import re
 import sys
+import time
+from datetime import datetime
 
 VERSION = 1
-CAPS = ["open", "close", "enqueue", "claim", "ack", "fail", "acquire",
-        "heartbeat", "release", "get", "put", "backup", "restore", "verify"]
-STALE_AFTER = 120.0  # seconds without a heartbeat before the lock is stale
+CORE = ["open", "close", "enqueue", "claim", "ack", "fail", "acquire",
+        "heartbeat", "release", "get", "put"]
+CAPS = CORE + ["backup", "restore", "verify", "state", "export", "audit"]
+SCHEMA_VERSION = 1  # this target has no migrations
+DEFAULT_STALE_AFTER_MS = 120000
+DEFAULT_FAILED_OPS_ALERT = 20
 BACKUP_MAGIC = "boxstorm-python-backup-v1"
+JOURNAL = "journal.jsonl"
 
 
 class TargetError(Exception):
-    def __init__(self, cls, msg):
+    """A refused request: a protocol error class and a message, and for
+    corruption the box and byte offset of the damage."""
+
+    def __init__(self, cls, msg, box=None, offset=None):
         super().__init__(msg)
-        self.cls = cls
+        self.cls, self.box, self.offset = cls, box, offset
+
+    def wire(self):
+        e = {"class": self.cls, "message": str(self)}
+        if self.box is not None:
+            e["box"] = self.box
+        if self.offset is not None:
+            e["offset"] = self.offset
+        return e
 
 
 def fsync_dir(path):
@@ -43,87 +76,129 @@ def fsync_dir(path):
 
 
 def parse_time(s):
-    # RFC 3339 from Go; only differences between times matter here.
-    from datetime import datetime
-    s = s.replace("Z", "+00:00")
-    if "." in s:
-        head, rest = s.split(".", 1)
-        frac, tz = rest[:rest.index("+") if "+" in rest else rest.index("-")], \
-            rest[rest.index("+") if "+" in rest else rest.index("-"):]
-        s = head + "." + frac[:6].ljust(6, "0") + tz
-    return datetime.fromisoformat(s).timestamp()
+    """Seconds since the epoch of an RFC 3339 time, as Go writes one."""
+    m = re.match(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", s)
+    if not m:
+        raise TargetError("other", "%r is not an RFC 3339 time" % s)
+    frac = (m.group(2) or ".")[:7].ljust(7, "0")
+    tz = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(m.group(1) + frac + tz).timestamp()
+
+
+def key_check(key):
+    return hashlib.sha256(b"boxstorm-key-check" + key).hexdigest()
+
+
+def wire_op(op):
+    """An op as replies carry it; payloads stay base64 as they arrived."""
+    out = {"id": op["id"], "seq": op["seq"], "payload": op["payload"]}
+    for name, field in (("idem", "idempotency_key"), ("subject", "subject"), ("attempts", "attempts")):
+        if op.get(name):
+            out[field] = op[name]
+    return out
 
 
 class Store:
-    def __init__(self, path, key):
-        self.dir = path
+    def __init__(self, path, key, settings):
+        self.dir, self.key = path, key
+        self.sync = settings.get("sync") or "always"
+        if self.sync not in ("always", "interval", "never"):
+            raise TargetError("other", "settings.sync %r: want always, interval or never" % self.sync)
+        self.stale_after = (settings.get("stale_after_ms") or DEFAULT_STALE_AFTER_MS) / 1000.0
+        self.strict = settings.get("recovery") == "strict"
+        self.failed_alert = settings.get("failed_ops_alert") or DEFAULT_FAILED_OPS_ALERT
+        self.repairs = []  # what this open repaired, for the open reply
+        self.journal = None
         os.makedirs(path, exist_ok=True)
         self.lockfd = os.open(os.path.join(path, "LOCK"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(self.lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(self.lockfd)
+            self.lockfd = None
             raise TargetError("locked", "store %s is locked by another open" % path)
         try:
-            self._check_key(key)
+            self._check_key()
             self._load()
+            self._open_journal()
         except Exception:
             self.close()
             raise
-        self.journal = open(os.path.join(path, "journal.jsonl"), "a", encoding="utf-8")
+        for r in self.repairs:
+            self._write({"k": "audit", "e": "box_repaired", "f": r})
 
-    def _check_key(self, key):
-        check = hashlib.sha256(b"boxstorm-key-check" + key).hexdigest()
+    def _check_key(self):
         p = os.path.join(self.dir, "keycheck")
         if os.path.exists(p):
             with open(p) as f:
-                if f.read().strip() != check:
+                if f.read().strip() != key_check(self.key):
                     raise TargetError("wrong-key", "the master key does not match this store's key check")
             return
-        tmp = p + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(check + "\n")
+        with open(p + ".tmp", "w") as f:
+            f.write(key_check(self.key) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        os.rename(tmp, p)
+        os.rename(p + ".tmp", p)
         fsync_dir(self.dir)
+
+    def _open_journal(self):
+        p = os.path.join(self.dir, JOURNAL)
+        created = not os.path.exists(p)
+        self.journal = open(p, "a", encoding="utf-8")
+        if created and self.sync == "always":
+            os.fsync(self.journal.fileno())
+            fsync_dir(self.dir)
 
     def _load(self):
         self.seq = 0
-        self.ops = {}      # id -> op dict (pending, failed or claimed)
-        self.order = []    # pending op ids in FIFO order
+        self.ops = {}      # id -> op (pending or failed)
+        self.order = []    # pending op ids, FIFO
+        self.failed = []   # failed op ids, in the order they failed
         self.idem = {}     # idempotency key -> op id
-        self.records = {}  # (box, key) -> bytes
+        self.records = {}  # (box, key) -> payload (base64)
+        self.audit = []    # audit event names, oldest first
         self.token = 0
-        self.lock = None   # {"owner", "hb"} or None
-        self.claims = {}   # op id -> token
-        p = os.path.join(self.dir, "journal.jsonl")
+        self.lock = None   # {"owner", "hb"} while a lease is held
+        self.claims = {}   # op id -> token that claimed it
+        p = os.path.join(self.dir, JOURNAL)
         if not os.path.exists(p):
             return
         with open(p, "rb") as f:
             data = f.read()
-        lines = data.split(b"\n")
-        good = 0
-        for i, line in enumerate(lines):
-            if line == b"":
-                good += 1
-                continue
-            try:
-                self._apply(json.loads(line))
-            except (ValueError, KeyError):
-                if i == len(lines) - 1:  # torn tail: drop it
-                    with open(p, "r+b") as f:
-                        f.truncate(sum(len(l) + 1 for l in lines[:i]))
-                        os.fsync(f.fileno())
-                    return
-                raise TargetError("corrupt", "journal line %d is damaged" % (i + 1))
+        offset = 0
+        for line in data.split(b"\n"):
+            end = offset + len(line) + 1
+            if line and end > len(data) and not self.strict:
+                self._drop_tail(p, data, offset)  # no newline: a write cut short
+                return
+            if line:
+                try:
+                    self._apply(json.loads(line))
+                except (ValueError, KeyError):
+                    raise TargetError("corrupt", "%s: damaged line at byte %d" % (p, offset),
+                                      box="journal", offset=offset)
+            offset = end
+
+    def _drop_tail(self, p, data, offset):
+        """Cut a torn last line, keeping the whole journal as a quarantine copy."""
+        quarantine = "%s.torn-%d.bak" % (p, offset)
+        with open(quarantine, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        with open(p, "r+b") as f:
+            f.truncate(offset)
+            os.fsync(f.fileno())
+        fsync_dir(self.dir)
+        self.repairs.append({"box": "journal", "kind": "torn-tail", "offset": offset,
+                             "dropped_bytes": len(data) - offset, "quarantine": quarantine})
 
     def _apply(self, e):
         k = e["k"]
         if k == "enq":
             self.seq = max(self.seq, e["seq"])
-            self.ops[e["id"]] = {"id": e["id"], "seq": e["seq"], "payload": e["p"],
-                                 "idem": e.get("i", ""), "attempts": 0, "state": "pending"}
+            self.ops[e["id"]] = {"id": e["id"], "seq": e["seq"], "payload": e["p"], "idem": e.get("i", ""),
+                                 "subject": e.get("s", ""), "attempts": 0}
             self.order.append(e["id"])
             if e.get("i"):
                 self.idem[e["i"]] = e["id"]
@@ -132,27 +207,31 @@ class Store:
             if e["id"] in self.order:
                 self.order.remove(e["id"])
         elif k == "fail":
-            op = self.ops[e["id"]]
-            op["attempts"] += 1
-            op["state"] = "failed"
+            self.ops[e["id"]]["attempts"] += 1
             if e["id"] in self.order:
                 self.order.remove(e["id"])
+            self.failed.append(e["id"])
         elif k == "put":
             self.records[(e["b"], e["key"])] = e["v"]
         elif k == "tok":
             self.token = e["t"]
+        elif k == "audit":
+            self.audit.append(e["e"])
+        else:
+            raise KeyError(k)
 
     def _write(self, e):
         self._apply(e)
         self.journal.write(json.dumps(e, separators=(",", ":")) + "\n")
         self.journal.flush()
-        try:
-            os.fsync(self.journal.fileno())
-        except OSError as err:
-            raise TargetError("disk-full", "fsync: %s" % err)
+        if self.sync == "always":
+            try:
+                os.fsync(self.journal.fileno())
+            except OSError as err:
+                raise TargetError("disk-full", "fsync: %s" % err)
 
     def close(self):
-        if getattr(self, "journal", None):
+        if self.journal is not None:
             self.journal.close()
             self.journal = None
         if self.lockfd is not None:
@@ -183,10 +262,12 @@ class Target:
             raise TargetError("unsupported", "protocol version %r: this target speaks %d" % (req.get("version"), VERSION))
         key = bytes.fromhex(req["master_key"]) if req.get("master_key") else self.key
         if self.store is not None:
-            Store(req["dir"], key)  # the directory lock refuses it: locked
             raise TargetError("locked", "a store is open already")
-        self.store = Store(req["dir"], key)
-        return {"version": VERSION, "target": "python-example", "target_version": "0.1", "capabilities": CAPS}
+        self.store = Store(req["dir"], key, req.get("settings") or {})
+        rep = {"version": VERSION, "target": "python-example", "target_version": "0.1", "capabilities": CAPS}
+        if self.store.repairs:
+            rep["repairs"] = self.store.repairs
+        return rep
 
     def do_close(self, req):
         self.store.close()
@@ -197,11 +278,11 @@ class Target:
         idem = req.get("idempotency_key", "")
         if idem and idem in s.idem:
             op = s.ops.get(s.idem[idem])
-            return {"op": {"id": s.idem[idem], "seq": op["seq"] if op else 0, "duplicate": True}}
+            return {"op": {"id": s.idem[idem], "seq": op["seq"] if op else 0, "idempotency_key": idem, "duplicate": True}}
         seq = s.seq + 1
         oid = "op-%016d" % seq
-        s._write({"k": "enq", "id": oid, "seq": seq, "p": req.get("payload", ""), "i": idem})
-        return {"op": {"id": oid, "seq": seq, "idempotency_key": idem}}
+        s._write({"k": "enq", "id": oid, "seq": seq, "p": req.get("payload", ""), "i": idem, "s": req.get("subject", "")})
+        return {"op": {"id": oid, "seq": seq, "idempotency_key": idem} if idem else {"id": oid, "seq": seq}}
 
     def do_claim(self, req):
         s = self.store
@@ -209,31 +290,31 @@ class Target:
         for oid in s.order:
             if oid not in s.claims:
                 s.claims[oid] = s.token
-                op = s.ops[oid]
-                return {"op": {"id": oid, "seq": op["seq"], "payload": op["payload"]}}
+                return {"op": wire_op(s.ops[oid])}
         return {"outcome": "empty"}
 
-    def _settle(self, req, kind):
+    def _settle(self, req, entry):
         s = self.store
         s.check_token(req.get("token", 0))
         oid = req.get("op_id", "")
         if s.claims.get(oid) != s.token:
             return {"outcome": "not-claimed"}
         del s.claims[oid]
-        s._write({"k": kind, "id": oid})
-        return {}
+        s._write(dict(entry, id=oid))
 
     def do_ack(self, req):
-        return self._settle(req, "ack")
+        return self._settle(req, {"k": "ack"})
 
     def do_fail(self, req):
-        return self._settle(req, "fail")
+        return self._settle(req, {"k": "fail", "r": req.get("reason", "")})
 
     def do_acquire(self, req):
         s = self.store
-        now = parse_time(req["now"]) if req.get("now") else __import__("time").time()
-        if s.lock is not None and now - s.lock["hb"] < STALE_AFTER:
+        now = parse_time(req["now"]) if req.get("now") else time.time()
+        if s.lock is not None and now - s.lock["hb"] < s.stale_after:
             return {"outcome": "lock-held"}
+        if s.lock is not None:
+            s._write({"k": "audit", "e": "stale_lock_recovered", "f": {"owner": s.lock["owner"]}})
         s._write({"k": "tok", "t": s.token + 1})
         s.lock = {"owner": req.get("owner", ""), "hb": now}
         s.claims = {}
@@ -242,7 +323,7 @@ class Target:
     def do_heartbeat(self, req):
         s = self.store
         s.check_token(req.get("token", 0))
-        s.lock["hb"] = parse_time(req["now"]) if req.get("now") else __import__("time").time()
+        s.lock["hb"] = parse_time(req["now"]) if req.get("now") else time.time()
 
     def do_release(self, req):
         s = self.store
@@ -260,9 +341,11 @@ class Target:
         self.store._write({"k": "put", "b": req.get("box", ""), "key": req.get("key", ""), "v": req.get("payload", "")})
 
     def do_backup(self, req):
-        with open(os.path.join(self.store.dir, "journal.jsonl"), "rb") as f:
+        s = self.store
+        with open(os.path.join(s.dir, JOURNAL), "rb") as f:
             body = f.read()
-        meta = {"magic": BACKUP_MAGIC, "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
+        meta = {"magic": BACKUP_MAGIC, "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body),
+                "schema_version": SCHEMA_VERSION, "key_check": key_check(s.key)}
         tmp = req["path"] + ".tmp"
         with open(tmp, "wb") as f:
             f.write(json.dumps(meta).encode() + b"\n" + body)
@@ -273,6 +356,7 @@ class Target:
         return {"detail": meta}
 
     def do_restore(self, req):
+        s = self.store
         with open(req["path"], "rb") as f:
             data = f.read()
         head, _, body = data.partition(b"\n")
@@ -283,8 +367,14 @@ class Target:
             ok = False
         if not ok:
             raise TargetError("backup-invalid", "%s is not an intact backup" % req["path"])
-        s = self.store
-        p = os.path.join(s.dir, "journal.jsonl")
+        key = bytes.fromhex(req["backup_key"]) if req.get("backup_key") else s.key
+        if meta.get("key_check") != key_check(key):
+            raise TargetError("wrong-key", "%s was made under another key: send its backup_key" % req["path"])
+        want = req.get("expected_schema") or 0
+        if want and meta.get("schema_version") != want:
+            raise TargetError("schema-mismatch", "%s has schema version %s, want %d" % (req["path"], meta.get("schema_version"), want))
+        # Checked: now swap the journal in by rename, then replay it.
+        p = os.path.join(s.dir, JOURNAL)
         with open(p + ".tmp", "wb") as f:
             f.write(body)
             f.flush()
@@ -292,20 +382,47 @@ class Target:
         s.journal.close()
         os.rename(p + ".tmp", p)
         fsync_dir(s.dir)
+        token, lock = s.token, s.lock
         s._load()
-        s.journal = open(p, "a", encoding="utf-8")
-        return {"detail": {"bytes": len(body)}}
+        s._open_journal()
+        s.lock = lock  # the lease lives on, and its fencing token never goes back
+        if s.token < token:
+            s._write({"k": "tok", "t": token})
+        s._write({"k": "audit", "e": "backup_restored", "f": {"bytes": len(body)}})
+        return {"detail": {"bytes": len(body), "schema_version": meta.get("schema_version")}}
 
     def do_verify(self, req):
         s = self.store
-        with open(os.path.join(s.dir, "journal.jsonl"), "rb") as f:
-            for i, line in enumerate(f.read().split(b"\n")):
+        with open(os.path.join(s.dir, JOURNAL), "rb") as f:
+            offset = 0
+            for line in f.read().split(b"\n"):
                 if line:
                     try:
                         json.loads(line)
                     except ValueError:
-                        raise TargetError("corrupt", "journal line %d is damaged" % (i + 1))
+                        raise TargetError("corrupt", "journal: damaged line at byte %d" % offset,
+                                          box="journal", offset=offset)
+                offset += len(line) + 1
         return {"detail": {"ops": len(s.order), "records": len(s.records)}}
+
+    def do_state(self, req):
+        s = self.store
+        state = {"pending": [wire_op(s.ops[i]) for i in s.order],
+                 "failed": [wire_op(s.ops[i]) for i in s.failed],
+                 "schema_version": SCHEMA_VERSION, "audit": s.audit, "failed_ops": len(s.failed)}
+        if len(s.failed) > s.failed_alert:
+            state["alerts"] = ["failed_ops.count %d is above the threshold %d" % (len(s.failed), s.failed_alert)]
+        return {"state": state}
+
+    def do_export(self, req):
+        s = self.store
+        subject = req.get("subject", "")
+        return {"ops": [wire_op(s.ops[i]) for i in s.order + s.failed if subject and s.ops[i]["subject"] == subject]}
+
+    def do_audit(self, req):
+        if not req.get("event"):
+            raise TargetError("other", "audit: no event")
+        self.store._write({"k": "audit", "e": req["event"], "f": req.get("fields") or {}})
 
 
 def main():
@@ -327,7 +444,7 @@ def main():
             rid = req.get("id", 0)
             rep = t.handle(req)
         except TargetError as e:
-            rep = {"error": {"class": e.cls, "message": str(e)}}
+            rep = {"error": e.wire()}
         except Exception as e:  # a bug or an I/O error: class other, keep serving
             rep = {"error": {"class": "other", "message": "%s: %s" % (type(e).__name__, e)}}
         rep["id"] = rid
