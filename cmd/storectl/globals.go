@@ -70,6 +70,18 @@ func (g *globalFlags) keySource() (store.KeySource, error) {
 
 // options builds the store options from the flags.
 func (e *env) options() (store.Options, error) {
+	o, err := e.keylessOptions()
+	if err != nil {
+		return o, err
+	}
+	if o.Key, err = e.g.keySource(); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// keylessOptions builds the store options from the flags but the key's.
+func (e *env) keylessOptions() (store.Options, error) {
 	var o store.Options
 	var err error
 	if o.Sync, err = store.ParseSyncMode(e.g.sync); err != nil {
@@ -77,9 +89,6 @@ func (e *env) options() (store.Options, error) {
 	}
 	if o.Recovery, err = store.ParseRecoveryMode(e.g.recovery); err != nil {
 		return o, cli.UsageErrorf("--recovery is strict, tolerate-torn-tail, point-in-time or skip-damaged", "--recovery %q: not a recovery mode", e.g.recovery)
-	}
-	if o.Key, err = e.g.keySource(); err != nil {
-		return o, err
 	}
 	o.Logger = e.logger()
 	return o, nil

@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 
 	"github.com/boxstorm/boxstorm/harness/target"
+	"github.com/boxstorm/boxstorm/store"
 	"github.com/spf13/pflag"
 )
 
@@ -16,11 +17,13 @@ func serveCmd() command {
 it reads target-protocol requests, one JSON object a line, on standard input
 and writes one reply a line on standard output (docs/target-protocol.md). It
 opens the store when an open request comes, in the request's dir, or in
---dir when the request names none, with the global key flags' key unless the
-request carries a master key. Requests run concurrently. It exits when
+--dir when the request names none, with the request's master key, or else
+the global key flags' key. Without a key flag, an open request must carry a
+master key, as loadgen run --target's does. Requests run concurrently. It exits when
 standard input ends; logs go to standard error.`,
 		Examples: `
 			storectl --key-file store.key serve
+			loadgen run --target 'storectl serve'
 			chaos conform --target 'storectl --key-file store.key serve'
 			storectl --dir ./data --key-file store.key --sync never serve`,
 		Setup: func(*pflag.FlagSet) runFunc {
@@ -28,7 +31,7 @@ standard input ends; logs go to standard error.`,
 				if err := prog.Nargs("serve", args, 0, 0, "serve"); err != nil {
 					return err
 				}
-				o, err := e.options()
+				o, err := e.serveOptions()
 				if err != nil {
 					return err
 				}
@@ -49,4 +52,13 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "devel"
+}
+
+// serveOptions are the store options of serve: the global flags', but a
+// missing key source is no error, since open requests may carry the key.
+func (e *env) serveOptions() (store.Options, error) {
+	if e.g.keyFile != "" || e.g.keyEnv != "" || e.g.passphraseEnv != "" {
+		return e.options()
+	}
+	return e.keylessOptions()
 }

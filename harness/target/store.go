@@ -17,7 +17,8 @@ import (
 // process. It answers every core and optional request type.
 type StoreTarget struct {
 	// Options open the store. Options.Key is the target's own key, used
-	// when an open request carries no master key.
+	// when an open request carries no master key; with none, an open
+	// request must carry one.
 	Options store.Options
 	// Version is the target version the open reply names.
 	Version string
@@ -94,6 +95,9 @@ func (t *StoreTarget) open(ctx context.Context, req Request) (Reply, error) {
 			return Reply{}, Errorf(ClassOther, "open: master_key: %v", err)
 		}
 		opts.Key = store.KeyBytes(key)
+	}
+	if opts.Key == nil {
+		return Reply{}, Errorf(ClassOther, "open: no master_key in the request, and the target was started without a key of its own")
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
