@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,7 +55,8 @@ var _ Backend = (*TargetBackend)(nil)
 // digits; the target's own key when empty) and settings, and returns the
 // target as a Backend. A refused open is an error wrapping the reply's
 // *target.Error; an open reply in another protocol version wraps
-// target.ErrProtocol. The caller still owns c and closes it after Close.
+// target.ErrProtocol, and so does one that does not claim every core
+// request type. The caller still owns c and closes it after Close.
 func OpenTarget(ctx context.Context, c *target.Client, dir, masterKey string, settings *target.Settings) (*TargetBackend, error) {
 	rep, err := c.Call(ctx, target.Request{Type: target.TypeOpen, Version: target.ProtocolVersion, Dir: dir, MasterKey: masterKey, Settings: settings})
 	switch {
@@ -64,6 +66,15 @@ func OpenTarget(ctx context.Context, c *target.Client, dir, masterKey string, se
 		return nil, fmt.Errorf("target %q refused to open %s: %w", c.Name(), dir, rep.Error)
 	case rep.Version != target.ProtocolVersion:
 		return nil, fmt.Errorf("target %q: open reply speaks protocol version %d, want %d: %w", c.Name(), rep.Version, target.ProtocolVersion, target.ErrProtocol)
+	}
+	var missing []string
+	for _, typ := range target.CoreTypes() {
+		if !slices.Contains(rep.Capabilities, typ) {
+			missing = append(missing, typ)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("target %q: its open reply claims no %s, which every target answers: %w", c.Name(), strings.Join(missing, ", "), target.ErrProtocol)
 	}
 	return &TargetBackend{c: c, open: rep, errs: map[string]int64{}, broken: make(chan struct{})}, nil
 }
