@@ -144,7 +144,7 @@ func (d SettingDiff) String() string {
 }
 
 // DiffSettings returns the settings that shape a run's latencies and differ
-// between base and cur: workload, sync mode, open or closed loop, rate (open
+// between base and cur: workload, sync mode, target (or in process), open or closed loop, rate (open
 // loop), workers (closed loop) and value size. A setting either side does
 // not record (a baseline of .hgrm files, a summary from before the field
 // existed) is not compared.
@@ -157,6 +157,7 @@ func DiffSettings(base, cur *Meta) []SettingDiff {
 	}
 	add("workload", base.Workload, cur.Workload)
 	add("sync mode", base.SyncMode, cur.SyncMode)
+	add("target", targetName(base), targetName(cur))
 	loop := func(m *Meta) string {
 		if m.Mode == "" {
 			return ""
@@ -186,6 +187,14 @@ func DiffSettings(base, cur *Meta) []SettingDiff {
 	}
 	add("value size", size(base), size(cur))
 	return out
+}
+
+// targetName is what a run drove: a target's name, or "in process".
+func targetName(m *Meta) string {
+	if m.Target == nil {
+		return "in process"
+	}
+	return m.Target.String()
 }
 
 // Comparison is the result of comparing a run against a baseline.

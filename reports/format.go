@@ -2,7 +2,9 @@ package reports
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +64,9 @@ func describe(m *Meta) string {
 	if m.ValueSize > 0 {
 		parts = append(parts, fmt.Sprintf("%d B values", m.ValueSize))
 	}
+	if m.Target != nil {
+		parts = append(parts, "target "+m.Target.String())
+	}
 	if m.StoreDir != "" {
 		where := "store " + m.StoreDir
 		if m.StoreFS != "" {
@@ -85,6 +90,19 @@ func plural(n int64, word string) string {
 		return "1 " + word
 	}
 	return strconv.FormatInt(n, 10) + " " + word + "s"
+}
+
+// targetErrors lists a target's errors by class, such as
+// "target errors: stale-token 3, transport 1", or "" when there were none.
+func targetErrors(m *Meta) string {
+	if m.Target == nil || len(m.Target.Errors) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, class := range slices.Sorted(maps.Keys(m.Target.Errors)) {
+		parts = append(parts, fmt.Sprintf("%s %d", class, m.Target.Errors[class]))
+	}
+	return "target errors: " + strings.Join(parts, ", ")
 }
 
 // opLine is the one-line headline of an op: counts and throughput.

@@ -35,10 +35,14 @@ func WriteHTML(w io.Writer, run *Run, opts HTMLOptions) error {
 	}
 	sum := Summarize(run)
 	page := htmlPage{
-		Title:    opts.Title,
-		Describe: describe(&run.Meta),
-		Summary:  sum,
-		Levels:   levels,
+		Title:      opts.Title,
+		Describe:   describe(&run.Meta),
+		TargetErrs: targetErrors(&run.Meta),
+		Summary:    sum,
+		Levels:     levels,
+	}
+	if rt := run.Meta.TargetRoundTrip; rt != nil {
+		page.RoundTrip = rt.line()
 	}
 	if page.Title == "" {
 		page.Title = "boxstorm load report"
@@ -124,6 +128,8 @@ type htmlPage struct {
 	Verdict    string
 	Failed     bool
 	Describe   string
+	RoundTrip  string // the protocol's round trip, for a run through a target
+	TargetErrs string // a target's errors by class
 	Summary    *Summary
 	Levels     []PercentileLevel
 	Comparison *Comparison
@@ -182,7 +188,9 @@ figcaption { color: #555; font-size: .9rem; }
 {{end}}{{end}}
 <h2>Latency</h2>
 <p>Corrected latency is measured from each op's intended start, so it includes time spent waiting to be issued (coordinated omission corrected); uncorrected is the service time from the actual start.</p>
-{{$levels := .Levels}}{{range .Summary.Ops}}
+{{with .RoundTrip}}<p class="meta">{{.}}: what the target protocol adds to each op.</p>
+{{end}}{{with .TargetErrs}}<p class="meta">{{.}}</p>
+{{end}}{{$levels := .Levels}}{{range .Summary.Ops}}
 <h3>{{.Name}}</h3>
 <p>{{opline .}}</p>
 <table>

@@ -17,6 +17,12 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 		title += ": " + mdEscape(s.Workload)
 	}
 	fmt.Fprintf(bw, "## %s\n\n%s\n", title, mdEscape(describe(&s.Meta)))
+	if rt := s.TargetRoundTrip; rt != nil {
+		fmt.Fprintf(bw, "\n%s\n", mdEscape(rt.line()))
+	}
+	if te := targetErrors(&s.Meta); te != "" {
+		fmt.Fprintf(bw, "\n%s\n", mdEscape(te))
+	}
 	if len(s.Ops) == 0 {
 		fmt.Fprint(bw, "\nNo ops completed in the measured window.\n")
 	}

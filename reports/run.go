@@ -52,6 +52,50 @@ type Meta struct {
 	LateTolerance time.Duration     `json:"late_tolerance_ns"` // an op that starts later than this after its intended start is a late start
 	Start         time.Time         `json:"start"`             // wall-clock start of the measured window
 	Pauses        []Window          `json:"pauses"`            // injected stalls
+
+	// Target is the process the run drove through the target protocol
+	// (docs/target-protocol.md); nil for a store in process.
+	Target *Target `json:"target,omitempty"`
+	// TargetRoundTrip is the protocol's own cost, measured before the run;
+	// nil for a store in process.
+	TargetRoundTrip *RoundTrip `json:"target_round_trip,omitempty"`
+}
+
+// Target names the target process a run drove.
+type Target struct {
+	Command string `json:"command"` // the command line that started it
+	Name    string `json:"name"`    // as its open reply names it
+	Version string `json:"version"` // as its open reply gives it
+	// Errors counts the run's failed requests by the reply's error class
+	// (docs/target-protocol.md), "transport" for a request that got no
+	// reply; classes with none are left out.
+	Errors map[string]int64 `json:"errors,omitempty"`
+}
+
+// String returns the target's name and version, or its command when it
+// gave no name.
+func (t *Target) String() string {
+	switch {
+	case t.Name == "":
+		return t.Command
+	case t.Version == "":
+		return t.Name
+	}
+	return t.Name + " " + t.Version
+}
+
+// RoundTrip is the latency of a cheap request through the target
+// protocol, sent one at a time: what the protocol adds to every op.
+type RoundTrip struct {
+	Request string  `json:"request"` // what was timed, such as "get of a missing key"
+	Count   int     `json:"count"`   // round trips timed
+	P50     Latency `json:"p50"`
+	P99     Latency `json:"p99"`
+}
+
+// line is the round trip as the reports show it beside the latency table.
+func (r *RoundTrip) line() string {
+	return fmt.Sprintf("protocol round trip p50 %s ms, p99 %s ms (%s, %s)", ms(r.P50.Duration()), ms(r.P99.Duration()), plural(int64(r.Count), "request"), r.Request)
 }
 
 // Window is a stretch of the measured window, such as an injected pause.

@@ -12,6 +12,12 @@ import (
 func WriteText(w io.Writer, s *Summary) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "%s\n", describe(&s.Meta))
+	if rt := s.TargetRoundTrip; rt != nil {
+		fmt.Fprintf(bw, "%s\n", rt.line())
+	}
+	if te := targetErrors(&s.Meta); te != "" {
+		fmt.Fprintf(bw, "%s\n", te)
+	}
 	if len(s.Ops) == 0 {
 		fmt.Fprintln(bw, "\nno ops completed in the measured window")
 	}

@@ -29,9 +29,18 @@
 // and fsyncs by seeded log-normal draws. Both need root and /dev/fuse and
 // fail without them. docs/performance.md gives the mount's overhead.
 //
-// Exit codes: 0 success; 1 a failed run (the store did not open, a report
-// could not be written, the run was interrupted) or a regression against the
-// baseline; 2 a usage error. Errors are printed as "loadgen: error: …",
+// With --target CMD the store is another process, in any language, that
+// speaks the target protocol (docs/target-protocol.md), such as
+// "storectl serve": loadgen starts it, opens the run's store directory in
+// it with the run's key and --sync mode, times 200 round trips of a cheap
+// request and then drives the workload through it, one request in flight
+// per busy worker. The reports name the target, show the protocol's round
+// trip beside the latencies, and count failed requests by error class.
+//
+// Exit codes: 0 success; 1 a failed run (the store did not open, the
+// target did not start, open or answer, a report could not be written, the
+// run was interrupted) or a regression against the baseline; 2 a usage
+// error. Errors are printed as "loadgen: error: …",
 // usually followed by "loadgen: hint: …".
 //
 // Run "loadgen --help" for the command list and "loadgen help COMMAND" for a

@@ -53,11 +53,12 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 		c.seed = uint64(time.Now().UnixNano())
 	}
 
-	s, storeDir, temp, closeStore, err := c.openStore(ctx, e)
+	b, err := c.openBackend(ctx, e)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, closeStore()) }()
+	defer func() { err = errors.Join(err, b.close()) }()
+	storeDir := b.dir
 	if abs, err := filepath.Abs(storeDir); err == nil {
 		storeDir = abs
 	}
@@ -67,15 +68,19 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 	}
 
 	fmt.Fprintf(e.stdout, "seed: %d\n", c.seed)
-	fmt.Fprintf(e.stdout, "sync: %s\n", s.SyncMode())
+	fmt.Fprintf(e.stdout, "sync: %s\n", b.syncMode)
 	where := storeDir
-	if temp {
+	if b.temp {
 		where += " (temporary)"
 	}
 	if fsName != "" {
 		where += ", file system " + fsName
 	}
 	fmt.Fprintf(e.stdout, "store: %s\n", where)
+	if b.target != nil {
+		fmt.Fprintf(e.stdout, "target: %s, started as %s\n", b.target.Report(), c.target)
+		fmt.Fprintf(e.stdout, "round trip: p50 %v, p99 %v over %d requests\n", b.roundTrip.P50.Duration(), b.roundTrip.P99.Duration(), b.roundTrip.Count)
+	}
 	switch {
 	case c.slowIO != (faultfs.Delay{}):
 		fmt.Fprintf(e.stdout, "faultfs: slow-io median %v, p99 %v\n", c.slowIO.Median, c.slowIO.P99)
@@ -87,11 +92,17 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 	if records > 0 {
 		e.log.Info("prefilling the store", "workload", c.workload, "records", records)
 	}
-	wl, err := load.NewStoreWorkload(ctx, s, c.workload, load.StoreWorkloadOptions{
+	wl, err := load.NewWorkload(ctx, b, c.workload, load.StoreWorkloadOptions{
 		Workers: c.workers, ValueSize: c.valueSize, Records: records, Seed: int64(c.seed),
 	})
 	if err != nil {
-		return fmt.Errorf("workload %s: %w", c.workload, err)
+		return b.targetFailed(c, fmt.Errorf("workload %s: %w", c.workload, err))
+	}
+	runCtx := ctx
+	if b.target != nil {
+		var stop func()
+		runCtx, stop = watchTarget(ctx, b.target)
+		defer stop()
 	}
 
 	eng := load.NewEngine(wl)
@@ -100,19 +111,24 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 	eng.Pauses, eng.Seed, eng.Logger = c.pauseList, c.seed, e.log
 	eng.Progress = newProgress(e.stderr, e.log, c.mode == load.OpenLoop)
 
-	res, runErr := eng.Run(ctx)
+	res, runErr := eng.Run(runCtx)
 	if res == nil {
 		return fmt.Errorf("run: %w", runErr)
 	}
-	run := res.ReportRun(reports.Meta{
+	meta := reports.Meta{
 		ToolVersion: toolVersion(),
 		Flags:       givenFlags(e.flags),
-		SyncMode:    s.SyncMode().String(),
+		SyncMode:    b.syncMode,
 		Workload:    c.workload,
 		ValueSize:   c.valueSize,
 		StoreDir:    storeDir,
 		StoreFS:     fsName,
-	})
+	}
+	if b.target != nil {
+		meta.Target, meta.TargetRoundTrip = b.target.Report(), b.roundTrip
+		meta.Target.Command = c.target
+	}
+	run := res.ReportRun(meta)
 	r := rendering{run: run, baseline: base}
 	if base != nil {
 		r.comparison = reports.Compare(base.summary, reports.Summarize(run), c.thresholds)
@@ -128,6 +144,9 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 	c.warnDrained(e, sum)
 
 	switch {
+	case b.target != nil && b.target.Err() != nil:
+		return cli.WithHint(fmt.Errorf("%w after %v of the measured window: %w", errTargetFailed, res.Elapsed.Round(time.Millisecond), b.target.Err()),
+			"the reports in "+out+" hold what was measured until then; "+c.targetHint())
 	case errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded):
 		return cli.WithHint(fmt.Errorf("%w after %v of the measured window", errInterrupted, res.Elapsed.Round(time.Millisecond)),
 			"the reports in "+out+" hold what was measured until then")
@@ -139,23 +158,41 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 	return nil
 }
 
-// openStore opens the store the run uses: --dir with --key-file or a fresh
-// key, or a temporary directory with a fresh key. closeStore closes it and
-// removes a temporary directory.
-func (c *runConfig) openStore(ctx context.Context, e *env) (s *store.Store, dir string, temp bool, closeStore func() error, err error) {
-	key := store.KeyBytes(store.NewKey())
-	if c.keyFile != "" {
-		key = store.KeyFile(c.keyFile)
+// backend is the store a run drives, in process or through --target.
+type backend struct {
+	load.Backend
+	dir      string // where the store opened: the mount point with --faultfs
+	temp     bool   // dir is temporary, removed by close
+	syncMode string // the store's, or the one asked of the target
+	// target and roundTrip are set with --target.
+	target    *load.TargetBackend
+	roundTrip *reports.RoundTrip
+	close     func() error // closes the store and removes a temporary dir
+}
+
+// targetFailed gives err the target's failure, when it broke, and the hint
+// for it.
+func (b *backend) targetFailed(c *runConfig, err error) error {
+	if b.target == nil || b.target.Err() == nil {
+		return err
 	}
-	dir, temp = c.dir, c.dir == ""
-	if temp {
-		if dir, err = os.MkdirTemp("", "loadgen-store-"); err != nil {
-			return nil, "", false, nil, fmt.Errorf("create temporary store directory: %w", err)
+	return cli.WithHint(fmt.Errorf("%w: %w", errTargetFailed, err), c.targetHint())
+}
+
+// openBackend opens the store the run uses, in --dir or a temporary
+// directory, with --faultfs under it: in process, with --key-file or a
+// fresh key, or in the --target process, which gets the key in its open
+// request.
+func (c *runConfig) openBackend(ctx context.Context, e *env) (_ *backend, err error) {
+	b := &backend{dir: c.dir, temp: c.dir == "", syncMode: c.syncMode.String()}
+	if b.temp {
+		if b.dir, err = os.MkdirTemp("", "loadgen-store-"); err != nil {
+			return nil, fmt.Errorf("create temporary store directory: %w", err)
 		}
 	}
-	backing := dir // dir, the result, becomes the mount point with --faultfs
+	backing := b.dir // b.dir becomes the mount point with --faultfs
 	remove := func() error {
-		if !temp {
+		if !b.temp {
 			return nil
 		}
 		if err := os.RemoveAll(backing); err != nil {
@@ -165,29 +202,44 @@ func (c *runConfig) openStore(ctx context.Context, e *env) (s *store.Store, dir 
 	}
 	// With --faultfs the store directory is the mount's backing directory
 	// and the store opens on the mount.
-	openDir, unmount := dir, func() error { return nil }
 	if c.faultFS {
-		if openDir, unmount, err = c.mountFaultFS(ctx, e, dir); err != nil {
-			return nil, "", false, nil, errors.Join(err, remove())
+		dir, unmount, err := c.mountFaultFS(ctx, e, b.dir)
+		if err != nil {
+			return nil, errors.Join(err, remove())
 		}
+		b.dir = dir
 		prev := remove
 		remove = func() error { return errors.Join(unmount(), prev()) }
+	}
+	if c.target != "" {
+		tb, rt, closeTarget, err := c.openTarget(ctx, e, b.dir)
+		if err != nil {
+			return nil, errors.Join(err, remove())
+		}
+		b.Backend, b.target, b.roundTrip = tb, tb, rt
+		b.close = func() error { return errors.Join(closeTarget(), remove()) }
+		return b, nil
+	}
+	key := store.KeyBytes(store.NewKey())
+	if c.keyFile != "" {
+		key = store.KeyFile(c.keyFile)
 	}
 	// The store logs repairs and alerts at warning level and above; its
 	// routine messages would drown the progress lines.
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err = store.Open(ctx, openDir, store.Options{Key: key, Sync: c.syncMode, Logger: logger})
+	s, err := store.Open(ctx, b.dir, store.Options{Key: key, Sync: c.syncMode, Logger: logger})
 	if err != nil {
-		return nil, "", false, nil, errors.Join(fmt.Errorf("open store %s: %w", openDir, err), remove())
+		return nil, errors.Join(fmt.Errorf("open store %s: %w", b.dir, err), remove())
 	}
-	closeStore = func() error {
+	b.Backend, b.syncMode = load.NewStoreBackend(s), s.SyncMode().String()
+	b.close = func() error {
 		var cerr error
 		if err := s.Close(); err != nil {
 			cerr = fmt.Errorf("close store: %w", err)
 		}
 		return errors.Join(cerr, remove())
 	}
-	return s, openDir, temp, closeStore, nil
+	return b, nil
 }
 
 // warnDrained warns when the claim workload found the queue empty: its

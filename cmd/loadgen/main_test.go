@@ -12,6 +12,7 @@ import (
 	"github.com/boxstorm/boxstorm/harness/faultfs"
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/internal/cli/clitest"
+	"github.com/boxstorm/boxstorm/internal/testutil"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -25,10 +26,14 @@ var tool = clitest.Program{Name: "loadgen", Main: func() int { return cli.Main(r
 
 func TestScripts(t *testing.T) {
 	t.Parallel()
+	// storectl, for the scripts that drive `storectl serve` as a target.
+	bin := t.TempDir()
+	testutil.BuildTool(t, bin, "storectl")
 	clitest.Run(t, tool, testscript.Params{
 		Setup: func(env *testscript.Env) error {
 			// Temporary stores go under $WORK, which testscript removes.
 			env.Setenv("TMPDIR", env.WorkDir)
+			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -195,5 +195,29 @@ func mergeMeta(m reports.Meta, sums []*reports.Summary, paths []string) reports.
 		}
 	}
 	slices.SortFunc(m.Pauses, func(a, b reports.Window) int { return int(a.At - b.At) })
+	m.Target, m.TargetRoundTrip = mergeTarget(sums), nil // round trips of several runs do not merge
 	return m
+}
+
+// mergeTarget is the target of shards that all drove the same one, with
+// their errors summed, else nil.
+func mergeTarget(sums []*reports.Summary) *reports.Target {
+	var t *reports.Target
+	for _, s := range sums {
+		switch {
+		case s.Target == nil:
+			return nil
+		case t == nil:
+			t = &reports.Target{Command: s.Target.Command, Name: s.Target.Name, Version: s.Target.Version}
+		case s.Target.String() != t.String():
+			return nil
+		}
+		for class, n := range s.Target.Errors {
+			if t.Errors == nil {
+				t.Errors = map[string]int64{}
+			}
+			t.Errors[class] += n
+		}
+	}
+	return t
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/boxstorm/boxstorm/harness/faultfs"
 	"github.com/boxstorm/boxstorm/harness/load"
+	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/store"
@@ -63,6 +64,7 @@ type runFlags struct {
 	regression string
 	faultFS    bool
 	slowIOSpec string
+	target     string
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
@@ -78,6 +80,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.records, "records", 0, "kv-*: `N` records in the data box (default 10000); claim: ops to prefill\n(default: enough for the run)")
 	fs.StringVar(&f.sync, "sync", DefaultSync.String(), "store durability `MODE`: always, interval or never")
 	fs.StringVar(&f.dir, "dir", "", "run against the store in `DIR`, and keep it (default: a temporary store)")
+	fs.StringVar(&f.target, "target", "", "drive the store in the target `CMD`, a command line that speaks the target\nprotocol (docs/target-protocol.md), such as 'storectl serve' (default: the\nreference store in process)")
 	fs.StringVar(&f.keyFile, "key-file", "", "master key `FILE` for the store in --dir (default: a fresh random key)")
 	fs.StringArrayVar(&f.pauses, "pause", nil, "stall every store op for DUR starting AT into the measured window,\nas `DUR@AT` such as 2s@8s; repeatable")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed `N` of the workers' random sources (default: from the clock; printed)")
@@ -97,7 +100,7 @@ func runCmd() command {
 		Summary: "run a workload against a store and write its reports",
 		Usage: `run [--workload W] [--rate N | --closed --workers N] [--duration D | --ops N]
             [--warmup D] [--value-size N] [--sync MODE] [--dir DIR] [--pause DUR@AT]...
-            [--faultfs] [--slow-io MEDIAN[,P99]]
+            [--target CMD] [--faultfs] [--slow-io MEDIAN[,P99]]
             [--seed N] [--out DIR] [--baseline RUN_DIR|summary.json] [--max-regression PCT]`,
 		Help: `Run drives a store workload in an open loop at a constant rate (or a closed
 loop with --closed) and measures every op's latency into HDR histograms.
@@ -119,7 +122,18 @@ With --faultfs the store runs on the fault file system (docs/faults.md), a
 FUSE mount over the store directory served by loadgen itself in a child
 process; with --slow-io its writes and fsyncs also sleep, seeded by --seed,
 which gives real latency tails. Both need root and /dev/fuse, and fail
-without them.`,
+without them.
+
+With --target the store is a separate process that speaks the target
+protocol (docs/target-protocol.md), in any language: loadgen starts CMD,
+opens the run's store directory in it with a fresh random key (or
+--key-file's) and the --sync mode as its settings, times 200 round trips of
+a get of a missing key, one at a time, and then runs the workload with one
+request in flight per busy worker. The reports name the target and show the
+protocol's round trip beside the latencies, and count failed requests by
+their error class. A target that does not start, open or answer fails the
+run (exit 1); one that exits or breaks the protocol mid-run stops it, and
+the reports hold what was measured until then.`,
 		Examples: `
 			loadgen run
 			loadgen run --workload kv-a --rate 2000 --duration 30s --sync never
@@ -129,6 +143,8 @@ without them.`,
 			loadgen run --workload cycle --rate 500 --duration 10s --faultfs
 			loadgen run --workload claim --rate 1000 --value-size 1024 --seed 42
 			loadgen run --dir /mnt/ssd/bench --key-file bench.key --out out/ssd
+			loadgen run --target 'storectl serve' --rate 1000 --duration 10s
+			loadgen run --target 'python3 examples/targets/python/target.py' --closed --workers 4 --ops 5000
 			loadgen run --out out/new --baseline out/base --max-regression p99=5,max=off`,
 		Setup: func(fs *pflag.FlagSet) runFunc {
 			f.register(fs)
@@ -200,6 +216,12 @@ func (f *runFlags) config(fs *pflag.FlagSet) (*runConfig, error) {
 	if c.syncMode, err = store.ParseSyncMode(c.sync); err != nil {
 		return nil, cli.UsageErrorf("--sync is always (fsync every commit), interval (fsync in the background) or never",
 			"run: --sync %q: not a sync mode", c.sync)
+	}
+	if c.target != "" {
+		if _, err := target.SplitCommand(c.target); err != nil {
+			return nil, cli.UsageErrorf("quote --target as a shell would: --target 'storectl --sync never serve'",
+				"run: --target: %v", err)
+		}
 	}
 	if c.keyFile != "" && c.dir == "" {
 		return nil, cli.UsageErrorf("--key-file opens the store in --dir; add --dir DIR, or drop --key-file for a temporary store",

@@ -6,10 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/boxstorm/boxstorm/internal/testutil"
 )
 
 // envName is the variable that, before failpoints moved to
@@ -18,18 +19,8 @@ import (
 // storectl, does not carry it whole either.
 var envName = "BOXSTORM_" + "FAILPOINT"
 
-// buildTool builds the command in ../name into dir with the go tool that
-// runs the test.
-func buildTool(t *testing.T, dir, name string) string {
-	t.Helper()
-	out := filepath.Join(dir, name)
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(gobin, "build", "-o", out, "../"+name)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ../%s: %v\n%s", name, err, b)
-	}
-	return out
-}
+// buildTool builds the command in ../name into dir.
+func buildTool(t *testing.T, dir, name string) string { return testutil.BuildTool(t, dir, name) }
 
 // TestNoFailpointInProductionBinaries builds storectl and loadgen, which
 // must never arm a store failpoint: neither binary holds the name of the

@@ -10,9 +10,27 @@
 //	res, err := e.Run(ctx) // res.ReportRun() feeds package reports
 //
 // A [Workload] hands each worker its next [Op]; [Mix] and [Single] build
-// one from ops, and [NewStoreWorkload] builds the store workloads
-// ([StoreWorkloads] lists them). A new workload is a Workload: a store
-// workload goes in workloads.go, named in StoreWorkloads.
+// one from ops, and [NewWorkload] builds the store workloads
+// ([StoreWorkloads] lists them) over a [Backend]. A new workload is a
+// Workload: a store workload goes in workloads.go, named in StoreWorkloads.
+//
+// # Backends
+//
+// A [Backend] is the few calls the store workloads make. The reference
+// store serves in process ([NewStoreBackend]; [NewStoreWorkload] is the
+// shortcut). Any store behind the target protocol (docs/target-protocol.md)
+// serves as a [TargetBackend]:
+//
+//	c, err := target.Start(ctx, "storectl serve", target.Options{})
+//	b, err := load.OpenTarget(ctx, c, dir, masterKeyHex, &target.Settings{Sync: "always"})
+//	rt, err := b.MeasureRoundTrip(ctx, load.DefaultRoundTrips) // what the protocol adds
+//	w, err := load.NewWorkload(ctx, b, load.WorkloadCycle, opts)
+//
+// Each op is one request, and every busy worker has one in flight, so the
+// target's concurrency and group commit are measured, plus the round trip.
+// A refusal is an op error, counted by its class ([TargetBackend.Errors]);
+// a request that gets no reply (the target exited or broke the protocol)
+// closes [TargetBackend.Broken], so the caller can stop the run.
 //
 // # Guarantees
 //

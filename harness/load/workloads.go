@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/boxstorm/boxstorm/opname"
-	"io"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -48,9 +47,15 @@ type StoreWorkloadOptions struct {
 // KVBox is the data box the kv-* workloads use.
 const KVBox = "usertable"
 
-// NewStoreWorkload builds a named workload over s and prefills what it needs
-// (the queue for claim, the data box for kv-*).
+// NewStoreWorkload builds a named workload over the store s in process; it
+// is NewWorkload over NewStoreBackend(s).
 func NewStoreWorkload(ctx context.Context, s *store.Store, name string, o StoreWorkloadOptions) (Workload, error) {
+	return NewWorkload(ctx, NewStoreBackend(s), name, o)
+}
+
+// NewWorkload builds a named store workload over b and prefills what it
+// needs (the queue for claim, the data box for kv-*).
+func NewWorkload(ctx context.Context, s Backend, name string, o StoreWorkloadOptions) (Workload, error) {
 	if o.Workers <= 0 || o.ValueSize < 0 {
 		return nil, fmt.Errorf("workload %s: workers %d, value size %d: %w", name, o.Workers, o.ValueSize, ErrInvalidConfig)
 	}
@@ -103,7 +108,7 @@ func NewStoreWorkload(ctx context.Context, s *store.Store, name string, o StoreW
 // sharedLease is the processing lock held on behalf of every worker of a
 // cycle workload: one processor with many threads.
 type sharedLease struct {
-	s     *store.Store
+	s     Backend
 	once  sync.Once
 	token uint64
 	err   error
@@ -111,8 +116,10 @@ type sharedLease struct {
 
 func (l *sharedLease) get(ctx context.Context) (uint64, error) {
 	l.once.Do(func() {
-		lease, err := l.s.AcquireLock(ctx, store.LockRequest{Owner: "loadgen"})
-		l.token, l.err = lease.Token, err
+		l.token, l.err = l.s.Acquire(ctx, "loadgen")
+		if l.err == nil && l.token == 0 {
+			l.err = fmt.Errorf("acquire the processing lock as loadgen: another owner holds it")
+		}
 	})
 	return l.token, l.err
 }
@@ -120,7 +127,7 @@ func (l *sharedLease) get(ctx context.Context) (uint64, error) {
 // storeWorker holds one worker's state and its prebuilt ops, so Next
 // allocates nothing.
 type storeWorker struct {
-	s       *store.Store
+	s       Backend
 	id      int
 	value   []byte
 	lease   *sharedLease
@@ -140,7 +147,7 @@ type storeWorker struct {
 	enqueueOp, claimOp, ackOp, backupOp, acquireOp, releaseOp, getOp, updateOp Op
 }
 
-func newStoreWorker(s *store.Store, id int, value []byte, lease *sharedLease, records int) *storeWorker {
+func newStoreWorker(s Backend, id int, value []byte, lease *sharedLease, records int) *storeWorker {
 	w := &storeWorker{s: s, id: id, value: value, lease: lease, records: records, owner: "processor-" + strconv.Itoa(id)}
 	w.enqueueOp = Op{Name: opname.Enqueue, Do: w.enqueue}
 	w.claimOp = Op{Name: opname.Claim, Do: w.claim}
@@ -154,8 +161,7 @@ func newStoreWorker(s *store.Store, id int, value []byte, lease *sharedLease, re
 }
 
 func (w *storeWorker) enqueue(ctx context.Context) error {
-	_, err := w.s.Enqueue(ctx, w.value, store.EnqueueOptions{})
-	return err
+	return w.s.Enqueue(ctx, w.value)
 }
 
 // nextCycle yields enqueue, claim, ack, enqueue, ...
@@ -191,17 +197,14 @@ func (w *storeWorker) claim(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	op, err := w.s.Claim(ctx, token)
-	if errors.Is(err, store.ErrEmpty) {
-		return nil // nothing to claim is not a failure of the store
-	}
+	id, err := w.s.Claim(ctx, token)
 	if err != nil {
-		if errors.Is(err, store.ErrStaleToken) {
+		if errors.Is(err, ErrStaleToken) {
 			w.token = 0
 		}
 		return err
 	}
-	w.claimed = op.ID
+	w.claimed = id // "" when there was nothing to claim: not a failure of the store
 	return nil
 }
 
@@ -213,7 +216,7 @@ func (w *storeWorker) ack(ctx context.Context) error {
 	id := w.claimed
 	w.claimed = ""
 	if err := w.s.Ack(ctx, token, id); err != nil {
-		if errors.Is(err, store.ErrStaleToken) {
+		if errors.Is(err, ErrStaleToken) {
 			w.token = 0
 		}
 		return err
@@ -223,8 +226,7 @@ func (w *storeWorker) ack(ctx context.Context) error {
 }
 
 func (w *storeWorker) backup(ctx context.Context) error {
-	_, err := w.s.Backup(ctx, io.Discard)
-	return err
+	return w.s.Backup(ctx)
 }
 
 // processorBatch is how many ops a mixed-workload processor acks before it
@@ -245,22 +247,19 @@ func (w *storeWorker) nextProcessor() Op {
 }
 
 func (w *storeWorker) acquire(ctx context.Context) error {
-	lease, err := w.s.AcquireLock(ctx, store.LockRequest{Owner: w.owner})
-	if errors.Is(err, store.ErrLockHeld) {
-		return nil // contention is the point of the workload, not an error
+	token, err := w.s.Acquire(ctx, w.owner)
+	if err != nil || token == 0 {
+		return err // a lock held by another is the point of the workload, not an error
 	}
-	if err != nil {
-		return err
-	}
-	w.token, w.acks = lease.Token, 0
+	w.token, w.acks = token, 0
 	return nil
 }
 
 func (w *storeWorker) release(ctx context.Context) error {
 	token := w.token
 	w.token, w.acks = 0, 0
-	err := w.s.ReleaseLock(ctx, token)
-	if errors.Is(err, store.ErrStaleToken) {
+	err := w.s.Release(ctx, token)
+	if errors.Is(err, ErrStaleToken) {
 		return nil
 	}
 	return err
@@ -283,8 +282,7 @@ func (w *storeWorker) nextKV(rng *rand.Rand, readPct int) Op {
 }
 
 func (w *storeWorker) get(ctx context.Context) error {
-	_, err := w.s.Get(ctx, KVBox, string(w.key))
-	return err
+	return w.s.Get(ctx, KVBox, string(w.key))
 }
 
 func (w *storeWorker) update(ctx context.Context) error {
@@ -294,12 +292,12 @@ func (w *storeWorker) update(ctx context.Context) error {
 // prefillBatch is how many records one prefill transaction writes.
 const prefillBatch = 4096
 
-func prefillQueue(ctx context.Context, s *store.Store, value []byte, n int) error {
+func prefillQueue(ctx context.Context, s Backend, value []byte, n int) error {
 	batch := make([][]byte, 0, prefillBatch)
 	for i := 0; i < n; i++ {
 		batch = append(batch, value)
 		if len(batch) == prefillBatch || i == n-1 {
-			if _, err := s.EnqueueBatch(ctx, batch); err != nil {
+			if err := s.EnqueueBatch(ctx, batch); err != nil {
 				return fmt.Errorf("prefill queue: %w", err)
 			}
 			batch = batch[:0]
@@ -308,7 +306,7 @@ func prefillQueue(ctx context.Context, s *store.Store, value []byte, n int) erro
 	return nil
 }
 
-func prefillKV(ctx context.Context, s *store.Store, value []byte, n int) error {
+func prefillKV(ctx context.Context, s Backend, value []byte, n int) error {
 	recs := make(map[string][]byte, prefillBatch)
 	var key []byte
 	for i := 0; i < n; i++ {

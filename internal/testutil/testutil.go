@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/boxstorm/boxstorm/store"
@@ -59,6 +61,19 @@ func HashDir(tb testing.TB, dir string) map[string]string {
 	})
 	if err != nil {
 		tb.Fatalf("hash %s: %v", dir, err)
+	}
+	return out
+}
+
+// BuildTool builds the command cmd/name of this module into dir with the go
+// tool that runs the test, and returns the binary's path.
+func BuildTool(tb testing.TB, dir, name string) string {
+	tb.Helper()
+	out := filepath.Join(dir, name)
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	cmd := exec.Command(gobin, "build", "-o", out, "github.com/boxstorm/boxstorm/cmd/"+name)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build cmd/%s: %v\n%s", name, err, b)
 	}
 	return out
 }

@@ -1,0 +1,248 @@
+package load_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/boxstorm/boxstorm/harness/load"
+	"github.com/boxstorm/boxstorm/harness/target"
+	"github.com/boxstorm/boxstorm/internal/testutil"
+	"github.com/boxstorm/boxstorm/opname"
+	"github.com/boxstorm/boxstorm/store"
+)
+
+// targetEnv names the target the test binary plays when re-executed.
+const targetEnv = "BOXSTORM_LOAD_TEST_TARGET"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(targetEnv); mode != "" {
+		os.Exit(playTarget(mode))
+	}
+	os.Exit(m.Run())
+}
+
+// playTarget serves one target on stdin and stdout: the reference store,
+// or a misbehaving one.
+func playTarget(mode string) int {
+	if mode == "store" {
+		t := &target.StoreTarget{Options: store.Options{Logger: slog.New(slog.DiscardHandler)}, Version: "test"}
+		err := target.Serve(context.Background(), os.Stdin, os.Stdout, t)
+		t.Close()
+		if err != nil {
+			return 1
+		}
+		return 0
+	}
+	in := bufio.NewScanner(os.Stdin)
+	out := json.NewEncoder(os.Stdout)
+	var held []uint64
+	for in.Scan() {
+		var req target.Request
+		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
+			return 3
+		}
+		if req.Type == target.TypeOpen {
+			out.Encode(target.Reply{ID: req.ID, Version: target.ProtocolVersion, Target: "fake-" + mode, TargetVer: "0", Capabilities: target.CoreTypes()})
+			continue
+		}
+		switch mode {
+		case "quad": // answers only once four requests are in flight
+			held = append(held, req.ID)
+			if len(held) == 4 {
+				for i := len(held) - 1; i >= 0; i-- {
+					out.Encode(target.Reply{ID: held[i], Op: &target.Op{ID: fmt.Sprint(held[i])}})
+				}
+				held = nil
+			}
+		case "stale": // every claim has a stale token
+			out.Encode(target.Reply{ID: req.ID, Error: target.Errorf(target.ClassStaleToken, "token %d is not current", req.Token)})
+		case "exit": // exits on its fourth request
+			if req.ID >= 4 {
+				fmt.Fprintln(os.Stderr, "fake: out of memory")
+				return 7
+			}
+			out.Encode(target.Reply{ID: req.ID, Op: &target.Op{ID: "x"}})
+		}
+	}
+	return 0
+}
+
+// startTarget starts the test binary as the target mode and closes it
+// when the test ends.
+func startTarget(t *testing.T, mode string) *target.Client {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := target.Start(context.Background(), fmt.Sprintf("'%s'", exe), target.Options{Env: []string{targetEnv + "=" + mode}, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestTargetBackend_Workloads(t *testing.T) {
+	for _, wl := range load.StoreWorkloads {
+		t.Run(wl.Name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := filepath.Join(t.TempDir(), "store")
+			b, err := load.OpenTarget(ctx, startTarget(t, "store"), dir, hex.EncodeToString(testutil.Key), &target.Settings{Sync: "never"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := b.Name(), target.StoreTargetName; got != want {
+				t.Errorf("Name() = %q, want %q", got, want)
+			}
+			w, err := load.NewWorkload(ctx, b, wl.Name, load.StoreWorkloadOptions{Workers: 4, ValueSize: 64, Records: 300, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := load.NewEngine(w)
+			e.Workers, e.Ops, e.Seed, e.Logger = 4, 200, 1, nil
+			res, err := e.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var total int64
+			for _, op := range res.Ops {
+				total += op.Count()
+				if op.Errors > 0 {
+					t.Errorf("op %s: %d errors; the target's by class: %v", op.Name, op.Errors, b.Errors())
+				}
+			}
+			if total < 200 {
+				t.Errorf("measured %d ops, want 200", total)
+			}
+			if err := b.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if wl.Name != load.WorkloadEnqueue {
+				return
+			}
+			// What the target acknowledged is in the store.
+			s := testutil.MustOpen(t, dir)
+			pending, err := s.PendingOps(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := int64(len(pending)), res.Op(opname.Enqueue).Count(); got < want {
+				t.Errorf("the store holds %d ops, want at least the %d enqueues measured", got, want)
+			}
+		})
+	}
+}
+
+func TestTargetBackend_RoundTrip(t *testing.T) {
+	ctx := context.Background()
+	b, err := load.OpenTarget(ctx, startTarget(t, "store"), t.TempDir(), hex.EncodeToString(testutil.Key), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := b.MeasureRoundTrip(ctx, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Count != 50 || rt.P50.Ns <= 0 || rt.P99.Ns < rt.P50.Ns {
+		t.Errorf("round trip %+v: want 50 requests, 0 < p50 <= p99", rt)
+	}
+	if errs := b.Errors(); len(errs) != 0 {
+		t.Errorf("errors %v", errs)
+	}
+}
+
+// Four workers keep four requests in flight at once: the fake target
+// answers nothing until it holds four, so a backend that sent one at a
+// time would never get a reply.
+func TestTargetBackend_RequestsInFlight(t *testing.T) {
+	ctx := context.Background()
+	b, err := load.OpenTarget(ctx, startTarget(t, "quad"), t.TempDir(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = b.Enqueue(ctx, []byte("x")) }()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTargetBackend_ErrorsByClass(t *testing.T) {
+	ctx := context.Background()
+	b, err := load.OpenTarget(ctx, startTarget(t, "stale"), t.TempDir(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		_, err := b.Claim(ctx, 7)
+		if !errors.Is(err, load.ErrStaleToken) {
+			t.Fatalf("claim: %v, want ErrStaleToken", err)
+		}
+		var te *target.Error
+		if !errors.As(err, &te) || te.Class != target.ClassStaleToken {
+			t.Errorf("claim: %v, want the reply's *target.Error", err)
+		}
+	}
+	if got := b.Errors(); got[target.ClassStaleToken] != 3 || len(got) != 1 {
+		t.Errorf("Errors() = %v, want stale-token 3", got)
+	}
+	if b.Err() != nil {
+		t.Errorf("a refusal broke the backend: %v", b.Err())
+	}
+}
+
+func TestTargetBackend_TargetExits(t *testing.T) {
+	ctx := context.Background()
+	b, err := load.OpenTarget(ctx, startTarget(t, "exit"), t.TempDir(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	for range 5 {
+		if last = b.Enqueue(ctx, []byte("x")); last != nil {
+			break
+		}
+	}
+	if !errors.Is(last, target.ErrExited) {
+		t.Fatalf("enqueue after the target exited: %v, want ErrExited", last)
+	}
+	select {
+	case <-b.Broken():
+	default:
+		t.Fatal("Broken not closed after the target exited")
+	}
+	if !errors.Is(b.Err(), target.ErrExited) {
+		t.Errorf("Err() = %v", b.Err())
+	}
+	if got := b.Errors()[load.ClassTransport]; got != 1 {
+		t.Errorf("transport errors %d, want 1", got)
+	}
+}
+
+func TestOpenTarget_Refused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := testutil.MustOpen(t, dir) // holds the directory's lock
+	_ = s
+	_, err := load.OpenTarget(ctx, startTarget(t, "store"), dir, hex.EncodeToString(testutil.Key), nil)
+	var te *target.Error
+	if !errors.As(err, &te) || te.Class != target.ClassLocked {
+		t.Fatalf("open of a locked store: %v, want class locked", err)
+	}
+}
