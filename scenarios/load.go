@@ -30,11 +30,12 @@ type (
 		Thresholds  map[string]map[string]string `yaml:"thresholds"`
 	}
 	rawStore struct {
-		Sync           *string `yaml:"sync"`
-		SyncInterval   *string `yaml:"sync_interval"`
-		Recovery       *string `yaml:"recovery"`
-		StaleAfter     *string `yaml:"stale_after"`
-		FailedOpsAlert *int64  `yaml:"failed_ops_alert"`
+		Sync             *string `yaml:"sync"`
+		SyncInterval     *string `yaml:"sync_interval"`
+		Recovery         *string `yaml:"recovery"`
+		StaleAfter       *string `yaml:"stale_after"`
+		FailedOpsAlert   *int64  `yaml:"failed_ops_alert"`
+		CheckpointPeriod *string `yaml:"checkpoint_period"`
 	}
 	rawWorkload struct {
 		Kind        *string  `yaml:"kind"`

@@ -77,6 +77,9 @@ func TestLoad_Valid(t *testing.T) {
 	if got, want := sc.Store.FailedOpsAlert, scenarios.DefaultFailedOpsAlert; got != want {
 		t.Errorf("Store.FailedOpsAlert = %d, want %d", got, want)
 	}
+	if got, want := sc.Store.CheckpointPeriod, scenarios.DefaultCheckpointPeriod; got != want {
+		t.Errorf("Store.CheckpointPeriod = %v, want %v", got, want)
+	}
 	if got, want := sc.Workload.QuickOps, int64(100); got != want {
 		t.Errorf("Workload.QuickOps = %d, want %d (ops, being below the default)", got, want)
 	}
@@ -103,6 +106,9 @@ func TestLoad_Invalid(t *testing.T) {
 		{"unknown store field", insert(4, "store:", "  sink: always"), 6, "store.sink", "unknown field", nil},
 		{"bad duration", insert(4, "store:", "  stale_after: 5 min"), 6, "store.stale_after", `"5 min" is not a duration`, nil},
 		{"duration without unit", insert(4, "store:", "  stale_after: 120"), 6, "store.stale_after", `"120" is not a duration`, nil},
+		{"checkpoint period too short", insert(4, "store:", "  checkpoint_period: 500us"), 6, "store.checkpoint_period", "500µs is out of range", nil},
+		{"checkpoint period too long", insert(4, "store:", "  checkpoint_period: 2h"), 6, "store.checkpoint_period", "2h0m0s is out of range", nil},
+		{"checkpoint period without unit", insert(4, "store:", "  checkpoint_period: 1"), 6, "store.checkpoint_period", `"1" is not a duration`, nil},
 		{"bad enum", edit(6, "  kind: enqueu"), 6, "workload.kind", `"enqueu" is not allowed`, nil},
 		{"bad protection", edit(4, "protection: speed"), 4, "protection", `"speed" is not allowed`, nil},
 		{"negative count", edit(7, "  producers: -1"), 7, "workload.producers", "-1 is negative", nil},

@@ -29,6 +29,10 @@ const (
 	// DefaultFailedOpsAlert is the failed_ops.count above which the store's
 	// alert fires.
 	DefaultFailedOpsAlert = 20
+	// DefaultCheckpointPeriod is the most time between two checkpoint
+	// writes when store.checkpoint_period is absent; it matches the
+	// library's store.DefaultCheckpointPeriod.
+	DefaultCheckpointPeriod = time.Second
 	// DefaultQuickOps caps the op count of a --quick run when
 	// workload.quick_ops is absent.
 	DefaultQuickOps = 1000
@@ -210,6 +214,10 @@ type StoreOptions struct {
 	// FailedOpsAlert is the failed_ops.count above which the alert fires;
 	// DefaultFailedOpsAlert when absent.
 	FailedOpsAlert int
+	// CheckpointPeriod is the store's checkpoint period (how often it
+	// records what is durable, outside the box files);
+	// DefaultCheckpointPeriod when absent.
+	CheckpointPeriod time.Duration
 }
 
 // WorkloadKind says what the workload's workers do.

@@ -512,7 +512,7 @@ func fieldHint(path string) string {
 	switch {
 	case p == "faults[].at" || strings.HasPrefix(p, "faults[].at."):
 		return atHint
-	case slices.Contains([]string{"store.sync_interval", "store.stale_after",
+	case slices.Contains([]string{"store.sync_interval", "store.stale_after", "store.checkpoint_period",
 		"faults[].offset", "faults[].duration"}, p),
 		strings.HasPrefix(p, "thresholds.") && strings.Count(p, ".") >= 2:
 		return durationHint

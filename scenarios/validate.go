@@ -118,7 +118,13 @@ func (s *source) store(r *rawStore) (StoreOptions, *Error) {
 		return o, err
 	}
 	alert, err := s.integer("store.failed_ops_alert", r.FailedOpsAlert, DefaultFailedOpsAlert, 1, 1_000_000)
+	if err != nil {
+		return o, err
+	}
 	o.FailedOpsAlert = int(alert)
+	// The bounds are the store's (store.MinCheckpointPeriod and
+	// store.MaxCheckpointPeriod); this package does not import the store.
+	o.CheckpointPeriod, err = s.duration("store.checkpoint_period", r.CheckpointPeriod, DefaultCheckpointPeriod, time.Millisecond, time.Hour)
 	return o, err
 }
 

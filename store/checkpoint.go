@@ -9,9 +9,10 @@ package store
 // that no longer reaches that length or that transaction lost acknowledged
 // data: that is corruption, not a torn tail.
 //
-// The checkpoint is written after the boxes' fsyncs, at Close and at least
-// once a second while the store is written, atomically (temp file, fsync,
-// rename, fsync of the directory). Whatever replaces or shortens a box file
+// The checkpoint is written after the boxes' fsyncs: at Close, and while the
+// store is written at most Options.CheckpointPeriod (a second by default)
+// after a transaction became durable, atomically (temp file, fsync, rename,
+// fsync of the directory). Whatever replaces or shortens a box file
 // (a swap, a repair that cuts into verified data, the corrupted-box
 // procedure) first removes that box's entry, durably, so a crash in between
 // never leaves an entry for a file it does not describe.
@@ -25,7 +26,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/boxstorm/boxstorm/internal/fileio"
 )
@@ -33,9 +33,6 @@ import (
 const (
 	checkpointName    = "checkpoint.json"
 	checkpointVersion = 1
-	// checkpointEvery is the most time between two checkpoint writes while
-	// boxes are being synced.
-	checkpointEvery = time.Second
 )
 
 // checkpointEntry is the last durable transaction of a box file.
@@ -52,10 +49,9 @@ type checkpointFile struct {
 
 // checkpoint is the store's copy of checkpoint.json.
 type checkpoint struct {
-	mu      sync.Mutex
-	path    string
-	boxes   map[string]checkpointEntry
-	written time.Time // last write, by the monotonic clock, for pacing
+	mu    sync.Mutex
+	path  string
+	boxes map[string]checkpointEntry
 }
 
 // loadCheckpoint reads dir's checkpoint. A store without one (new, or made
@@ -101,23 +97,18 @@ func (c *checkpoint) writeLocked() error {
 	if err := fileio.WriteFileAtomic(c.path, b, 0o600); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	c.written = time.Now()
 	return nil
 }
 
 // update records what each box's syncer knows to be durable and writes the
-// file when anything moved on. With paced set it writes at most once per
-// period/2 short of checkpointEvery, so a fast sync ticker does not add an
-// fsync pair to every tick.
-func (c *checkpoint) update(boxes []*box, paced bool, period time.Duration) error {
+// file when anything moved on. The store calls it every
+// Options.CheckpointPeriod and at Close.
+func (c *checkpoint) update(boxes []*box) error {
 	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if paced && time.Since(c.written)+period/2 < checkpointEvery {
-		return nil
-	}
 	next := maps.Clone(c.boxes)
 	changed := false
 	for _, b := range boxes {

@@ -117,7 +117,8 @@
 //     a torn tail.
 //   - checkpoint.json, kept outside the box files, records each box's last
 //     fsynced transaction and length, written after the boxes' fsyncs at
-//     Close and at most a second apart under load. A box that stops short of
+//     Close and at most [Options.CheckpointPeriod] (a second by default)
+//     after a transaction became durable. A box that stops short of
 //     it was truncated: damage, not a torn tail. (pending_index, derived
 //     data, is not covered.)
 //   - Anything else (a flipped bit, a changed length, a garbage line, a NUL
@@ -153,12 +154,16 @@
 // # Caveats
 //
 //   - The checkpoint cannot cover the transactions made durable after its
-//     last write (about a second of writes under load; everything since Open
-//     under SyncNever), nor a store or box without an entry (stores of older
-//     versions, a box just replaced by a restore, rotation or erasure). A cut
-//     into that window reads as a torn tail, and a cut exactly at a
-//     transaction boundary there looks like a clean file; likewise a sector
-//     of acknowledged data there that a faulty disk zeroed reads as a hole.
+//     last write (up to one [Options.CheckpointPeriod] of writes under load;
+//     everything since Open under SyncNever), nor a store or box without an
+//     entry (stores of older versions, a box just replaced by a restore,
+//     rotation or erasure). A cut into that window reads as a torn tail, and
+//     a cut exactly at a transaction boundary there looks like a clean file;
+//     likewise a sector of acknowledged data there that a faulty disk zeroed
+//     reads as a hole. A shorter CheckpointPeriod narrows the window at the
+//     cost of one more small atomic write (temp file, two fsyncs, rename)
+//     per period under load; a longer one saves those writes on a slow disk
+//     and widens it.
 //   - pending_index is derived data. Claims are served from an in-memory FIFO
 //     built at Open, and index changes are written behind in batches and
 //     fsynced lazily; Open reconciles the index with pending_ops, adding

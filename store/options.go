@@ -112,6 +112,14 @@ const (
 	DefaultRetryBase      = time.Second
 	DefaultRetryMax       = time.Hour
 	DefaultLazySync       = time.Second
+	// DefaultCheckpointPeriod is the default Options.CheckpointPeriod.
+	DefaultCheckpointPeriod = time.Second
+)
+
+// The bounds Open accepts for Options.CheckpointPeriod.
+const (
+	MinCheckpointPeriod = time.Millisecond
+	MaxCheckpointPeriod = time.Hour
 )
 
 // Options configure Open. Only Key is required.
@@ -124,6 +132,17 @@ type Options struct {
 	// DefaultSyncPeriod by default. (Scenario files have their own default,
 	// scenarios.DefaultSyncInterval.)
 	SyncPeriod time.Duration
+	// CheckpointPeriod is the most time between two writes of the
+	// checkpoint (checkpoint.json, see Integrity in the package
+	// documentation) while boxes are being synced; DefaultCheckpointPeriod
+	// when zero, and between MinCheckpointPeriod and MaxCheckpointPeriod
+	// otherwise. Transactions made durable since the last checkpoint are
+	// the window a truncation can cut without being told from a torn tail:
+	// a shorter period narrows that window, at the cost of one more small
+	// atomic write (a temp file, two fsyncs and a rename) per period while
+	// the store is written. A longer one saves those writes and widens the
+	// window. Close always writes a final checkpoint.
+	CheckpointPeriod time.Duration
 	// Recovery is what Open does with damaged box files.
 	Recovery RecoveryMode
 	// Clock is the store's clock; SystemClock by default.
@@ -150,7 +169,18 @@ type Options struct {
 	Canary string
 }
 
+// validate refuses options that are out of range rather than defaulted.
+func (o Options) validate() error {
+	if p := o.CheckpointPeriod; p != 0 && (p < MinCheckpointPeriod || p > MaxCheckpointPeriod) {
+		return fmt.Errorf("checkpoint period %v: want %v to %v, or 0 for the default %v: %w", p, MinCheckpointPeriod, MaxCheckpointPeriod, DefaultCheckpointPeriod, ErrInvalid)
+	}
+	return nil
+}
+
 func (o Options) withDefaults() Options {
+	if o.CheckpointPeriod == 0 {
+		o.CheckpointPeriod = DefaultCheckpointPeriod
+	}
 	if o.SyncPeriod <= 0 {
 		o.SyncPeriod = DefaultSyncPeriod
 	}

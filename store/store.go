@@ -117,6 +117,9 @@ func openStore(ctx context.Context, dir string, opts Options, recovering bool) (
 	if opts.Key == nil {
 		return nil, fmt.Errorf("open %s: no key source; hint: pass Options.Key (KeyFile, KeyEnv, KeyBytes or Passphrase): %w", dir, ErrInvalid)
 	}
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
 	opts = opts.withDefaults()
 	if err := checkCanary(opts.Canary); err != nil {
 		return nil, err
@@ -551,7 +554,8 @@ func (s *Store) StoreID() string { return s.kr.StoreID }
 func (s *Store) SyncMode() SyncMode { return s.opts.Sync }
 
 // startBackground starts the ticker that writes the pending index behind and
-// fsyncs the boxes of SyncInterval and the lazily synced derived boxes.
+// fsyncs the boxes of SyncInterval and the lazily synced derived boxes, and
+// the ticker that writes the checkpoint every Options.CheckpointPeriod.
 func (s *Store) startBackground() {
 	period := DefaultLazySync
 	if s.opts.Sync == SyncInterval {
@@ -584,7 +588,27 @@ func (s *Store) startBackground() {
 						}
 					}
 				}
-				if err := s.cp.update(s.boxList(), true, period); err != nil {
+				s.exit()
+			}
+		}
+	}()
+	// The checkpoint has a ticker of its own: under SyncAlways the boxes
+	// are fsynced by their writers, not by the ticker above, and its
+	// period (DefaultLazySync) is not the operator's checkpoint period.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(s.opts.CheckpointPeriod)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				if s.enter(context.Background()) != nil {
+					return
+				}
+				if err := s.cp.update(s.boxList()); err != nil {
 					s.opts.Logger.Error("checkpoint write failed", "err", err)
 				}
 				s.exit()
@@ -620,7 +644,7 @@ func (s *Store) Close() error {
 	err := errors.Join(ferr, s.closeBoxes())
 	if err == nil {
 		// Every box was fsynced by its close: checkpoint what is durable.
-		err = s.cp.update(s.boxList(), false, 0)
+		err = s.cp.update(s.boxList())
 	}
 	if uerr := s.dlock.unlock(); err == nil && uerr != nil {
 		err = uerr

@@ -47,8 +47,11 @@ func (s *session) options(gen int) store.Options {
 		SyncPeriod:     sc.Store.SyncInterval,
 		StaleAfter:     sc.Store.StaleAfter,
 		FailedOpsAlert: sc.Store.FailedOpsAlert,
-		Logger:         s.logger,
-		Migrations:     s.migrations,
+		// The scenario's period, so that short runs can hold checkpoint
+		// writes between a commit's write and its fsync.
+		CheckpointPeriod: sc.Store.CheckpointPeriod,
+		Logger:           s.logger,
+		Migrations:       s.migrations,
 	}
 	o.Sync, _ = store.ParseSyncMode(string(sc.Store.Sync))
 	o.Recovery, _ = store.ParseRecoveryMode(string(sc.Store.Recovery))
