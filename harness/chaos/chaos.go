@@ -44,10 +44,8 @@ type RunOptions struct {
 	Exe string
 	// Logger receives progress; slog.Default when nil.
 	Logger *slog.Logger
-	// Target, when not empty, is the command line of a target
-	// (docs/target-protocol.md) the run drives instead of the reference
-	// store in process: each open starts it, each close ends it, a kill
-	// SIGKILLs it.
+	// Target, when not empty, is the command line of a target the run
+	// drives instead of the reference store (docs/target-protocol.md).
 	Target string
 }
 
@@ -139,8 +137,7 @@ type chaosRun struct {
 	notes    []string
 	steps    map[int]bool // fault indexes that ran (or started) already
 	killed   bool         // the crash worker was SIGKILLed
-	// killArmed: a kill will land shortly (a target's in-flight kill); the
-	// worker waits for it instead of finishing.
+	// killArmed: a target's in-flight kill will land; the worker waits.
 	killArmed bool
 	probed    bool        // the FIFO probe ran
 	observed  int         // store-state observations made

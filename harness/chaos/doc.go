@@ -121,17 +121,9 @@
 //
 // # Targets
 //
-// With RunOptions.Target the run drives a target through the target
-// protocol instead of the store in process: the session's store is a
-// target.Backend, target.Local in process or a target.Remote that each
-// open starts and each close ends (session.go). A kill SIGKILLs the
-// target, then the worker; a failpoint kill, which a target cannot arm,
-// lands a seeded 0-4 ms after its position with requests in flight; a
-// crashing child seals its history first (History.Seal), so nothing it
-// does while dying is recorded. Steps whose request the target does not
-// claim cannot be injected (fault.TargetRequest); explore, corrupt-index,
-// malformed-timestamps and the synthetic migrations are in process only
-// (plan.inProcessOnly). docs/target-protocol.md says what each check reads.
+// With RunOptions.Target the session's store is a target.Remote (each open
+// starts the target, each close ends it) instead of target.Local; what that
+// changes for kills, steps and checks is in docs/target-protocol.md.
 //
 // # Checks
 //

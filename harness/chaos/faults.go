@@ -302,9 +302,8 @@ func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *history
 	return nil
 }
 
-// claims refuses, as a fault that cannot be injected, a step whose
-// request type the run's target does not claim: the scenario reports
-// unknown and names the capability, rather than judging a refusal.
+// claims refuses, as a fault that cannot be injected (unknown, not a
+// refusal to judge), a step whose request the run's target does not claim.
 func (r *chaosRun) claims(typ string) error {
 	info := r.p.remoteInfo
 	if r.p.opts.Target == "" || typ == "" || info.Name == "" || slices.Contains(info.Capabilities, typ) {

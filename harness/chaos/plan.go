@@ -85,8 +85,7 @@ func (p *plan) exe() (string, error) {
 	return os.Executable()
 }
 
-// inProcessOnly refuses what needs the reference store in the harness's
-// process when the run drives a target.
+// inProcessOnly refuses what needs the store in process, with a target.
 func (p *plan) inProcessOnly(what string) error {
 	if p.opts.Target == "" {
 		return nil

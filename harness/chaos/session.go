@@ -43,12 +43,10 @@ type session struct {
 func (s *session) options(gen int) store.Options {
 	sc := s.p.sc
 	o := store.Options{
-		Key:            store.KeyBytes(chaosKey(gen)),
-		SyncPeriod:     sc.Store.SyncInterval,
-		StaleAfter:     sc.Store.StaleAfter,
-		FailedOpsAlert: sc.Store.FailedOpsAlert,
-		// The scenario's period, so that short runs can hold checkpoint
-		// writes between a commit's write and its fsync.
+		Key:              store.KeyBytes(chaosKey(gen)),
+		SyncPeriod:       sc.Store.SyncInterval,
+		StaleAfter:       sc.Store.StaleAfter,
+		FailedOpsAlert:   sc.Store.FailedOpsAlert,
 		CheckpointPeriod: sc.Store.CheckpointPeriod,
 		Logger:           s.logger,
 		Migrations:       s.migrations,
