@@ -16,6 +16,7 @@ import (
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/history"
+	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
@@ -89,9 +90,9 @@ type ScenarioResult struct {
 	Explorations []ExploreResult `json:"explorations,omitempty"`
 	// Target is the target the run drove, as its open reply named it;
 	// nil for the reference store in process.
-	Target *remoteInfo `json:"target,omitempty"`
-	Error  string      `json:"error,omitempty"`
-	Dir    string      `json:"-"`
+	Target *target.Info `json:"target,omitempty"`
+	Error  string       `json:"error,omitempty"`
+	Dir    string       `json:"-"`
 }
 
 // Caught reports whether a canary run saw the violation its known-bad

@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
+	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/internal/fileio"
 	"github.com/boxstorm/boxstorm/scenarios"
 )
@@ -24,14 +25,7 @@ type plan struct {
 	// targetLog receives the target processes' stderr (target.stderr);
 	// remoteInfo is what the last target opened said of itself.
 	targetLog  io.Writer
-	remoteInfo remoteInfo
-}
-
-// remoteInfo names a target as its open reply does.
-type remoteInfo struct {
-	Name         string   `json:"name"`
-	Version      string   `json:"version"`
-	Capabilities []string `json:"capabilities,omitempty"`
+	remoteInfo target.Info
 }
 
 func newPlan(sc *scenarios.Scenario, opts RunOptions, dir string) *plan {

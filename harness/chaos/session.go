@@ -147,7 +147,7 @@ func (p *plan) dial(ctx context.Context, cfg target.RemoteConfig) (*target.Remot
 	if err != nil {
 		return nil, err
 	}
-	p.remoteInfo = remoteInfo{Name: rem.Name(), Version: rem.Version(), Capabilities: rem.Capabilities()}
+	p.remoteInfo = rem.Info()
 	return rem, nil
 }
 

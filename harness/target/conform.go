@@ -20,6 +20,9 @@ const (
 	ResultPass       = "pass"
 	ResultFail       = "FAIL"
 	ResultNotClaimed = "not claimed"
+	// ResultNotPromised is an error-class check a target failed whose
+	// promise (Promises) it does not make: not a failure, not a pass.
+	ResultNotPromised = "not promised"
 )
 
 // ConformConfig configures Conform.
@@ -37,7 +40,7 @@ type ConformConfig struct {
 // class, what was sent, what came back, and the verdict.
 type Check struct {
 	Name   string `json:"name"`   // request type, or "error <class>"
-	Result string `json:"result"` // ResultPass, ResultFail or ResultNotClaimed
+	Result string `json:"result"` // ResultPass, ResultFail, ResultNotClaimed or ResultNotPromised
 	Want   string `json:"want,omitempty"`
 	Sent   string `json:"sent,omitempty"`
 	Got    string `json:"got,omitempty"`
@@ -49,6 +52,7 @@ type ConformReport struct {
 	Target        string   `json:"target"`
 	TargetVersion string   `json:"target_version"`
 	Capabilities  []string `json:"capabilities"`
+	Promises      []string `json:"promises,omitempty"`
 	Checks        []Check  `json:"checks"`
 }
 
@@ -176,6 +180,16 @@ func (k *conformer) expect(ctx context.Context, name string, req Request, want s
 	return rep, true
 }
 
+// promised turns the check just made, if it failed, into "not promised"
+// when the target does not make promise p: conformance holds a target to
+// the protocol, and to the promises it makes.
+func (k *conformer) promised(p string) {
+	last := &k.rep.Checks[len(k.rep.Checks)-1]
+	if last.Result == ResultFail && k.dead == nil && !(Info{Promises: k.rep.Promises}).Makes(p) {
+		last.Result = ResultNotPromised
+	}
+}
+
 // show renders a request or reply as its JSON line, without the id.
 func show(v any) string {
 	b, _ := json.Marshal(v)
@@ -251,7 +265,7 @@ func (k *conformer) core(ctx context.Context) error {
 		}
 		return ""
 	})
-	k.rep.Target, k.rep.TargetVersion, k.rep.Capabilities = rep.Target, rep.TargetVer, rep.Capabilities
+	k.rep.Target, k.rep.TargetVersion, k.rep.Capabilities, k.rep.Promises = rep.Target, rep.TargetVer, rep.Capabilities, rep.Promises
 	if !ok {
 		k.dead = fmt.Errorf("open failed")
 		k.stop()
@@ -326,8 +340,10 @@ func (k *conformer) core(ctx context.Context) error {
 		return ""
 	})
 	k.expect(ctx, "error "+ClassStaleToken, Request{Type: TypeClaim, Token: t1}, "error class stale-token (token of the released lease)", wantClass(ClassStaleToken))
+	k.promised(PromiseFenced)
 	k.expect(ctx, TypeRelease, Request{Type: TypeRelease, Token: rb.Token, Now: t0.Add(5 * time.Second)}, "success", success)
 	k.expect(ctx, "error "+ClassLocked, openReq, "error class locked (the store is open already)", wantClass(ClassLocked))
+	k.promised(PromiseExclusive)
 	k.expect(ctx, "error "+ClassUnsupported, Request{Type: "conform-no-such-request"}, "error class unsupported", wantClass(ClassUnsupported))
 	for _, typ := range OptionalTypes() {
 		if slices.Contains(k.rep.Capabilities, typ) {
@@ -338,6 +354,7 @@ func (k *conformer) core(ctx context.Context) error {
 	}
 	k.expect(ctx, TypeClose, Request{Type: TypeClose}, "success", success)
 	wk, _ := k.expect(ctx, "error "+ClassWrongKey, Request{Type: TypeOpen, Version: ProtocolVersion, Dir: dir, MasterKey: randomKey()}, "error class wrong-key (a random master key)", wantClass(ClassWrongKey))
+	k.promised(PromiseKeyed)
 	if k.dead == nil && wk.Error == nil {
 		// The target opened the store under the random key: close it
 		// again, so that the reopen below is judged on its own rather
@@ -392,6 +409,7 @@ func (k *conformer) optional(ctx context.Context, typ string) error {
 			return fmt.Errorf("conform: %w", err)
 		}
 		k.expect(ctx, "error "+ClassBackupInvalid, Request{Type: typ, Path: bad}, "error class backup-invalid (a file of garbage)", wantClass(ClassBackupInvalid))
+		k.promised(PromiseIntegrity)
 	case TypeRotateKey:
 		k.expect(ctx, typ, Request{Type: typ, NewMasterKey: randomKey()}, "success", success)
 		k.expect(ctx, TypeGet, Request{Type: TypeGet, Box: "conform", Key: "k1"}, `value "v1" after rotate-key`, func(r Reply) string {

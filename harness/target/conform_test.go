@@ -55,6 +55,24 @@ func TestConform_IgnoredKeyFailsOnlyWrongKey(t *testing.T) {
 	}
 }
 
+// A target that does not promise keyed and ignores the key conforms: its
+// wrong-key row is "not promised", not a failure.
+func TestConform_UnpromisedIsNotAFailure(t *testing.T) {
+	t.Parallel()
+	cmd, o := self(t, "nokey-unpromised")
+	o.Env = append(o.Env, "BOXSTORM_FAKE_KEY="+hex.EncodeToString(store.NewKey()))
+	rep := conform(t, cmd, o)
+	if !rep.Passed() {
+		var out bytes.Buffer
+		rep.WriteFailures(&out)
+		t.Fatalf("a target failing only what it does not promise does not conform:\n%s", out.String())
+	}
+	i := slices.IndexFunc(rep.Checks, func(c target.Check) bool { return c.Name == "error "+target.ClassWrongKey })
+	if i < 0 || rep.Checks[i].Result != target.ResultNotPromised {
+		t.Errorf("wrong-key row %+v, want %q", rep.Checks[i], target.ResultNotPromised)
+	}
+}
+
 func TestConform_PythonTarget(t *testing.T) {
 	t.Parallel()
 	rep := conform(t, pythonTarget(t), target.Options{})

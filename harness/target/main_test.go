@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -35,15 +36,20 @@ func self(t testing.TB, mode string) (string, target.Options) {
 
 // fake runs one fake target on stdin and stdout.
 func fake(mode string) int {
-	if mode == "store" || mode == "nokey" {
+	if mode == "store" || mode == "nokey" || mode == "nokey-unpromised" {
 		key, _ := store.ParseKey([]byte(os.Getenv("BOXSTORM_FAKE_KEY")))
 		t := &target.StoreTarget{Options: store.Options{Key: store.KeyBytes(key)}, Version: "test"}
 		var h target.Handler = t
-		if mode == "nokey" {
-			// the reference store, deaf to the open's master key
+		if mode != "store" {
+			// the reference store, deaf to the open's master key, and
+			// saying so when unpromised: every promise but keyed
 			h = target.HandlerFunc(func(ctx context.Context, req target.Request) (target.Reply, error) {
 				req.MasterKey = ""
-				return t.Handle(ctx, req)
+				rep, err := t.Handle(ctx, req)
+				if mode == "nokey-unpromised" && req.Type == target.TypeOpen {
+					rep.Promises = slices.DeleteFunc(target.Promises(), func(p string) bool { return p == target.PromiseKeyed })
+				}
+				return rep, err
 			})
 		}
 		err := target.Serve(context.Background(), os.Stdin, os.Stdout, h)

@@ -3,6 +3,7 @@ package target
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -56,6 +57,55 @@ func OptionalTypes() []string {
 	return []string{TypeBackup, TypeRestore, TypeMigrate, TypeRotateKey, TypeErase, TypeVerify, TypeRebuildIndex,
 		TypeState, TypeExport, TypeAudit, TypeRecover}
 }
+
+// Promises a target makes, in its open reply's promises: what the chaos
+// checks may hold it to. A target that lists none makes them all; a check
+// of a promise a target does not make is unknown, never a pass or a fail.
+const (
+	PromiseDurable   = "durable"   // an acknowledged write survives a crash, and power loss under its sync mode
+	PromiseFenced    = "fenced"    // claim, ack and fail refuse a stale token
+	PromiseIntegrity = "integrity" // damage to its files is refused as corrupt or repaired, never served
+	PromiseEncrypted = "encrypted" // no plaintext in its files or backups
+	PromiseExclusive = "exclusive" // a second open of a directory in use is refused as locked
+	PromiseKeyed     = "keyed"     // a wrong master key is refused as wrong-key and changes nothing
+)
+
+// Promises returns every promise a target can make.
+func Promises() []string {
+	return []string{PromiseDurable, PromiseFenced, PromiseIntegrity, PromiseEncrypted, PromiseExclusive, PromiseKeyed}
+}
+
+// CheckPromise is the promise the chaos check named check judges, or ""
+// for the queue's basic semantics (no-unexpected, duplicates, fifo,
+// linearizable...), which every target is held to.
+func CheckPromise(check string) string {
+	switch check {
+	case "no-loss", "idempotency", "error-is(disk-full)":
+		return PromiseDurable
+	case "fencing", "error-is(stale-token)":
+		return PromiseFenced
+	case "integrity-reported", "error-is(corrupt)", "error-is(backup-invalid)":
+		return PromiseIntegrity
+	case "no-plaintext":
+		return PromiseEncrypted
+	case "error-is(locked)":
+		return PromiseExclusive
+	case "error-is(wrong-key)":
+		return PromiseKeyed
+	}
+	return ""
+}
+
+// Info is what a target's open reply says of it.
+type Info struct {
+	Name         string   `json:"name"`
+	Version      string   `json:"version"`
+	Capabilities []string `json:"capabilities,omitempty"`
+	Promises     []string `json:"promises,omitempty"` // as listed; none means every promise
+}
+
+// Makes reports whether the target makes promise p.
+func (i Info) Makes(p string) bool { return len(i.Promises) == 0 || slices.Contains(i.Promises, p) }
 
 // Error classes: the closed set a target's errors fall into.
 const (
@@ -146,6 +196,7 @@ type Reply struct {
 	Target       string   `json:"target,omitempty"`
 	TargetVer    string   `json:"target_version,omitempty"`
 	Capabilities []string `json:"capabilities,omitempty"`
+	Promises     []string `json:"promises,omitempty"` // Promises(); none listed means all
 
 	// enqueue, claim
 	Op *Op `json:"op,omitempty"`

@@ -38,9 +38,7 @@ type RemoteConfig struct {
 // ErrProtocol or ErrTimeout (IsTransport).
 type Remote struct {
 	c       *Client
-	name    string
-	version string
-	caps    []string
+	info    Info
 	repairs []Repair
 	detail  json.RawMessage
 	open    Request // the open request it was opened with
@@ -73,23 +71,27 @@ func Dial(ctx context.Context, cfg RemoteConfig) (*Remote, error) {
 		c.Close()
 		return nil, err
 	}
-	return &Remote{c: c, name: rep.Target, version: rep.TargetVer, caps: rep.Capabilities, repairs: rep.Repairs, detail: rep.Detail, open: req}, nil
+	info := Info{Name: rep.Target, Version: rep.TargetVer, Capabilities: rep.Capabilities, Promises: rep.Promises}
+	return &Remote{c: c, info: info, repairs: rep.Repairs, detail: rep.Detail, open: req}, nil
 }
 
 // Name is the target's name, from its open reply.
-func (r *Remote) Name() string { return r.name }
+func (r *Remote) Name() string { return r.info.Name }
 
 // Version is the target's version, from its open reply.
-func (r *Remote) Version() string { return r.version }
+func (r *Remote) Version() string { return r.info.Version }
+
+// Info is what the target's open reply said of it.
+func (r *Remote) Info() Info { return r.info }
 
 // Detail is the open (or recover) reply's detail.
 func (r *Remote) Detail() json.RawMessage { return r.detail }
 
 // Has reports whether the target claims the request type typ.
-func (r *Remote) Has(typ string) bool { return slices.Contains(r.caps, typ) }
+func (r *Remote) Has(typ string) bool { return slices.Contains(r.info.Capabilities, typ) }
 
 // Capabilities are the request types the target claims.
-func (r *Remote) Capabilities() []string { return slices.Clone(r.caps) }
+func (r *Remote) Capabilities() []string { return slices.Clone(r.info.Capabilities) }
 
 // PID is the target process's id.
 func (r *Remote) PID() int { return r.c.PID() }
