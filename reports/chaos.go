@@ -48,11 +48,14 @@ type ChaosSummary struct {
 	// Target names the target the run drove through the target protocol
 	// ("name version", with its command line); empty for the reference
 	// store in process.
-	Target        string        `json:"target,omitempty"`
-	TargetCommand string        `json:"target_command,omitempty"`
-	Started       time.Time     `json:"started"`
-	Elapsed       time.Duration `json:"elapsed_ns"`
-	Verdict       string        `json:"verdict"` // "pass", "fail" or "unknown"
+	Target        string `json:"target,omitempty"`
+	TargetCommand string `json:"target_command,omitempty"`
+	// TargetRoundTrip is the protocol's own cost, measured before the run:
+	// what every call in the scenarios' latencies carries.
+	TargetRoundTrip *RoundTrip    `json:"target_round_trip,omitempty"`
+	Started         time.Time     `json:"started"`
+	Elapsed         time.Duration `json:"elapsed_ns"`
+	Verdict         string        `json:"verdict"` // "pass", "fail" or "unknown"
 	// CrashStates and Kills are the totals of the scenarios' (Finish sums
 	// them).
 	CrashStates int             `json:"crash_states"`
@@ -197,6 +200,8 @@ func (s *ChaosSummary) Against() string {
 	switch {
 	case s.Canary:
 		return "against the known-bad targets (canary)"
+	case s.Target != "" && s.TargetRoundTrip != nil:
+		return fmt.Sprintf("against the target %s (%s) through the target protocol; %s", s.Target, s.TargetCommand, s.TargetRoundTrip.line())
 	case s.Target != "":
 		return fmt.Sprintf("against the target %s (%s) through the target protocol", s.Target, s.TargetCommand)
 	}

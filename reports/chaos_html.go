@@ -49,7 +49,7 @@ figure{margin:1em 0 2em}figure svg{max-width:100%;height:auto}figcaption{color:#
 </style></head><body>
 <h1>{{.Title}}</h1>
 <div class="verdict {{.Verdict}}">{{if .Canary}}canary run: {{end}}{{.Verdict}}</div>
-<p>seed {{.Seed}} · {{if .Quick}}quick{{else}}full{{end}} · {{if .Canary}}known-bad targets{{else if .Target}}target {{.Target}} ({{.TargetCommand}}){{else}}reference store{{end}}{{with .Shard}} · shard {{.}}{{end}} · started {{.Started.UTC.Format "2006-01-02T15:04:05Z"}} · took {{dur .Elapsed}}</p>
+<p>seed {{.Seed}} · {{if .Quick}}quick{{else}}full{{end}} · {{if .Canary}}known-bad targets{{else if .Target}}{{.Against}}{{else}}reference store{{end}}{{with .Shard}} · shard {{.}}{{end}} · started {{.Started.UTC.Format "2006-01-02T15:04:05Z"}} · took {{dur .Elapsed}}</p>
 <p>crash states explored: <b>{{.CrashStates}}</b> · kills and power losses: <b>{{.Kills}}</b></p>
 <table><tr><th>scenario</th><th>verdict</th>{{if .Canary}}<th>caught</th>{{end}}<th>checks passed</th><th>failed</th><th>unknown</th><th>crash states</th><th>kills</th><th>time</th><th>error</th></tr>
 {{range .Scenarios}}<tr class="{{if held .}}pass{{else if eq .Verdict "unknown"}}unknown{{else}}fail{{end}}"><td><a href="#{{.Name}}">{{.Name}}</a></td><td>{{.Verdict}}</td>{{if $.Canary}}<td>{{if held .}}yes{{else}}NO{{end}}</td>{{end}}<td>{{passed .}}</td><td>{{range .Failed}}{{.}}<br>{{end}}</td><td>{{range .Unknown}}{{.}}<br>{{end}}</td><td class="num">{{.CrashStates}}</td><td class="num">{{.Kills}}</td><td class="num">{{dur .Elapsed}}</td><td>{{.Error}}</td></tr>

@@ -10,6 +10,7 @@ import (
 	"github.com/boxstorm/boxstorm/harness/chaos"
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/internal/cli/clitest"
+	"github.com/boxstorm/boxstorm/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -30,11 +31,14 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// STORECTL_SERVE is the reference store as a target.
+	serve := testutil.BuildTool(t, t.TempDir(), "storectl") + " serve"
 	clitest.Run(t, tool, testscript.Params{
 		Setup: func(env *testscript.Env) error {
 			// PYTARGET is the Python example target; scripts guard it
 			// with [exec:python3].
 			env.Setenv("PYTARGET", py)
+			env.Setenv("STORECTL_SERVE", serve)
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {

@@ -17,10 +17,12 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/boxstorm/boxstorm/harness/chaos"
+	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/scenarios"
+	"github.com/boxstorm/boxstorm/store"
 )
 
 // suiteOptions are the flags of run, and what replay reads back.
@@ -180,12 +182,12 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 	fmt.Fprintf(e.stdout, "seed %d\n", o.seed)
 	sum := &reports.ChaosSummary{Tool: "boxstorm chaos", Seed: o.seed, Quick: o.quick, Canary: o.canary, Shard: o.shard, Started: started}
 	if o.target != "" {
-		name, err := probeTarget(ctx, o.target, o.out)
+		name, rt, err := probeTarget(ctx, o.target, o.out)
 		if err != nil {
 			return err
 		}
-		sum.Target, sum.TargetCommand = name, o.target
-		fmt.Fprintf(e.stdout, "target %s\n", name)
+		sum.Target, sum.TargetCommand, sum.TargetRoundTrip = name, o.target, rt
+		fmt.Fprintf(e.stdout, "target %s; protocol round trip p50 %s, p99 %s\n", name, reports.HumanDuration(rt.P50.Duration()), reports.HumanDuration(rt.P99.Duration()))
 	}
 	exe := workerExe()
 	for _, sc := range list {
@@ -232,27 +234,45 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 
 // probeTarget starts the target and opens a store in a scratch directory
 // under out, to fail early and clearly on a target that cannot start or
-// open, and returns its name and version.
-func probeTarget(ctx context.Context, command, out string) (string, error) {
+// open; it returns the target's name and version, and the protocol's round
+// trip: roundTrips gets of a missing key, one at a time.
+func probeTarget(ctx context.Context, command, out string) (string, *reports.RoundTrip, error) {
 	if _, err := target.SplitCommand(command); err != nil {
-		return "", cli.UsageErrorf("quote CMD as a shell would", "run: --target: %v", err)
+		return "", nil, cli.UsageErrorf("quote CMD as a shell would", "run: --target: %v", err)
 	}
 	dir, err := os.MkdirTemp(out, "target-probe-")
 	if err != nil {
-		return "", fmt.Errorf("run: %w", err)
+		return "", nil, fmt.Errorf("run: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
+	fail := func(err error) (string, *reports.RoundTrip, error) {
+		return "", nil, cli.WithHint(fmt.Errorf("run: --target %q: %w", command, err), "check it with chaos conform --target CMD")
+	}
 	rem, err := target.Dial(ctx, target.RemoteConfig{Command: command, Dir: filepath.Join(dir, "store"), Key: key})
 	if err != nil {
-		return "", cli.WithHint(fmt.Errorf("run: --target %q: %w", command, err), "check it with chaos conform --target CMD")
+		return fail(err)
 	}
+	const roundTrips = 200
+	h := load.NewHistogram()
+	for i := -1; i < roundTrips; i++ { // the first, untimed, warms the path
+		start := time.Now()
+		_, err := rem.Get(ctx, "chaos_probe", "missing")
+		if i >= 0 {
+			load.RecordClamped(h, time.Since(start))
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			rem.Close()
+			return fail(fmt.Errorf("a get of a missing key answered %v, want outcome not-found", err))
+		}
+	}
+	l := reports.HistogramLatencies(h)
 	name := strings.TrimSpace(rem.Name() + " " + rem.Version())
 	if err := rem.Close(); err != nil {
-		return "", cli.WithHint(fmt.Errorf("run: --target %q: close: %w", command, err), "check it with chaos conform --target CMD")
+		return fail(fmt.Errorf("close: %w", err))
 	}
-	return name, nil
+	return name, &reports.RoundTrip{Request: "get of a missing key", Count: roundTrips, P50: l.P50, P99: l.P99}, nil
 }
 
 // storeDirs are the directories under a scenario's output directory that
