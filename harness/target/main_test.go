@@ -85,6 +85,11 @@ func fake(mode string) int {
 			out.Encode(target.Reply{ID: req.ID, Version: target.ProtocolVersion, Capabilities: target.CoreTypes()})
 		case "silent":
 			// reads and never answers
+		case "mute":
+			// opens like a target, then never answers again
+			if req.Type == target.TypeOpen {
+				out.Encode(target.Reply{ID: req.ID, Version: target.ProtocolVersion, Target: "mute", Capabilities: target.CoreTypes()})
+			}
 		case "outoforder":
 			// answers in pairs, the second request first
 			held = append(held, req.ID)

@@ -132,6 +132,11 @@ func (r *Remote) do(ctx context.Context, req Request) (Reply, error) {
 		return Reply{}, fmt.Errorf("%s: target %q does not claim it: %w", req.Type, r.c.name, ErrUnsupported)
 	}
 	rep, err := r.c.Call(ctx, req)
+	if errors.Is(err, ErrTimeout) {
+		// A target that stops answering is stopped, so that the calls
+		// after it fail at once instead of each waiting out the timeout.
+		r.c.Kill()
+	}
 	if err != nil {
 		return rep, err
 	}
