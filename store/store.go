@@ -561,6 +561,35 @@ func (s *Store) startBackground() {
 	if s.opts.Sync == SyncInterval {
 		period = s.opts.SyncPeriod
 	}
+	s.every(period, func() {
+		s.qmu.Lock()
+		if err := s.flushIndexLocked(); err != nil {
+			s.opts.Logger.Error("pending index write-behind failed", "err", err)
+		}
+		s.qmu.Unlock()
+		if s.opts.Sync == SyncNever {
+			return
+		}
+		for _, b := range s.boxList() {
+			if s.opts.Sync == SyncInterval || b.lazy {
+				if err := b.sync.syncNow(); err != nil {
+					s.opts.Logger.Error("background fsync failed", "box", b.name, "err", err)
+				}
+			}
+		}
+	})
+	// The checkpoint has a ticker of its own: under SyncAlways the boxes
+	// are fsynced by their writers, not by the ticker above, and its
+	// period (DefaultLazySync) is not the operator's checkpoint period.
+	s.every(s.opts.CheckpointPeriod, func() {
+		if err := s.cp.update(s.boxList()); err != nil {
+			s.opts.Logger.Error("checkpoint write failed", "err", err)
+		}
+	})
+}
+
+// every runs fn every period, inside the store's gate, until Close.
+func (s *Store) every(period time.Duration, fn func()) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -574,43 +603,7 @@ func (s *Store) startBackground() {
 				if s.enter(context.Background()) != nil {
 					return
 				}
-				s.qmu.Lock()
-				if err := s.flushIndexLocked(); err != nil {
-					s.opts.Logger.Error("pending index write-behind failed", "err", err)
-				}
-				s.qmu.Unlock()
-				if s.opts.Sync != SyncNever {
-					for _, b := range s.boxList() {
-						if s.opts.Sync == SyncInterval || b.lazy {
-							if err := b.sync.syncNow(); err != nil {
-								s.opts.Logger.Error("background fsync failed", "box", b.name, "err", err)
-							}
-						}
-					}
-				}
-				s.exit()
-			}
-		}
-	}()
-	// The checkpoint has a ticker of its own: under SyncAlways the boxes
-	// are fsynced by their writers, not by the ticker above, and its
-	// period (DefaultLazySync) is not the operator's checkpoint period.
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		t := time.NewTicker(s.opts.CheckpointPeriod)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-t.C:
-				if s.enter(context.Background()) != nil {
-					return
-				}
-				if err := s.cp.update(s.boxList()); err != nil {
-					s.opts.Logger.Error("checkpoint write failed", "err", err)
-				}
+				fn()
 				s.exit()
 			}
 		}
