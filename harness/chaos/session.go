@@ -138,7 +138,7 @@ func (p *plan) openBackend(ctx context.Context, dir string, key []byte, o store.
 // settings are the options o as an open request carries them.
 func settings(o store.Options) *target.Settings {
 	return &target.Settings{Sync: o.Sync.String(), Recovery: o.Recovery.String(), FailedOpsAlert: o.FailedOpsAlert,
-		SyncIntervalMS: o.SyncPeriod.Milliseconds(), StaleAfterMS: o.StaleAfter.Milliseconds()}
+		SyncIntervalMS: o.SyncPeriod.Milliseconds(), StaleAfterMS: o.StaleAfter.Milliseconds(), CheckpointPeriodMS: o.CheckpointPeriod.Milliseconds()}
 }
 
 func (p *plan) dial(ctx context.Context, cfg target.RemoteConfig) (*target.Remote, error) {

@@ -234,6 +234,9 @@ type Settings struct {
 	StaleAfterMS   int64  `json:"stale_after_ms,omitempty"`
 	Recovery       string `json:"recovery,omitempty"` // the store's recovery mode
 	FailedOpsAlert int    `json:"failed_ops_alert,omitempty"`
+	// CheckpointPeriodMS is how often a target that keeps a checkpoint of
+	// its durable state writes it.
+	CheckpointPeriodMS int64 `json:"checkpoint_period_ms,omitempty"`
 }
 
 // State is the queue as a target holds it, read back by the harness's

@@ -157,6 +157,9 @@ func applySettings(o *store.Options, set *Settings) error {
 	if set.StaleAfterMS > 0 {
 		o.StaleAfter = time.Duration(set.StaleAfterMS) * time.Millisecond
 	}
+	if set.CheckpointPeriodMS > 0 {
+		o.CheckpointPeriod = time.Duration(set.CheckpointPeriodMS) * time.Millisecond
+	}
 	if set.FailedOpsAlert > 0 {
 		o.FailedOpsAlert = set.FailedOpsAlert
 	}
