@@ -355,16 +355,16 @@ func CheckErrorIs(events []history.HistoryEvent, eff Effects, o ErrorIsOptions) 
 }
 
 // CheckStaleTokenRefused checks that a processor that lost the lock
-// (another acquire returned a newer token before its call) and then called
-// with its old token was refused with stale-token. It is unknown when no
-// call used a stale token.
+// (another acquire returned a newer token before its call, or a release of
+// its token returned) and then called with its old token was refused with
+// stale-token. It is unknown when no call used a stale token.
 //
 // Violations: stale-not-refused.
 func CheckStaleTokenRefused(events []history.HistoryEvent) CheckResult {
-	var acquires []history.HistoryEvent
+	var ends []history.HistoryEvent // acquires and releases that ended a token
 	for _, e := range events {
-		if e.Kind == history.KindAcquire && e.Out.Outcome == history.OutcomeOK {
-			acquires = append(acquires, e)
+		if (e.Kind == history.KindAcquire || e.Kind == history.KindRelease) && e.Out.Outcome == history.OutcomeOK {
+			ends = append(ends, e)
 		}
 	}
 	refused, accepted := 0, 0
@@ -378,7 +378,9 @@ func CheckStaleTokenRefused(events []history.HistoryEvent) CheckResult {
 		if e.In.Token == 0 || e.Crashed() {
 			continue
 		}
-		if !slices.ContainsFunc(acquires, func(a history.HistoryEvent) bool { return a.Return < e.Call && a.Out.Token > e.In.Token }) {
+		if !slices.ContainsFunc(ends, func(a history.HistoryEvent) bool {
+			return a.Return < e.Call && (a.Kind == history.KindAcquire && a.Out.Token > e.In.Token || a.Kind == history.KindRelease && a.In.Token == e.In.Token)
+		}) {
 			continue
 		}
 		if e.Out.Outcome == history.OutcomeStaleToken {

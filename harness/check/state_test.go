@@ -170,10 +170,16 @@ func TestCheckStaleTokenRefused(t *testing.T) {
 	claim := func(at int64, token uint64, o history.Outcome) history.HistoryEvent {
 		return history.HistoryEvent{Client: "p0", Kind: history.KindClaim, Call: at, Return: at + 1, In: history.OpInput{Token: token}, Out: history.OpOutput{Outcome: o}}
 	}
+	release := func(at int64, token uint64) history.HistoryEvent {
+		return history.HistoryEvent{Client: "p0", Kind: history.KindRelease, Call: at, Return: at + 1, In: history.OpInput{Token: token}, Out: history.OpOutput{Outcome: history.OutcomeOK}}
+	}
 	judgeStateCases(t, []stateCase{
 		{"refused", check.CheckStaleTokenRefused([]history.HistoryEvent{acquire(0, 1), acquire(10, 2), claim(20, 1, history.OutcomeStaleToken)}), check.VerdictPass, ""},
 		{"accepted", check.CheckStaleTokenRefused([]history.HistoryEvent{acquire(0, 1), acquire(10, 2), claim(20, 1, history.OutcomeOK)}), check.VerdictFail, "stale-not-refused"},
 		{"overlapping acquire is not newer yet", check.CheckStaleTokenRefused([]history.HistoryEvent{acquire(0, 1), acquire(20, 2), claim(20, 1, history.OutcomeOK)}), check.VerdictUnknown, ""},
+		{"released token accepted", check.CheckStaleTokenRefused([]history.HistoryEvent{acquire(0, 1), release(10, 1), claim(20, 1, history.OutcomeOK)}), check.VerdictFail, "stale-not-refused"},
+		{"released token refused", check.CheckStaleTokenRefused([]history.HistoryEvent{acquire(0, 1), release(10, 1), claim(20, 1, history.OutcomeStaleToken)}), check.VerdictPass, ""},
+		{"another token's release", check.CheckStaleTokenRefused([]history.HistoryEvent{acquire(0, 2), release(10, 1), claim(20, 2, history.OutcomeOK)}), check.VerdictUnknown, ""},
 	})
 }
 

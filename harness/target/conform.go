@@ -333,6 +333,8 @@ func (k *conformer) core(ctx context.Context) error {
 	k.expect(ctx, TypeFail, Request{Type: TypeFail, Token: t1, OpID: op2, Reason: "conform"}, "success", success)
 	k.expect(ctx, TypeClaim, Request{Type: TypeClaim, Token: t1}, "outcome empty (the failed op waits for its retry)", wantOutcome(OutcomeEmpty))
 	k.expect(ctx, TypeRelease, Request{Type: TypeRelease, Token: t1, Now: t0.Add(3 * time.Second)}, "success", success)
+	k.expect(ctx, "error "+ClassStaleToken, Request{Type: TypeClaim, Token: t1}, "error class stale-token (the token of a lease just released, before anyone acquires)", wantClass(ClassStaleToken))
+	k.promised(PromiseFenced)
 	rb, _ := k.expect(ctx, TypeAcquire, Request{Type: TypeAcquire, Owner: "conform-b", Now: t0.Add(4 * time.Second)}, fmt.Sprintf("a token above %d after the release", t1), func(r Reply) string {
 		if r.Error != nil || r.Token <= t1 {
 			return "the token did not grow"
