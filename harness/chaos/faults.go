@@ -312,8 +312,7 @@ func (r *chaosRun) claims(typ string) error {
 	return fmt.Errorf("the target %s does not claim the %s request: %w", info.Name, typ, fault.ErrUnsupportedFault)
 }
 
-// crash records the kill f and SIGKILLs the run's target, if any, then
-// this process, as a crash of the machine's processes would.
+// crash records the kill f and SIGKILLs the run's target, if any, then us.
 func (r *chaosRun) crash(f history.Fault) {
 	r.fault(f)
 	r.hist.Seal()

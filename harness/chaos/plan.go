@@ -45,15 +45,13 @@ func (p *plan) has(t scenarios.FaultType) bool {
 	return slices.ContainsFunc(p.faults, func(f fault.PlannedFault) bool { return f.Type == t })
 }
 
-// needsWorker reports whether the run's workload must run in a worker
-// child: a kill, a disk-full or a power-loss fault.
+// needsWorker: a kill, disk-full or power-loss needs a worker child.
 func (p *plan) needsWorker() bool {
 	return p.has(scenarios.FaultKill) || p.has(scenarios.FaultDiskFull) || p.has(scenarios.FaultPowerLoss)
 }
 
-// failpointSpec is the failpoint the worker child arms for the run's kill
-// fault, as NAME@N, or "": at the op position's hit for an op fault, at the
-// first hit for a step.
+// failpointSpec is the NAME@N failpoint the worker arms for the kill
+// fault, or "": the op position's hit for an op fault, the first for a step.
 func (p *plan) failpointSpec() string {
 	for _, f := range p.faults {
 		if p.opts.Target != "" {
@@ -77,6 +75,13 @@ func (p *plan) exe() (string, error) {
 		return p.opts.Exe, nil
 	}
 	return os.Executable()
+}
+
+// judgesFencing: the scenario checks fencing or stale-token refusals.
+func (p *plan) judgesFencing() bool {
+	return slices.ContainsFunc(p.sc.Checks, func(c scenarios.Check) bool {
+		return c.Name == scenarios.CheckFencing || c.Error == scenarios.ErrorStaleToken
+	})
 }
 
 // inProcessOnly refuses what needs the store in process, with a target.

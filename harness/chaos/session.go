@@ -113,16 +113,15 @@ func (s *session) noteCorruption(err error) {
 	}
 }
 
-// kill SIGKILLs the run's target process, if the store is one, as the
-// crash of the process the run is in would.
+// kill SIGKILLs the run's target process, if the store is one.
 func (s *session) kill() {
 	if r, ok := s.st.(*target.Remote); ok {
 		r.Kill()
 	}
 }
 
-// openBackend opens the store in dir with the master key key and options
-// o: in process, or through the run's target, which gets o's settings.
+// openBackend opens the store in dir with key and o, in process or through
+// the run's target.
 func (p *plan) openBackend(ctx context.Context, dir string, key []byte, o store.Options) (target.Backend, error) {
 	if p.opts.Target == "" {
 		o.Key = store.KeyBytes(key)
@@ -151,9 +150,8 @@ func (p *plan) dial(ctx context.Context, cfg target.RemoteConfig) (*target.Remot
 	return rem, nil
 }
 
-// recoverBackend opens the run's store recovering the boxes that fail
-// their checks from the backup at path (store.RecoverCorrupted, or a
-// target's recover request), with the master key key and options o.
+// recoverBackend opens the run's store rebuilding the boxes that fail their
+// checks from the backup at path (store.RecoverCorrupted, or recover).
 func (p *plan) recoverBackend(ctx context.Context, path string, key []byte, o store.Options) (target.Backend, store.RecoverReport, error) {
 	var rep store.RecoverReport
 	if p.opts.Target == "" {

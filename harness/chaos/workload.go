@@ -479,12 +479,16 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 		}
 		yield := env.yield()
 		handOver := err == nil && (claims%50 == 0 || yield)
-		if handOver {
-			// Hand the lock over now and then, so every processor holds
-			// it at some point and skewed clocks meet.
-			_, err = r.call(client, history.KindRelease, history.OpInput{Token: token}, func(s queueStore) (store.Op, error) {
-				return store.Op{}, s.ReleaseLock(ctx, token)
+		if handOver { // so every processor holds the lock and skewed clocks meet
+			old := token
+			_, err = r.call(client, history.KindRelease, history.OpInput{Token: old}, func(s queueStore) (store.Op, error) {
+				return store.Op{}, s.ReleaseLock(ctx, old)
 			})
+			if err == nil && r.p.judgesFencing() { // a late heartbeat, as from a timer not yet stopped: stale-token
+				_, _ = r.call(client, history.KindHeartbeat, history.OpInput{Token: old, Clock: clockReading(clock)}, func(s queueStore) (store.Op, error) {
+					return store.Op{}, s.Heartbeat(ctx, old, clock)
+				})
+			}
 			token = 0
 		}
 		env.end()
@@ -496,16 +500,12 @@ func (r *chaosRun) processorLoop(ctx context.Context, env procEnv, client string
 			// Give the processor that waits a chance at the lock.
 			sleepCtx(ctx, maxAcquireBackoff)
 		case handOver && r.p.sc.Workload.Processors+r.p.sc.Workload.Processes > 1:
-			// Stay away longer than the longest backoff of a refused
-			// acquire, or the releaser takes the lock straight back and
-			// the others, backing off, never hold it.
-			sleepCtx(ctx, handOverPause)
+			sleepCtx(ctx, handOverPause) // or the releaser takes the lock straight back
 		}
 	}
 }
 
-// maxAcquireBackoff is the longest a processor waits after a refused
-// acquire.
+// maxAcquireBackoff is the longest wait after a refused acquire.
 const maxAcquireBackoff = 16 * time.Millisecond
 
 // handOverPause is how long a processor that handed the lock over waits
