@@ -1,7 +1,7 @@
 package chaos
 
 // The plan of one scenario run: the scenario, the options it runs with,
-// its fault schedule and where it writes. It does not change once made.
+// its fault schedule and where it writes; only remoteInfo changes once made.
 
 import (
 	"fmt"
