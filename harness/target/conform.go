@@ -65,6 +65,11 @@ func (r *ConformReport) Passed() bool {
 // and error class, with its result.
 func (r *ConformReport) WriteMatrix(w io.Writer) {
 	fmt.Fprintf(w, "target %s %s (%s)\n", r.Target, r.TargetVersion, r.Command)
+	if len(r.Promises) > 0 {
+		fmt.Fprintf(w, "promises %s\n", strings.Join(r.Promises, ", "))
+	} else {
+		fmt.Fprintf(w, "promises all (none listed)\n")
+	}
 	for _, c := range r.rows() {
 		fmt.Fprintf(w, "  %-24s %s\n", c.Name, c.Result)
 	}
