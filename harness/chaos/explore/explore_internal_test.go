@@ -14,6 +14,7 @@ import (
 
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/faultfs"
+	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -27,12 +28,23 @@ type testSession struct {
 	canary     bool
 }
 
-func (s *testSession) Open(context.Context) error { return nil }
-func (s *testSession) Store() *store.Store        { return nil }
-func (s *testSession) Close() error               { return nil }
-func (s *testSession) Adopt(*store.Store)         {}
-func (s *testSession) KeyGen() int                { return 0 }
-func (s *testSession) SetKeyGen(int)              {}
+func (s *testSession) Open(context.Context) error            { return nil }
+func (s *testSession) Backend() target.Backend               { return nil }
+func (s *testSession) Close() error                          { return nil }
+func (s *testSession) Recover(context.Context, string) error { return nil }
+
+// OpenDir opens dir in process, as a run without a target does.
+func (s *testSession) OpenDir(ctx context.Context, dir string, gen int, key []byte) (target.Backend, error) {
+	o := s.Options(gen)
+	o.Key = store.KeyBytes(key)
+	st, err := store.Open(ctx, dir, o)
+	if err != nil {
+		return nil, err
+	}
+	return target.Local{Store: st}, nil
+}
+func (s *testSession) KeyGen() int   { return 0 }
+func (s *testSession) SetKeyGen(int) {}
 func (s *testSession) Key(gen int) []byte {
 	return []byte(fmt.Sprintf("boxstorm-explore-test-key-gen-%02d", gen))
 }
@@ -67,7 +79,7 @@ const testBox = "chaos_schema"
 func testExplorer(t *testing.T, proc string, protection scenarios.Protection, canary bool) *explorer {
 	t.Helper()
 	s := &testSession{dir: filepath.Join(t.TempDir(), "base"), protection: protection, canary: canary}
-	return &explorer{s: s, proc: proc, enqueued: map[string]bool{}, baseline: map[string]bool{}}
+	return &explorer{s: s, proc: proc, local: true, enqueued: map[string]bool{}, baseline: map[string]bool{}, payloads: map[string]string{}}
 }
 
 // crashState copies x's base store into a fresh directory, adds to it
@@ -77,7 +89,7 @@ func testExplorer(t *testing.T, proc string, protection scenarios.Protection, ca
 func crashState(t *testing.T, x *explorer, boundary string, fill func(context.Context, *store.Store)) faultfs.CrashState {
 	t.Helper()
 	ctx := context.Background()
-	o := x.openOptions(0)
+	o := x.s.(*testSession).Options(0)
 	o.Canary = ""
 	// The base store is made once, in the plan's directory.
 	if _, err := os.Stat(x.s.StoreDir()); os.IsNotExist(err) {
@@ -106,11 +118,11 @@ func crashState(t *testing.T, x *explorer, boundary string, fill func(context.Co
 	return faultfs.CrashState{Index: 1, Dir: dir, Boundary: boundary}
 }
 
-// digestOf is the digest of a crash state built with fill.
-func digestOf(t *testing.T, x *explorer, fill func(context.Context, *store.Store)) storeDigest {
+// digestState is the digest of a crash state built with fill.
+func digestState(t *testing.T, x *explorer, fill func(context.Context, *store.Store)) storeDigest {
 	t.Helper()
 	cs := crashState(t, x, "end", fill)
-	s, err := store.Open(context.Background(), cs.Dir, x.openOptions(0))
+	s, err := store.Open(context.Background(), cs.Dir, x.s.(*testSession).Options(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +159,7 @@ func wantViolation(t *testing.T, x *explorer, kind string) {
 
 func TestExploreCheck_StepHalfDone(t *testing.T) {
 	x := testExplorer(t, scenarios.ProcedureMigrate, scenarios.Protection("migration-atomicity"), false)
-	x.old, x.new, x.newOK = digestOf(t, x, put(t, "a")), digestOf(t, x, put(t, "a", "b", "c")), true
+	x.old, x.new, x.newOK = digestState(t, x, put(t, "a")), digestState(t, x, put(t, "a", "b", "c")), true
 	// Wholly old and wholly new states pass, in the middle of the step.
 	for _, keys := range [][]string{{"a"}, {"a", "b", "c"}} {
 		x.check(context.Background(), crashState(t, x, "after-rename", put(t, keys...)))
@@ -161,7 +173,7 @@ func TestExploreCheck_StepHalfDone(t *testing.T) {
 
 func TestExploreCheck_StepLostAtTheEnd(t *testing.T) {
 	x := testExplorer(t, scenarios.ProcedureRotateKey, scenarios.Protection("step-atomicity"), false)
-	x.old, x.new, x.newOK = digestOf(t, x, put(t, "a")), digestOf(t, x, put(t, "a", "b")), true
+	x.old, x.new, x.newOK = digestState(t, x, put(t, "a")), digestState(t, x, put(t, "a", "b")), true
 	// At the end, the procedure had returned: the old state is a loss.
 	x.check(context.Background(), crashState(t, x, "end", put(t, "a")))
 	wantViolation(t, x, "acknowledged-lost")
@@ -212,7 +224,7 @@ func TestExploreCheck_AckUndone(t *testing.T) {
 
 func TestExploreCheck_DoesNotOpen(t *testing.T) {
 	x := testExplorer(t, scenarios.ProcedureBackup, scenarios.Protection("step-atomicity"), false)
-	x.old = digestOf(t, x, nil)
+	x.old = digestState(t, x, nil)
 	cs := crashState(t, x, "before-fsync", put(t, "a"))
 	if err := os.WriteFile(filepath.Join(cs.Dir, "keyring.json"), []byte("{torn"), 0o600); err != nil {
 		t.Fatal(err)
@@ -229,7 +241,7 @@ func TestExploreCheck_DoesNotOpen(t *testing.T) {
 // Hive does) fails the wrong-key check on any crash state.
 func TestExploreCheck_WrongKeyChangesBytes(t *testing.T) {
 	x := testExplorer(t, scenarios.ProcedureBackup, scenarios.Protection(store.CanaryKeyCheck), true)
-	x.old = digestOf(t, x, put(t, "a"))
+	x.old = digestState(t, x, put(t, "a"))
 	x.check(context.Background(), crashState(t, x, "before-fsync", put(t, "a")))
 	var kinds []string
 	for _, v := range x.vs {
