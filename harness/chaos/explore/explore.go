@@ -160,9 +160,13 @@ func Run(ctx context.Context, s Session, m Recorder, st Step, detail map[string]
 	case res.States == 0:
 		cr = &check.CheckResult{Name: name, Verdict: check.VerdictUnknown, Message: "no crash state was explored"}
 	default:
+		read := "every record read"
+		if !x.local {
+			read = "started the target on it, its state read back"
+		}
 		cr = &check.CheckResult{Name: name, Verdict: check.VerdictPass,
-			Message: fmt.Sprintf("%d crash states of %s (%d recorded operations, %d crash points, %d core states, the rest at most %d per point, seed %d): each opened, every record read, wholly old or new, nothing acknowledged lost, a wrong key changed nothing",
-				res.States, st.Procedure, res.RecordedOps, res.CrashPoints, res.CoreStates, res.MaxStatesPerBoundary, st.Seed)}
+			Message: fmt.Sprintf("%d crash states of %s (%d recorded operations, %d crash points, %d core states, the rest at most %d per point, seed %d): each opened, %s, wholly old or new, nothing acknowledged lost, a wrong key changed nothing",
+				res.States, st.Procedure, res.RecordedOps, res.CrashPoints, res.CoreStates, res.MaxStatesPerBoundary, st.Seed, read)}
 	}
 	return res, cr, err
 }
