@@ -65,11 +65,12 @@ process: each open of the store starts CMD (split as a shell would, nothing
 expanded) and sends it an open request, each close ends it, and a kill
 SIGKILLs it. Power loss, fsync errors and slow I/O act on the store
 directory's fault file system, clock skew on the clocks the requests carry.
-The checks read the queue back with the state request. What needs the
-reference store in process (crash-state exploration, recover, index damage,
-the failpoints, synthetic migrations) is reported unknown, naming why; a
-failpoint kill lands 0-4 ms after its position instead, with requests in
-flight. Run chaos conform --target CMD first.
+The checks read the queue back with the state request; crash-state
+exploration starts CMD on each crash state. What needs the reference store
+in process (exploring purge or migrate, index damage, the failpoints,
+synthetic migrations) is reported unknown, naming why; a failpoint kill
+lands 0-4 ms after its position instead, with requests in flight. Run
+chaos conform --target CMD first.
 
 Output, under --out (default out/chaos-<UTC time>/): one directory per
 scenario (result.json, faults.jsonl, history.jsonl, <op>.hgrm, and

@@ -6,6 +6,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/explore"
@@ -16,21 +17,16 @@ import (
 	"github.com/boxstorm/boxstorm/store"
 )
 
-// ExploreResult is what one explore step explored: result.json's
-// explorations (explore.Result).
+// ExploreResult is an explore step's result.json explorations entry.
 type ExploreResult = explore.Result
 
 // explore runs an explore step.
 func (r *chaosRun) explore(ctx context.Context, p fault.PlannedFault, ev *history.Fault) error {
-	if err := r.p.inProcessOnly("explore"); err != nil {
-		return err
-	}
 	if r.ff == nil || r.ff.mount == nil {
 		return fmt.Errorf("explore: %w: %w", errNoFaultFS, fault.ErrUnsupportedFault)
 	}
-	f := p.Fault
 	res, cr, err := explore.Run(ctx, exploreSession{r}, r.ff.mount, explore.Step{
-		Index: p.Index, Procedure: f.Procedure, States: f.States, Seed: p.Seed,
+		Index: p.Index, Procedure: p.Fault.Procedure, States: p.Fault.States, Seed: p.Seed,
 		Dir: filepath.Join(r.p.dir, fmt.Sprintf("explore-%02d", p.Index)),
 	}, ev.Detail)
 	r.ff.explorations = append(r.ff.explorations, res)
@@ -43,15 +39,19 @@ func (r *chaosRun) explore(ctx context.Context, p fault.PlannedFault, ev *histor
 // exploreSession is the run as an explore.Session.
 type exploreSession struct{ r *chaosRun }
 
-var _ explore.Session = exploreSession{}
-
 func (e exploreSession) Open(ctx context.Context) error { return e.r.sess.open(ctx, nil) }
-func (e exploreSession) Store() *store.Store            { l, _ := e.r.sess.st.(target.Local); return l.Store }
+func (e exploreSession) Backend() target.Backend        { return e.r.sess.st }
 func (e exploreSession) Close() error                   { return e.r.sess.close() }
-func (e exploreSession) Adopt(st *store.Store) {
-	e.r.sess.st, e.r.sess.openErr = target.Local{Store: st}, nil
+func (e exploreSession) OpenDir(ctx context.Context, dir string, gen int, key []byte) (target.Backend, error) {
+	o := e.r.sess.options(gen)
+	o.Logger = slog.New(slog.DiscardHandler)
+	return e.r.p.openBackend(ctx, dir, key, o)
 }
-func (e exploreSession) Options(gen int) store.Options        { return e.r.sess.options(gen) }
+func (e exploreSession) Recover(ctx context.Context, path string) (err error) {
+	e.r.sess.st, _, err = e.r.p.recoverBackend(ctx, path, chaosKey(e.r.sess.keyGen), e.r.sess.options(e.r.sess.keyGen))
+	e.r.sess.openErr = err
+	return err
+}
 func (e exploreSession) KeyGen() int                          { return e.r.sess.keyGen }
 func (e exploreSession) SetKeyGen(gen int)                    { e.r.sess.keyGen = gen }
 func (exploreSession) Key(gen int) []byte                     { return chaosKey(gen) }

@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/boxstorm/boxstorm/harness/chaos"
 	"github.com/boxstorm/boxstorm/harness/check"
+	"github.com/boxstorm/boxstorm/harness/faultfs"
 	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -76,6 +78,45 @@ func TestTarget_ReferenceStoreHolds(t *testing.T) {
 	}
 }
 
+// TestTarget_Explore: crash-state exploration through the protocol. The
+// enqueue and claim-ack procedures run through the reference store as a
+// target, each crash state is opened by starting the target on it, and
+// every state holds what was acknowledged before its crash point.
+func TestTarget_Explore(t *testing.T) {
+	if err := faultfs.Available(); err != nil {
+		t.Skipf("the fault file system is unavailable: %v", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := fmt.Sprintf("'%s' %s", exe, targetCommand)
+	for _, proc := range []string{"enqueue", "claim-ack"} {
+		t.Run(proc, func(t *testing.T) {
+			res := runTarget(t, "explore-"+proc, cmd)
+			if res.Verdict != check.VerdictPass {
+				t.Fatalf("verdict %s through the protocol, want pass; checks %v; notes %v; error %q", res.Verdict, verdicts(res), res.Notes, res.Error)
+			}
+			if v := verdicts(res)["explore("+proc+")"]; v != check.VerdictPass {
+				t.Errorf("explore(%s) %s, want pass", proc, v)
+			}
+			if len(res.Explorations) != 1 || res.Explorations[0].States == 0 || res.Explorations[0].RecordedOps == 0 {
+				t.Errorf("explorations %+v, want one with crash states explored", res.Explorations)
+			}
+		})
+	}
+}
+
+// checkResult is res's check named name.
+func checkResult(res *chaos.ScenarioResult, name string) check.CheckResult {
+	for _, c := range res.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	return check.CheckResult{}
+}
+
 // TestTarget_NaiveTargetFails: the naive example target (no fsync, no fencing, no integrity checks) fails each scenario for
 // the reason it is built to, and what it does not claim is unknown.
 func TestTarget_NaiveTargetFails(t *testing.T) {
@@ -89,15 +130,22 @@ func TestTarget_NaiveTargetFails(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build naive: %v\n%s", err, out)
 	}
+	fuse := faultfs.Available() == nil
 	for _, tc := range []struct {
 		scenario string
 		fail     []string // checks that must fail
 		unknown  []string // checks that must be unknown
+		// why is check: text its message (a violation's kind, or the reason
+		// it is unknown) must contain, when the fault file system is here.
+		why []string
 	}{
-		{"power-loss-enqueue", []string{"no-loss"}, nil},
-		{"clock-skew-lock", []string{"fencing"}, nil},
-		{"truncated-mid-file", []string{"integrity-reported", "error-is(corrupt)", "no-plaintext"}, nil},
-		{"restore-schema-mismatch", nil, []string{"error-is(schema-mismatch)", "faults-injected"}},
+		{"power-loss-enqueue", []string{"no-loss"}, nil, nil},
+		{"clock-skew-lock", []string{"fencing"}, nil, nil},
+		{"truncated-mid-file", []string{"integrity-reported", "error-is(corrupt)", "no-plaintext"}, nil, nil},
+		{"restore-schema-mismatch", nil, []string{"error-is(schema-mismatch)", "faults-injected"}, nil},
+		// No fsync: a crash state loses enqueues acknowledged before it.
+		{"explore-enqueue", []string{"explore(enqueue)"}, nil, []string{"explore(enqueue): acknowledged-lost"}},
+		{"explore-backup", nil, []string{"faults-injected"}, []string{"faults-injected: does not claim the backup request"}},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			res := runTarget(t, tc.scenario, "'"+bin+"'")
@@ -113,6 +161,17 @@ func TestTarget_NaiveTargetFails(t *testing.T) {
 			for _, name := range tc.unknown {
 				if v[name] != check.VerdictUnknown {
 					t.Errorf("%s: %s, want unknown; checks %v", tc.scenario, v[name], v)
+				}
+			}
+			for _, w := range tc.why {
+				name, want, _ := strings.Cut(w, ": ")
+				c := checkResult(res, name)
+				text := c.Message
+				for _, v := range c.Violations {
+					text += " " + v.Kind
+				}
+				if fuse && !strings.Contains(text, want) {
+					t.Errorf("%s: %s says %q, want %q", tc.scenario, name, text, want)
 				}
 			}
 			if res.Target.Name != "boxstorm-naive" {

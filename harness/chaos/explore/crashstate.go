@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/faultfs"
+	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -26,13 +25,6 @@ func (x *explorer) crashNs(cs faultfs.CrashState) int64 {
 		return x.markNs
 	}
 	return x.opTimes[cs.OpIndex-1]
-}
-
-// openOptions are the options a crash state is opened with.
-func (x *explorer) openOptions(gen int) store.Options {
-	o := x.s.Options(gen)
-	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	return o
 }
 
 // check opens the store on one crash state and checks it.
@@ -54,19 +46,17 @@ func (x *explorer) check(ctx context.Context, cs faultfs.CrashState) {
 	}
 	// A wrong key changes no byte, before anything else touches the state.
 	before := fault.HashTree(cs.Dir)
-	wo := x.openOptions(x.keyGen)
-	wo.Key = store.KeyBytes(x.s.WrongKey())
-	if s, err := store.Open(ctx, cs.Dir, wo); err == nil {
+	if s, err := x.s.OpenDir(ctx, cs.Dir, x.keyGen, x.s.WrongKey()); err == nil {
 		_ = s.Close()
 		x.violate("wrong-key-opened", where, "the store opened with a wrong key")
 	}
 	if changed := fault.ChangedFiles(before, fault.HashTree(cs.Dir)); len(changed) > 0 {
 		x.violate("wrong-key-changed", where, "an open with a wrong key changed the files: %s", strings.Join(changed, ", "))
 	}
-	var s *store.Store
+	var s target.Backend
 	var err error
 	for _, gen := range []int{x.keyGen, x.keyGen + 1} {
-		s, err = store.Open(ctx, cs.Dir, x.openOptions(gen))
+		s, err = x.s.OpenDir(ctx, cs.Dir, gen, x.s.Key(gen))
 		if err == nil || !errors.Is(err, store.ErrWrongKey) {
 			break
 		}
@@ -79,7 +69,7 @@ func (x *explorer) check(ctx context.Context, cs faultfs.CrashState) {
 		return
 	}
 	defer s.Close()
-	d, err := digest(ctx, s)
+	d, err := digestOf(ctx, s)
 	if err != nil {
 		x.violate("record-unreadable", where, "%v", err)
 		return
@@ -106,19 +96,23 @@ func (x *explorer) check(ctx context.Context, cs faultfs.CrashState) {
 }
 
 // checkQueue: every enqueue acknowledged before the crash is there, whole
-// (a batch is one transaction), no ack acknowledged before the crash is
-// undone, and nothing appears that no enqueue made.
-func (x *explorer) checkQueue(ctx context.Context, s *store.Store, cs faultfs.CrashState, where string) {
-	ops, err := s.PendingOps(ctx)
+// (a batch in process is one transaction), no ack acknowledged before the
+// crash is undone, nothing appears that no enqueue made, and every op
+// there has the payload it was enqueued with. The queue is read back with
+// state, in process and through a target alike.
+func (x *explorer) checkQueue(ctx context.Context, s target.Backend, cs faultfs.CrashState, where string) {
+	st, err := s.State(ctx)
 	if err != nil {
-		x.violate("record-unreadable", where, "pending ops: %v", err)
+		x.violate("record-unreadable", where, "state: %v", err)
 		return
 	}
 	pending := map[string]bool{}
-	for _, op := range ops {
+	for _, op := range st.Pending {
 		pending[op.ID] = true
 		if !x.enqueued[op.ID] && !x.baseline[op.ID] {
 			x.violate("unexpected", where, "op %s was never enqueued", op.ID)
+		} else if sum, ok := x.payloads[op.ID]; ok && sum != payloadSum(op.Payload) {
+			x.violate("payload-changed", where, "op %s reads back with another payload than it was enqueued with", op.ID)
 		}
 	}
 	at := x.crashNs(cs)

@@ -11,8 +11,10 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/store"
 )
 
@@ -81,6 +83,38 @@ func (d storeDigest) diff(o storeDigest) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ", ")
+}
+
+// digestOf is b's logical content. In process (target.Local) it is every
+// record of every box (digest). Through a target it is what the state
+// request reads back: each pending op with its payload and seq, their FIFO
+// order, each failed op with its payload and attempts, and the schema
+// version, as boxes "pending", "fifo", "failed" and "schema".
+func digestOf(ctx context.Context, b target.Backend) (storeDigest, error) {
+	if l, ok := b.(target.Local); ok {
+		return digest(ctx, l.Store)
+	}
+	st, err := b.State(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	d := storeDigest{"pending": {}, "fifo": {}, "failed": {}, "schema": {"version": strconv.Itoa(st.SchemaVersion)}}
+	var order []string
+	for _, op := range st.Pending {
+		d["pending"][op.ID] = fmt.Sprintf("%s seq %d", payloadSum(op.Payload), op.Seq)
+		order = append(order, op.ID)
+	}
+	d["fifo"]["order"] = payloadSum([]byte(strings.Join(order, ",")))
+	for _, op := range st.Failed {
+		d["failed"][op.ID] = fmt.Sprintf("%s attempts %d", payloadSum(op.Payload), op.Attempts)
+	}
+	return d, nil
+}
+
+// payloadSum is a short digest of a payload.
+func payloadSum(p []byte) string {
+	sum := sha256.Sum256(p)
+	return hex.EncodeToString(sum[:8])
 }
 
 // digest reads every record of every box of s.

@@ -14,23 +14,41 @@
 //	// res: result.json's explorations entry; cr: the explore(migrate) check.
 //
 // The run it belongs to is a [Session]: its store session (open, close,
-// adopt a recovered store, the options and key of a key generation), its
-// directories and latest backup, its migrations, and where an erasure is
-// noted. The package chaos implements it over its runner; chaos imports
-// explore, never the other way.
+// recover, the key of a key generation, and opening a crash state's
+// directory), its directories and latest backup, its migrations, and
+// where an erasure is noted. The package chaos implements it over its
+// runner; chaos imports explore, never the other way.
+//
+// # In process and through a target
+//
+// The store is a target.Backend, so the same explorer serves the
+// reference store in process (target.Local) and a target driven through
+// the protocol (*target.Remote, chaos run --target): the procedure runs
+// through the Backend, and Session.OpenDir opens each crash state with
+// store.Open, or by starting the run's target command on it. In process
+// a state's content is every record of every box; through a target it is
+// what the state request reads back (pending ops with payload and seq,
+// their FIFO order, failed ops with attempts, the schema version), which
+// is what the checks below compare. Through a target purge and migrate
+// are not explored (no protocol request; synthetic migrations cannot
+// cross the protocol), nor a procedure whose request (backup, restore,
+// erase, rotate-key, rebuild-index, recover) or state the target does not
+// claim: the step cannot be injected, and the error says why.
 //
 // # What a crash state must show
 //
 // Each state is first opened with a wrong key, which must fail and change
 // no byte; then with the key generation before the procedure, or the next
 // one after a rotation. It must open (a recover procedure's state may
-// still be refused as corrupt: wholly old), and every record of every box
-// must read. For enqueue and claim-ack, the queue must hold every op an
-// enqueue acknowledged before the crash (a batch wholly or not at all), no
-// ack acknowledged before the crash may be undone, and nothing may appear
-// that no enqueue made. For the other procedures the store's content must
-// be wholly that before the procedure or wholly that after it; at the end
-// of a procedure that returned success, wholly that after it.
+// still be refused as corrupt: wholly old), and its content must read.
+// For enqueue and claim-ack, the queue must hold every op an enqueue
+// acknowledged before the crash, with the payload it was enqueued with (in
+// process a batch wholly or not at all; through a target a batch's
+// enqueues are separate requests, each judged alone), no ack acknowledged
+// before the crash may be undone, and nothing may appear that no enqueue
+// made. For the other procedures the store's content must be wholly that
+// before the procedure or wholly that after it; at the end of a procedure
+// that returned success, wholly that after it.
 //
 // The first three states with a violation are kept as the crash left
 // them, as violation-NNNNN beside the step's states; an exploration stops

@@ -15,6 +15,7 @@ import (
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/faultfs"
+	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -84,10 +85,14 @@ type Step struct {
 // exploring (err then says why). An error wrapping
 // fault.ErrUnsupportedFault means the step could not be injected.
 func Run(ctx context.Context, s Session, m Recorder, st Step, detail map[string]any) (res *Result, cr *check.CheckResult, err error) {
-	x := &explorer{s: s, proc: st.Procedure, keyGen: s.KeyGen(), enqueued: map[string]bool{}, baseline: map[string]bool{}}
+	x := &explorer{s: s, proc: st.Procedure, keyGen: s.KeyGen(), enqueued: map[string]bool{}, baseline: map[string]bool{}, payloads: map[string]string{}}
 	res = &Result{Fault: st.Index, Procedure: st.Procedure, MaxStates: st.States, MaxStatesPerBoundary: faultfs.DefaultMaxStatesPerBoundary, Seed: st.Seed}
 	if err := s.Open(ctx); err != nil {
 		return res, nil, fmt.Errorf("explore: store does not open: %v: %w", err, fault.ErrUnsupportedFault)
+	}
+	_, x.local = s.Backend().(target.Local)
+	if err := x.claims(); err != nil {
+		return res, nil, err
 	}
 	if err := x.setup(ctx); err != nil {
 		return res, nil, fmt.Errorf("explore %s: setup: %w", st.Procedure, err)
@@ -102,8 +107,8 @@ func Run(ctx context.Context, s Session, m Recorder, st Step, detail map[string]
 	if perr != nil {
 		detail["procedure_err"] = perr.Error()
 	}
-	if cur := s.Store(); cur != nil {
-		if x.new, err = digest(ctx, cur); err != nil {
+	if cur := s.Backend(); cur != nil {
+		if x.new, err = digestOf(ctx, cur); err != nil {
 			return res, nil, fmt.Errorf("explore: read the store after %s: %w", st.Procedure, err)
 		}
 	}
@@ -155,9 +160,13 @@ func Run(ctx context.Context, s Session, m Recorder, st Step, detail map[string]
 	case res.States == 0:
 		cr = &check.CheckResult{Name: name, Verdict: check.VerdictUnknown, Message: "no crash state was explored"}
 	default:
+		read := "every record read"
+		if !x.local {
+			read = "started the target on it, its state read back"
+		}
 		cr = &check.CheckResult{Name: name, Verdict: check.VerdictPass,
-			Message: fmt.Sprintf("%d crash states of %s (%d recorded operations, %d crash points, %d core states, the rest at most %d per point, seed %d): each opened, every record read, wholly old or new, nothing acknowledged lost, a wrong key changed nothing",
-				res.States, st.Procedure, res.RecordedOps, res.CrashPoints, res.CoreStates, res.MaxStatesPerBoundary, st.Seed)}
+			Message: fmt.Sprintf("%d crash states of %s (%d recorded operations, %d crash points, %d core states, the rest at most %d per point, seed %d): each opened, %s, wholly old or new, nothing acknowledged lost, a wrong key changed nothing",
+				res.States, st.Procedure, res.RecordedOps, res.CrashPoints, res.CoreStates, res.MaxStatesPerBoundary, st.Seed, read)}
 	}
 	return res, cr, err
 }
@@ -166,12 +175,15 @@ func Run(ctx context.Context, s Session, m Recorder, st Step, detail map[string]
 type explorer struct {
 	s         Session
 	proc      string
+	local     bool // the store is in process (target.Local), not a target
 	old, new  storeDigest
 	newOK     bool // the procedure returned success
 	keyGen    int  // the key generation before the procedure
 	calls     []ackRecord
-	enqueued  map[string]bool // every op id an enqueue of the procedure may have made
-	baseline  map[string]bool // pending op ids before the procedure (all durable)
+	enqueued  map[string]bool   // every op id an enqueue of the procedure may have made
+	baseline  map[string]bool   // pending op ids before the procedure (all durable)
+	payloads  map[string]string // op id → payloadSum of the payload it was enqueued with
+	mu        sync.Mutex        // guards calls, enqueued and payloads while the procedure runs
 	markNs    int64
 	opTimes   []int64
 	vs        []check.Violation
@@ -191,13 +203,72 @@ func (x *explorer) violate(kind, state, format string, args ...any) {
 	}
 }
 
+// request is the optional protocol request procedure proc sends through a
+// target, "" when it needs only core requests.
+func request(proc string) string {
+	switch proc {
+	case scenarios.ProcedureBackup:
+		return target.TypeBackup
+	case scenarios.ProcedureRestore:
+		return target.TypeRestore
+	case scenarios.ProcedureRotateKey:
+		return target.TypeRotateKey
+	case scenarios.ProcedureErase:
+		return target.TypeErase
+	case scenarios.ProcedureRebuildIndex:
+		return target.TypeRebuildIndex
+	case scenarios.ProcedureRecover:
+		return target.TypeRecover
+	}
+	return ""
+}
+
+// claims refuses, as a step that cannot be injected, a procedure the store
+// cannot run here: through a target, purge and migrate (no protocol form),
+// and a procedure whose request, or the state request every crash state
+// is read back with, the target does not claim.
+func (x *explorer) claims() error {
+	if x.local {
+		return nil
+	}
+	switch x.proc {
+	case scenarios.ProcedurePurge:
+		return fmt.Errorf("explore purge needs the reference store in process, not a target: the protocol has no purge request: %w", fault.ErrUnsupportedFault)
+	case scenarios.ProcedureMigrate:
+		return fmt.Errorf("explore migrate needs the reference store in process, not a target: its synthetic migrations cannot cross the protocol: %w", fault.ErrUnsupportedFault)
+	}
+	rem, ok := x.s.Backend().(interface {
+		Name() string
+		Has(typ string) bool
+	})
+	if !ok {
+		return nil
+	}
+	for _, typ := range []string{request(x.proc), target.TypeState} {
+		if typ != "" && !rem.Has(typ) {
+			return fmt.Errorf("the target %s does not claim the %s request: %w", rem.Name(), typ, fault.ErrUnsupportedFault)
+		}
+	}
+	return nil
+}
+
+// enqueue enqueues the op with marker through s, noting its payload.
+func (x *explorer) enqueue(ctx context.Context, s target.Backend, marker string) (store.Op, error) {
+	p := x.s.Payload(marker, 64)
+	op, err := s.Enqueue(ctx, p, store.EnqueueOptions{})
+	x.mu.Lock()
+	x.payloads[op.ID] = payloadSum(p)
+	x.mu.Unlock()
+	return op, err
+}
+
 // setup brings the store to where the procedure starts, before the mark.
 func (x *explorer) setup(ctx context.Context) error {
-	s := x.s.Store()
+	s := x.s.Backend()
 	switch x.proc {
 	case scenarios.ProcedureClaimAck, scenarios.ProcedurePurge:
 		for i := range exploreWorkers * explorePerWork {
-			if _, err := s.Enqueue(ctx, x.s.Payload(fmt.Sprintf("explore-setup-%d", i), 64), store.EnqueueOptions{}); err != nil {
+			if _, err := x.enqueue(ctx, s, fmt.Sprintf("explore-setup-%d", i)); err != nil {
 				return err
 			}
 		}
@@ -222,15 +293,15 @@ func (x *explorer) setup(ctx context.Context) error {
 		}
 	case scenarios.ProcedureRestore:
 		for i := range 3 {
-			if _, err := s.Enqueue(ctx, x.s.Payload(fmt.Sprintf("explore-after-backup-%d", i), 64), store.EnqueueOptions{}); err != nil {
+			if _, err := x.enqueue(ctx, s, fmt.Sprintf("explore-after-backup-%d", i)); err != nil {
 				return err
 			}
 		}
 	case scenarios.ProcedureMigrate:
-		if _, err := s.Migrate(ctx); err != nil {
+		if _, err := s.Migrate(ctx, nil); err != nil {
 			return err
 		}
-		v, err := s.SchemaVersion()
+		v, err := s.(target.Local).SchemaVersion()
 		if err != nil {
 			return err
 		}
@@ -257,22 +328,23 @@ func (x *explorer) setup(ctx context.Context) error {
 		return fh.Sync()
 	}
 	var err error
-	if x.old, err = digest(ctx, s); err != nil {
+	if x.old, err = digestOf(ctx, s); err != nil {
 		return err
 	}
-	ops, err := s.PendingOps(ctx)
+	st, err := s.State(ctx)
 	if err != nil {
 		return err
 	}
-	for _, op := range ops {
+	for _, op := range st.Pending {
 		x.baseline[op.ID] = true
+		x.payloads[op.ID] = payloadSum(op.Payload)
 	}
 	return nil
 }
 
 // run carries out the procedure once, recording what it acknowledged.
 func (x *explorer) run(ctx context.Context) error {
-	s := x.s.Store()
+	s := x.s.Backend()
 	switch x.proc {
 	case scenarios.ProcedureEnqueue:
 		return x.enqueueLoad(ctx, s)
@@ -286,19 +358,14 @@ func (x *explorer) run(ctx context.Context) error {
 		if !ok {
 			return errors.New("no backup")
 		}
-		fh, err := os.Open(b.Path)
-		if err != nil {
-			return err
-		}
-		defer fh.Close()
-		_, err = s.Restore(ctx, fh, store.RestoreOptions{BackupKey: store.KeyBytes(x.s.Key(b.KeyGen))})
+		_, err := s.RestoreFile(ctx, b.Path, x.s.Key(b.KeyGen), 0)
 		return err
 	case scenarios.ProcedureMigrate:
-		_, err := s.MigrateWith(ctx, x.s.Migrations())
+		_, err := s.Migrate(ctx, x.s.Migrations())
 		return err
 	case scenarios.ProcedureRotateKey:
 		gen := x.s.KeyGen() + 1
-		_, err := s.RotateKey(ctx, store.KeyBytes(x.s.Key(gen)))
+		_, err := s.RotateKey(ctx, x.s.Key(gen))
 		if err == nil {
 			x.s.SetKeyGen(gen)
 		}
@@ -314,55 +381,69 @@ func (x *explorer) run(ctx context.Context) error {
 		if !ok {
 			return errors.New("no backup")
 		}
-		st, _, err := store.RecoverCorrupted(ctx, x.s.StoreDir(), b.Path, x.s.Options(x.s.KeyGen()))
-		if err == nil {
-			x.s.Adopt(st)
-		}
-		return err
+		return x.s.Recover(ctx, b.Path)
 	case scenarios.ProcedureRebuildIndex:
 		_, err := s.RebuildIndex(ctx)
 		return err
 	case scenarios.ProcedurePurge:
-		_, err := s.PurgeFailed(ctx, store.PurgeOptions{OlderThan: time.Millisecond, ArchivePath: filepath.Join(x.s.BackupDir(), "explore-purge.tar.age")})
+		_, err := s.(target.Local).PurgeFailed(ctx, store.PurgeOptions{OlderThan: time.Millisecond, ArchivePath: filepath.Join(x.s.BackupDir(), "explore-purge.tar.age")})
 		return err
 	}
 	return fmt.Errorf("procedure %q: %w", x.proc, fault.ErrUnsupportedFault)
 }
 
-func (x *explorer) enqueueLoad(ctx context.Context, s *store.Store) error {
-	var mu sync.Mutex
+// enqueueLoad is the enqueue procedure: concurrent enqueues and batches.
+// In process a batch is one transaction, all of it or none; a target has
+// no batch request (target.Remote sends a batch's enqueues at once), so
+// there each op of a batch is an enqueue of its own, acknowledged once
+// the whole batch returned.
+func (x *explorer) enqueueLoad(ctx context.Context, s target.Backend) error {
 	var wg sync.WaitGroup
 	for w := range exploreWorkers {
 		wg.Go(func() {
 			for i := range explorePerWork {
-				var rec ackRecord
+				var recs []ackRecord
 				if i%2 == 1 {
-					// A batch is one transaction: all of it or none.
 					var ps [][]byte
 					for j := range exploreBatch {
 						ps = append(ps, x.s.Payload(fmt.Sprintf("explore-%d-%d-%d", w, i, j), 64))
 					}
 					ops, err := s.EnqueueBatch(ctx, ps)
-					rec = ackRecord{kind: "batch"}
-					for _, op := range ops {
+					rec := ackRecord{kind: "batch"}
+					for j, op := range ops {
 						rec.ids = append(rec.ids, op.ID)
+						x.mu.Lock()
+						x.payloads[op.ID] = payloadSum(ps[j])
+						x.mu.Unlock()
 					}
 					if err == nil {
 						rec.returned = time.Now().UnixNano()
+					}
+					recs = append(recs, rec)
+					if !x.local {
+						recs = nil
+						for _, op := range ops {
+							if op.ID != "" {
+								recs = append(recs, ackRecord{kind: "enqueue", ids: []string{op.ID}, returned: time.Now().UnixNano()})
+							}
+						}
 					}
 				} else {
-					op, err := s.Enqueue(ctx, x.s.Payload(fmt.Sprintf("explore-%d-%d", w, i), 64), store.EnqueueOptions{})
-					rec = ackRecord{kind: "enqueue", ids: []string{op.ID}}
+					op, err := x.enqueue(ctx, s, fmt.Sprintf("explore-%d-%d", w, i))
+					rec := ackRecord{kind: "enqueue", ids: []string{op.ID}}
 					if err == nil {
 						rec.returned = time.Now().UnixNano()
 					}
+					recs = append(recs, rec)
 				}
-				mu.Lock()
-				x.calls = append(x.calls, rec)
-				for _, id := range rec.ids {
-					x.enqueued[id] = true
+				x.mu.Lock()
+				for _, rec := range recs {
+					x.calls = append(x.calls, rec)
+					for _, id := range rec.ids {
+						x.enqueued[id] = true
+					}
 				}
-				mu.Unlock()
+				x.mu.Unlock()
 			}
 		})
 	}
@@ -370,12 +451,12 @@ func (x *explorer) enqueueLoad(ctx context.Context, s *store.Store) error {
 	return nil
 }
 
-func (x *explorer) claimAckLoad(ctx context.Context, s *store.Store) error {
+// claimAckLoad is the claim-ack procedure: concurrent claims, each acked.
+func (x *explorer) claimAckLoad(ctx context.Context, s target.Backend) error {
 	lease, err := s.AcquireLock(ctx, store.LockRequest{Owner: "explore"})
 	if err != nil {
 		return err
 	}
-	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for range exploreWorkers {
 		wg.Go(func() {
@@ -388,9 +469,9 @@ func (x *explorer) claimAckLoad(ctx context.Context, s *store.Store) error {
 				if err := s.Ack(ctx, lease.Token, op.ID); err == nil {
 					rec.returned = time.Now().UnixNano()
 				}
-				mu.Lock()
+				x.mu.Lock()
 				x.calls = append(x.calls, rec)
-				mu.Unlock()
+				x.mu.Unlock()
 			}
 		})
 	}
