@@ -343,8 +343,8 @@ func (r *chaosRun) execute(ctx context.Context) error {
 // migrations need the built-in ones applied first, so that synthetic
 // migrations are the only pending ones.
 func (r *chaosRun) prepare(ctx context.Context) error {
-	if !r.p.has(scenarios.FaultMigrate) {
-		return nil
+	if !r.p.has(scenarios.FaultMigrate) || r.claims(target.TypeMigrate) != nil {
+		return nil // without migrate, the migrate steps are not injected
 	}
 	s := r.sess.st
 	if _, err := s.Migrate(ctx, nil); err != nil {

@@ -78,9 +78,12 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *his
 			ev.Detail["close_err"] = err.Error()
 		}
 		d, err := fault.DamageBox(r.p.storeDir, f, p.Seed)
-		r.eff.Damage = append(r.eff.Damage, check.Damage{Index: p.Index, Box: f.Box, Type: string(f.Type), Mode: f.Mode, Offset: d.Offset, At: r.hist.Now(),
-			TornTail: f.Type == scenarios.FaultTruncate && f.Mode == scenarios.TruncateTail})
 		ev.Detail["damage"] = d
+		if d.After == 0 { // nothing was written: no damage to judge
+			return err
+		}
+		r.eff.Damage = append(r.eff.Damage, check.Damage{Index: p.Index, Box: d.Box, Type: string(f.Type), Mode: f.Mode, Offset: d.Offset, At: r.hist.Now(),
+			TornTail: f.Type == scenarios.FaultTruncate && f.Mode == scenarios.TruncateTail})
 		if err != nil {
 			return err
 		}
@@ -93,6 +96,9 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *his
 		}
 		return nil
 	case scenarios.FaultRelocate:
+		if err := r.p.inProcessOnly("relocate"); err != nil {
+			return err
+		}
 		return r.relocate(ctx, p, ev)
 	case scenarios.FaultCorruptIndex:
 		return r.missingIndexIDs(ctx, p, ev)

@@ -26,13 +26,11 @@ import (
 	"github.com/boxstorm/boxstorm/store"
 )
 
-// malformedClock is the clock the malformed-timestamps fault enqueues
-// under: a time before any the store accepts as an enqueue time.
+// malformedClock reads a time before any the store accepts as an enqueue's.
 var malformedClock = store.ClockFunc(func() time.Time { return time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC) })
 
 // missingIndexIDs makes count ops whose pending_index entries are missing:
-// a worker child enqueues them and SIGKILLs itself before the index batch
-// is written.
+// a worker enqueues them and SIGKILLs itself before the index is written.
 func (r *chaosRun) missingIndexIDs(ctx context.Context, p fault.PlannedFault, ev *history.Fault) error {
 	if err := r.p.inProcessOnly("corrupt-index"); err != nil {
 		return err
@@ -72,8 +70,7 @@ func (r *chaosRun) missingIndexIDs(ctx context.Context, p fault.PlannedFault, ev
 	return r.sess.open(ctx, nil)
 }
 
-// malformedTimestamps enqueues count ops under a clock that reads 1999, so
-// their enqueue times are ones no clock could have produced.
+// malformedTimestamps enqueues count ops under a clock that reads 1999.
 func (r *chaosRun) malformedTimestamps(ctx context.Context, p fault.PlannedFault, ev *history.Fault) error {
 	f := p.Fault
 	n := max(f.Count, 1)
@@ -152,6 +149,5 @@ func (c *logCapture) records() []capturedLog {
 	return append([]capturedLog(nil), c.recs...)
 }
 
-// indexReconciledLog is the message the store logs when Open finds the
-// pending index out of step with the ops.
+// indexReconciledLog is logged when Open finds the index out of step.
 const indexReconciledLog = "pending index reconciled on open"

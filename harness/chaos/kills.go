@@ -19,8 +19,7 @@ import (
 	"github.com/boxstorm/boxstorm/scenarios"
 )
 
-// repeatedKill returns the schedule's kill or power loss that repeats
-// (Fault.Every set).
+// repeatedKill returns the schedule's repeating kill or power loss (Every).
 func (p *plan) repeatedKill() (fault.PlannedFault, bool) {
 	for _, f := range p.faults {
 		if f.Type.Repeats() && f.Fault.Every > 0 && f.AtOp() {
@@ -102,15 +101,14 @@ func (r *chaosRun) runKills(ctx context.Context, kf fault.PlannedFault) error {
 	return nil
 }
 
-// killSeed is the seed of the n-th crash (from 1) of a repeated fault with
-// seed: each power loss keeps its own seeded subset of the unsynced writes,
-// and the same seed gives the same ones.
+// killSeed is the seed of the n-th crash (from 1) of a repeated fault: each
+// power loss keeps its own seeded subset of the unsynced writes.
 func killSeed(seed uint64, n int) uint64 {
 	return rand.New(rand.NewPCG(seed, uint64(n))).Uint64()
 }
 
-// segmentScenario is the scenario one resumed worker runs: left ops, with
-// the kill at op at and no other op fault, nor any step.
+// segmentScenario is what one resumed worker runs: left ops, the kill at
+// op at and no other op fault, nor any step.
 func (r *chaosRun) segmentScenario(kf fault.PlannedFault, left, at int64) *scenarios.Scenario {
 	sc := *r.p.sc
 	sc.Workload.Ops = left

@@ -200,7 +200,7 @@ func (r *chaosRun) adoptWorkerFaults() {
 			if n := len(r.eff.Restores); n > 0 {
 				r.eff.Restores[n-1].OK, r.eff.Restores[n-1].Done = ev.Err == "", true
 			}
-		case ev.Phase == history.FaultDone && ev.Type == scenarios.FaultRotateKey && ev.Err == "":
+		case ev.Phase == history.FaultDone && ev.Type == scenarios.FaultRotateKey && ev.Err == "" && ev.Skipped == "":
 			r.sess.keyGen++
 		case ev.Phase == history.FaultDone && ev.Type == scenarios.FaultErase:
 			if s, ok := ev.Detail["subject"].(string); ok {

@@ -6,10 +6,13 @@ package fault
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/boxstorm/boxstorm/scenarios"
 )
@@ -27,15 +30,25 @@ type Damage struct {
 	Checkpoint *CheckpointRewind `json:"checkpoint,omitempty"`
 }
 
-// DamageBox applies a damage fault to dir/<box>.db.
+// DamageBox applies a damage fault to dir/<box>.db. In a directory with no
+// such file (a target's, in a layout of its own) it damages the largest
+// file instead, where a queue keeps its data, and Damage.Box is that
+// file's name without its extension: the box a target's corrupt error or
+// repair must name (docs/target-protocol.md).
 func DamageBox(dir string, f scenarios.Fault, seed uint64) (Damage, error) {
-	path := filepath.Join(dir, f.Box+".db")
+	path, box := filepath.Join(dir, f.Box+".db"), f.Box
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if path = largestFile(dir); path == "" {
+			return Damage{}, fmt.Errorf("damage %s: no file in %s: %w", f.Box, dir, ErrUnsupportedFault)
+		}
+		box = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return Damage{}, fmt.Errorf("damage %s: %w", f.Box, err)
+		return Damage{}, fmt.Errorf("damage %s: %w", box, err)
 	}
 	size := int64(len(b))
-	d := Damage{Box: f.Box, File: filepath.Base(path), Size: size}
+	d := Damage{Box: box, File: filepath.Base(path), Size: size}
 	if size < 64 {
 		return d, fmt.Errorf("damage %s: file has %d bytes, too small to damage: %w", f.Box, size, ErrUnsupportedFault)
 	}
@@ -50,7 +63,7 @@ func DamageBox(dir string, f scenarios.Fault, seed uint64) (Damage, error) {
 			// included (see RewindCheckpoint); behind-checkpoint keeps the
 			// checkpoint that covers the cut data.
 			if f.Mode == scenarios.TruncateTail {
-				rw, err := RewindCheckpoint(dir, f.Box, b)
+				rw, err := RewindCheckpoint(dir, box, b)
 				d.Checkpoint = &rw
 				if err != nil {
 					return d, fmt.Errorf("damage %s: %w", f.Box, err)
@@ -98,7 +111,20 @@ func DamageBox(dir string, f scenarios.Fault, seed uint64) (Damage, error) {
 	}
 	d.After = int64(len(b))
 	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return d, fmt.Errorf("damage %s: %w", f.Box, err)
+		return d, fmt.Errorf("damage %s: %w", box, err)
 	}
 	return d, nil
+}
+
+// largestFile is the largest regular file directly in dir, or "".
+func largestFile(dir string) string {
+	entries, _ := os.ReadDir(dir)
+	var best string
+	var size int64 = -1
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.Size() > size {
+			best, size = filepath.Join(dir, e.Name()), fi.Size()
+		}
+	}
+	return best
 }
