@@ -203,9 +203,9 @@ func TestPythonTarget_ChecksumRefusesDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The second line's op id: op-0000000000000002 becomes op-0000000000000003.
+	// The second line's payload: "cDI=" (p2) becomes "bDI=" (l2).
 	second := strings.IndexByte(string(b), '\n') + 1
-	at := second + strings.Index(string(b[second:]), "op-0000000000000002") + len("op-000000000000000")
+	at := second + strings.Index(string(b[second:]), `"p":"cDI="`) + len(`"p":"`)
 	b[at] ^= 0x01
 	if err := os.WriteFile(journal, b, 0o600); err != nil {
 		t.Fatal(err)

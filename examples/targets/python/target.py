@@ -385,7 +385,9 @@ class Target:
             op = s.ops.get(s.idem[idem])
             return {"op": {"id": s.idem[idem], "seq": op["seq"] if op else 0, "idempotency_key": idem, "duplicate": True}}
         seq = s.seq + 1
-        oid = "op-%016d" % seq
+        # A random tail: after a power loss under sync interval or never a
+        # lost op's seq is handed out again, but its id must not be.
+        oid = "op-%016d-%s" % (seq, os.urandom(4).hex())
         s._write({"k": "enq", "id": oid, "seq": seq, "p": req.get("payload", ""), "i": idem, "s": req.get("subject", "")})
         return {"op": {"id": oid, "seq": seq, "idempotency_key": idem} if idem else {"id": oid, "seq": seq}}
 
