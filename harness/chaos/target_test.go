@@ -183,3 +183,51 @@ func TestTarget_NaiveTargetFails(t *testing.T) {
 		})
 	}
 }
+
+// TestTarget_PythonKeepsItsPromises: the Python example keeps what its
+// open reply promises through the faults that test it: power losses under
+// sync interval (op ids never reused), a failed fsync, ENOSPC, RLIMIT_FSIZE and kills around a
+// key rotation. No check fails, and the checks of its promises pass.
+func TestTarget_PythonKeepsItsPromises(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs scenarios through python3")
+	}
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed")
+	}
+	_, file, _, _ := runtime.Caller(0)
+	cmd := fmt.Sprintf("'%s' '%s'", py, filepath.Join(filepath.Dir(file), "..", "..", "examples", "targets", "python", "target.py"))
+	for _, tc := range []struct {
+		scenario string
+		pass     []string // checks that must pass
+	}{
+		{"power-loss-interval", []string{"no-loss"}},
+		{"repeated-power-loss-interval", []string{"no-loss"}},
+		{"fsync-error", []string{"no-loss", "error-is(disk-full)"}},
+		{"enospc", []string{"no-loss", "error-is(disk-full)"}},
+		{"disk-full", []string{"error-is(disk-full)"}},
+		{"crash-during-key-rotation", []string{"no-loss"}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			res := runTarget(t, tc.scenario, cmd)
+			v := verdicts(res)
+			if v["faults-injected"] == check.VerdictUnknown {
+				t.Skipf("the fault could not be injected here (no FUSE?): %v", res.Notes)
+			}
+			for name, verdict := range v {
+				if verdict == check.VerdictFail {
+					t.Errorf("%s: %s fails; checks %v", tc.scenario, name, v)
+				}
+			}
+			for _, name := range tc.pass {
+				if v[name] != check.VerdictPass {
+					t.Errorf("%s: %s is %s, want pass; checks %v", tc.scenario, name, v[name], v)
+				}
+			}
+			if !slices.Contains(res.Target.Promises, target.PromiseDurable) {
+				t.Errorf("result.json's target promises %v, want durable among them", res.Target.Promises)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package target_test
 
 import (
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,4 +167,112 @@ func errOf(rep target.Reply) error {
 		return nil
 	}
 	return rep.Error
+}
+
+// The open reply lists exactly what the example keeps: not encrypted,
+// since its journal is plain text.
+func TestPythonTarget_Promises(t *testing.T) {
+	t.Parallel()
+	c := startPython(t)
+	rep := call(t, c, target.Request{Type: target.TypeOpen, Version: target.ProtocolVersion, Dir: t.TempDir()})
+	if rep.Error != nil {
+		t.Fatalf("open: %v", rep.Error)
+	}
+	got := slices.Sorted(slices.Values(rep.Promises))
+	want := []string{target.PromiseDurable, target.PromiseExclusive, target.PromiseFenced, target.PromiseIntegrity, target.PromiseKeyed}
+	if !slices.Equal(got, want) {
+		t.Errorf("promises %q, want %q", got, want)
+	}
+}
+
+// It promises integrity: a flipped bit inside an acknowledged line (one
+// JSON would still parse) is refused as corrupt at that line's offset,
+// not served, and verify finds it too.
+func TestPythonTarget_ChecksumRefusesDamage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c := startPython(t)
+	open := target.Request{Type: target.TypeOpen, Version: target.ProtocolVersion, Dir: dir}
+	call(t, c, open)
+	for _, p := range []string{"p1", "p2", "p3"} {
+		call(t, c, target.Request{Type: target.TypeEnqueue, Payload: []byte(p)})
+	}
+	call(t, c, target.Request{Type: target.TypeClose})
+	journal := filepath.Join(dir, "journal.jsonl")
+	b, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second line's payload: "cDI=" (p2) becomes "bDI=" (l2).
+	second := strings.IndexByte(string(b), '\n') + 1
+	at := second + strings.Index(string(b[second:]), `"p":"cDI="`) + len(`"p":"`)
+	b[at] ^= 0x01
+	if err := os.WriteFile(journal, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep := call(t, c, open)
+	if rep.Error == nil || rep.Error.Class != target.ClassCorrupt || rep.Error.Box != "journal" ||
+		rep.Error.Offset == nil || *rep.Error.Offset != int64(second) {
+		t.Fatalf("open of a flipped bit: %+v, want corrupt in journal at offset %d", rep.Error, second)
+	}
+}
+
+// A write the file system refuses (EFBIG under RLIMIT_FSIZE, as chaos's
+// disk-full does) is disk-full, leaves the journal whole and is not
+// applied: after a reopen without the limit the store has exactly what
+// was acknowledged.
+func TestPythonTarget_DiskFullIsNotAcknowledged(t *testing.T) {
+	t.Parallel()
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("prlimit is not installed")
+	}
+	dir := t.TempDir()
+	c := startPython(t)
+	open := target.Request{Type: target.TypeOpen, Version: target.ProtocolVersion, Dir: dir}
+	call(t, c, open)
+	call(t, c, target.Request{Type: target.TypeEnqueue, Payload: []byte("p1")})
+	call(t, c, target.Request{Type: target.TypeClose})
+	fi, err := os.Stat(filepath.Join(dir, "journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Room for part of one more line: the next write is cut short.
+	limited, err := target.Start(testCtx(t), fmt.Sprintf("'%s' --fsize=%d %s", prlimit, fi.Size()+40, pythonTarget(t)),
+		target.Options{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { limited.Close() })
+	if rep := call(t, limited, open); rep.Error != nil {
+		t.Fatalf("open under the limit: %v", rep.Error)
+	}
+	acked := []string{"p1"}
+	full := 0
+	for _, p := range []string{"p2", "p3", "p4"} {
+		rep := call(t, limited, target.Request{Type: target.TypeEnqueue, Payload: []byte(p)})
+		switch {
+		case rep.Error == nil:
+			acked = append(acked, p)
+		case rep.Error.Class == target.ClassDiskFull:
+			full++
+		default:
+			t.Errorf("enqueue %s: %v, want success or disk-full", p, rep.Error)
+		}
+	}
+	if full == 0 {
+		t.Fatalf("no enqueue failed as disk-full past RLIMIT_FSIZE")
+	}
+	call(t, limited, target.Request{Type: target.TypeClose})
+	if rep := call(t, c, open); rep.Error != nil || len(rep.Repairs) != 0 {
+		t.Fatalf("reopen: %+v, want a whole journal that needs no repair", rep)
+	}
+	st := call(t, c, target.Request{Type: target.TypeState}).State
+	var got []string
+	for _, op := range st.Pending {
+		got = append(got, string(op.Payload))
+	}
+	if !slices.Equal(got, acked) {
+		t.Errorf("pending %q after the reopen, want what was acknowledged, %q", got, acked)
+	}
 }

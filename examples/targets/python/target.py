@@ -3,46 +3,64 @@
 
 It speaks the target protocol (docs/target-protocol.md): one JSON request a
 line on stdin, one reply a line on stdout. Its store is a directory with an
-append-only journal, journal.jsonl: every change is one JSON line, written
-(and, with sync "always", fsynced) before the reply, and replayed on open.
-A torn last line (a crash mid-write) is dropped on open, after a copy of
-the journal is kept and the open reply lists the repair; any other bad
-line is corruption, reported with the byte offset of the line.
+append-only journal, journal.jsonl: every change is one line, the CRC-32 of
+a JSON entry in 8 hex digits, a space and the entry, written (and, with
+sync "always", fsynced) before the reply, and replayed on open. A torn
+last line (a crash mid-write) is dropped on open, after a copy of the
+journal is kept and the open reply lists the repair; any other bad line
+(a checksum that does not match) is corruption, reported with the byte
+offset of the line.
 
 It answers requests one at a time, in order. It claims the core request
-types plus backup, restore, verify, state, export and audit.
+types plus backup, restore, rotate-key, verify, state, export and audit,
+and promises what PROMISES lists: not "encrypted", since the journal is
+plain text.
 
 The open request's settings it applies:
   sync              always: fsync the journal (and, when it creates the
-                    journal, the directory) before replying; interval and
-                    never: no fsync at all (sync_interval_ms is ignored)
+                    journal, the directory) before replying; interval: a
+                    background thread fsyncs every sync_interval_ms when
+                    something was written; never: no fsync at all
   stale_after_ms    how long a lock lease lives without a heartbeat
   recovery          strict: a torn tail is corruption too; other modes
                     drop the torn tail
   failed_ops_alert  the failed-op count above which state lists an alert
 
+Disk errors: a write that fails with ENOSPC or EFBIG, or is cut short, is
+cut back off the journal and refused as disk-full. A failed fsync is
+refused as disk-full too, and since the kernel may have dropped what it
+could not write, the store then refuses every write until it is reopened:
+it never acknowledges a write it could not make durable.
+
 Keys: the journal is not encrypted; the master key only feeds a key check,
 so a wrong key is refused before anything changes. A backup records the
 key check of the key it was made under, and restore checks it against
-backup_key (or the store's own key when backup_key is absent).
+backup_key (or the store's own key when backup_key is absent). rotate-key
+replaces the key check by rename, so a crash leaves the old or the new.
 
 Usage: target.py [--key-file FILE]   (FILE holds 64 hex digits; a fixed
 development key is used without one)
 """
 
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import re
 import sys
+import threading
 import time
+import zlib
 from datetime import datetime
 
 VERSION = 1
 CORE = ["open", "close", "enqueue", "claim", "ack", "fail", "acquire",
         "heartbeat", "release", "get", "put"]
-CAPS = CORE + ["backup", "restore", "verify", "state", "export", "audit"]
+CAPS = CORE + ["backup", "restore", "rotate-key", "verify", "state", "export", "audit"]
+# What the chaos checks may hold it to (docs/target-protocol.md, "open").
+PROMISES = ["durable", "fenced", "integrity", "exclusive", "keyed"]
+DEFAULT_SYNC_INTERVAL_MS = 1000
 SCHEMA_VERSION = 1  # this target has no migrations
 DEFAULT_STALE_AFTER_MS = 120000
 DEFAULT_FAILED_OPS_ALERT = 20
@@ -98,17 +116,49 @@ def wire_op(op):
     return out
 
 
+def encode_entry(e):
+    """A journal line: the entry's CRC-32, a space, the entry, a newline."""
+    body = json.dumps(e, separators=(",", ":")).encode()
+    return b"%08x %s\n" % (zlib.crc32(body), body)
+
+
+def read_journal(path, data, strict):
+    """The entries of a journal's bytes, and the offset of a torn last line
+    (one without its newline) or None. Any line whose checksum does not
+    match is corruption, reported with its byte offset."""
+    entries, offset = [], 0
+    for line in data.split(b"\n"):
+        end = offset + len(line) + 1
+        if line and end > len(data) and not strict:
+            return entries, offset  # no newline: a write cut short
+        if line:
+            try:
+                if len(line) < 10 or line[8:9] != b" " or int(line[:8], 16) != zlib.crc32(line[9:]):
+                    raise ValueError("checksum mismatch")
+                entries.append(json.loads(line[9:]))
+            except ValueError:
+                raise TargetError("corrupt", "%s: damaged line at byte %d" % (path, offset),
+                                  box="journal", offset=offset)
+        offset = end
+    return entries, None
+
+
 class Store:
     def __init__(self, path, key, settings):
         self.dir, self.key = path, key
         self.sync = settings.get("sync") or "always"
         if self.sync not in ("always", "interval", "never"):
             raise TargetError("other", "settings.sync %r: want always, interval or never" % self.sync)
+        self.interval = (settings.get("sync_interval_ms") or DEFAULT_SYNC_INTERVAL_MS) / 1000.0
         self.stale_after = (settings.get("stale_after_ms") or DEFAULT_STALE_AFTER_MS) / 1000.0
         self.strict = settings.get("recovery") == "strict"
         self.failed_alert = settings.get("failed_ops_alert") or DEFAULT_FAILED_OPS_ALERT
         self.repairs = []  # what this open repaired, for the open reply
-        self.journal = None
+        self.fd = None     # the journal, opened for appending
+        self.mu = threading.Lock()  # orders journal writes and the interval thread's fsyncs
+        self.dirty = False  # written since the last fsync (interval mode)
+        self.broken = None  # why writes are refused after a failed fsync
+        self.syncer, self.stop = None, threading.Event()
         os.makedirs(path, exist_ok=True)
         self.lockfd = os.open(os.path.join(path, "LOCK"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -121,11 +171,14 @@ class Store:
             self._check_key()
             self._load()
             self._open_journal()
+            for r in self.repairs:
+                self._write({"k": "audit", "e": "box_repaired", "f": r})
         except Exception:
             self.close()
             raise
-        for r in self.repairs:
-            self._write({"k": "audit", "e": "box_repaired", "f": r})
+        if self.sync == "interval":
+            self.syncer = threading.Thread(target=self._sync_every_interval, daemon=True)
+            self.syncer.start()
 
     def _check_key(self):
         p = os.path.join(self.dir, "keycheck")
@@ -134,8 +187,13 @@ class Store:
                 if f.read().strip() != key_check(self.key):
                     raise TargetError("wrong-key", "the master key does not match this store's key check")
             return
+        self._write_key_check(self.key)
+
+    def _write_key_check(self, key):
+        """Replace the key check by rename: a crash leaves the old or the new."""
+        p = os.path.join(self.dir, "keycheck")
         with open(p + ".tmp", "w") as f:
-            f.write(key_check(self.key) + "\n")
+            f.write(key_check(key) + "\n")
             f.flush()
             os.fsync(f.fileno())
         os.rename(p + ".tmp", p)
@@ -144,9 +202,11 @@ class Store:
     def _open_journal(self):
         p = os.path.join(self.dir, JOURNAL)
         created = not os.path.exists(p)
-        self.journal = open(p, "a", encoding="utf-8")
-        if created and self.sync == "always":
-            os.fsync(self.journal.fileno())
+        self.fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.size = os.fstat(self.fd).st_size  # the end of the last whole line
+        if created and self.sync != "never":
+            # Its name too must survive a power loss before a write counts.
+            os.fsync(self.fd)
             fsync_dir(self.dir)
 
     def _load(self):
@@ -165,19 +225,14 @@ class Store:
             return
         with open(p, "rb") as f:
             data = f.read()
-        offset = 0
-        for line in data.split(b"\n"):
-            end = offset + len(line) + 1
-            if line and end > len(data) and not self.strict:
-                self._drop_tail(p, data, offset)  # no newline: a write cut short
-                return
-            if line:
-                try:
-                    self._apply(json.loads(line))
-                except (ValueError, KeyError):
-                    raise TargetError("corrupt", "%s: damaged line at byte %d" % (p, offset),
-                                      box="journal", offset=offset)
-            offset = end
+        entries, torn = read_journal(p, data, self.strict)
+        for e in entries:
+            try:
+                self._apply(e)
+            except (KeyError, TypeError):
+                raise TargetError("corrupt", "%s: an entry that does not apply: %r" % (p, e), box="journal")
+        if torn is not None:
+            self._drop_tail(p, data, torn)
 
     def _drop_tail(self, p, data, offset):
         """Cut a torn last line, keeping the whole journal as a quarantine copy."""
@@ -221,19 +276,68 @@ class Store:
             raise KeyError(k)
 
     def _write(self, e):
-        self._apply(e)
-        self.journal.write(json.dumps(e, separators=(",", ":")) + "\n")
-        self.journal.flush()
-        if self.sync == "always":
+        """Append e to the journal, durably under sync always, then apply it.
+        A write that fails is cut back off, so the journal ends in a whole
+        line and nothing unacknowledged is applied."""
+        line = encode_entry(e)
+        with self.mu:
+            if self.broken:
+                raise TargetError("disk-full", "an earlier fsync failed (%s): reopen the store" % self.broken)
             try:
-                os.fsync(self.journal.fileno())
+                n = os.write(self.fd, line)
+                if n != len(line):
+                    raise OSError(errno.ENOSPC, "short write: %d of %d bytes" % (n, len(line)))
             except OSError as err:
-                raise TargetError("disk-full", "fsync: %s" % err)
+                self._cut_back()
+                cls = "disk-full" if err.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) else "other"
+                raise TargetError(cls, "write %s: %s" % (JOURNAL, err))
+            self.dirty = True
+            if self.sync == "always":
+                self._fsync()
+            self.size += len(line)
+        self._apply(e)
+
+    def _fsync(self):
+        """fsync the journal (and after its creation, the directory); hold mu.
+        After a failed fsync the kernel may have dropped the unsynced pages,
+        so the file is not what was written: refuse every later write."""
+        try:
+            os.fsync(self.fd)
+            self.dirty = False
+        except OSError as err:
+            self.broken = str(err)
+            self._cut_back()
+            raise TargetError("disk-full", "fsync %s: %s" % (JOURNAL, err))
+
+    def _cut_back(self):
+        try:
+            os.ftruncate(self.fd, self.size)
+        except OSError:
+            pass  # the next open drops a torn tail
+
+    def _sync_every_interval(self):
+        while not self.stop.wait(self.interval):
+            with self.mu:
+                if self.dirty and not self.broken:
+                    try:
+                        self._fsync()
+                    except TargetError as err:
+                        sys.stderr.write("interval fsync: %s\n" % err)
 
     def close(self):
-        if self.journal is not None:
-            self.journal.close()
-            self.journal = None
+        self.stop.set()
+        if self.syncer is not None:
+            self.syncer.join()
+            self.syncer = None
+        if self.fd is not None:
+            with self.mu:
+                if self.sync != "never" and self.dirty and not self.broken:
+                    try:
+                        self._fsync()
+                    except TargetError as err:
+                        sys.stderr.write("close: %s\n" % err)
+                os.close(self.fd)
+                self.fd = None
         if self.lockfd is not None:
             os.close(self.lockfd)
             self.lockfd = None
@@ -264,7 +368,8 @@ class Target:
         if self.store is not None:
             raise TargetError("locked", "a store is open already")
         self.store = Store(req["dir"], key, req.get("settings") or {})
-        rep = {"version": VERSION, "target": "python-example", "target_version": "0.1", "capabilities": CAPS}
+        rep = {"version": VERSION, "target": "python-example", "target_version": "0.1", "capabilities": CAPS,
+               "promises": PROMISES}
         if self.store.repairs:
             rep["repairs"] = self.store.repairs
         return rep
@@ -280,7 +385,9 @@ class Target:
             op = s.ops.get(s.idem[idem])
             return {"op": {"id": s.idem[idem], "seq": op["seq"] if op else 0, "idempotency_key": idem, "duplicate": True}}
         seq = s.seq + 1
-        oid = "op-%016d" % seq
+        # A random tail: after a power loss under sync interval or never a
+        # lost op's seq is handed out again, but its id must not be.
+        oid = "op-%016d-%s" % (seq, os.urandom(4).hex())
         s._write({"k": "enq", "id": oid, "seq": seq, "p": req.get("payload", ""), "i": idem, "s": req.get("subject", "")})
         return {"op": {"id": oid, "seq": seq, "idempotency_key": idem} if idem else {"id": oid, "seq": seq}}
 
@@ -379,9 +486,11 @@ class Target:
             f.write(body)
             f.flush()
             os.fsync(f.fileno())
-        s.journal.close()
-        os.rename(p + ".tmp", p)
-        fsync_dir(s.dir)
+        with s.mu:
+            os.close(s.fd)
+            s.fd = None
+            os.rename(p + ".tmp", p)
+            fsync_dir(s.dir)
         token, lock = s.token, s.lock
         s._load()
         s._open_journal()
@@ -391,18 +500,20 @@ class Target:
         s._write({"k": "audit", "e": "backup_restored", "f": {"bytes": len(body)}})
         return {"detail": {"bytes": len(body), "schema_version": meta.get("schema_version")}}
 
+    def do_rotate_key(self, req):
+        s = self.store
+        new = bytes.fromhex(req.get("new_master_key") or "")
+        if len(new) != 32:
+            raise TargetError("other", "rotate-key: new_master_key wants 64 hex digits")
+        s._write_key_check(new)
+        s.key = new
+        s._write({"k": "audit", "e": "key_rotated", "f": {}})
+
     def do_verify(self, req):
         s = self.store
-        with open(os.path.join(s.dir, JOURNAL), "rb") as f:
-            offset = 0
-            for line in f.read().split(b"\n"):
-                if line:
-                    try:
-                        json.loads(line)
-                    except ValueError:
-                        raise TargetError("corrupt", "journal: damaged line at byte %d" % offset,
-                                          box="journal", offset=offset)
-                offset += len(line) + 1
+        p = os.path.join(s.dir, JOURNAL)
+        with open(p, "rb") as f:
+            read_journal(p, f.read(), True)
         return {"detail": {"ops": len(s.order), "records": len(s.records)}}
 
     def do_state(self, req):
