@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/boxstorm/boxstorm/harness/check"
@@ -66,8 +67,7 @@ func (r *chaosRun) fifoProbe(ctx context.Context) {
 	})
 }
 
-// finalState is what the harness read from the store: the state checks'
-// check.FinalState, and the stats alert-fired reads.
+// finalState is what the harness read: check.FinalState, and the alerts.
 type finalState struct {
 	check.FinalState
 	failedOps int
@@ -184,7 +184,7 @@ func (r *chaosRun) effects(raw []history.HistoryEvent) check.Effects {
 		_ = json.Unmarshal(b, &rep)
 		eff.Rebuilds = append(eff.Rebuilds, check.Rebuild{At: ev.Time, Missing: len(rep.Missing), Malformed: len(rep.MalformedTimestamps)})
 	}
-	eff.RecoverScheduled = r.p.has(scenarios.FaultRecover)
+	eff.RecoverScheduled = r.p.has(scenarios.FaultRecover) && !slices.ContainsFunc(faultEvents(raw), func(e FaultEvent) bool { return e.Type == scenarios.FaultRecover && e.Skipped != "" })
 	eff.Quarantines, _ = filepath.Glob(filepath.Join(r.p.storeDir, "*_corrupted_*.bak"))
 	return eff
 }

@@ -16,7 +16,8 @@ import (
 // carries the payload its acknowledged enqueue sent (changed-payload); and
 // every acknowledged enqueue whose op was neither acked nor failed nor
 // recorded done, and is absent from the final state, is covered by a
-// repair of pending_ops that an audit entry (box_repaired or
+// repair of pending_ops (or of the damaged box, a target's file) that an
+// audit entry (box_repaired or
 // corruption_recovery) reports, or by a restore (silently-dropped). It is
 // a pure function; CheckIntegrityReported adds its violations.
 func RepairMatchesHistory(events []history.HistoryEvent, eff Effects, fs FinalState) []Violation {
@@ -58,7 +59,11 @@ func RepairMatchesHistory(events []history.HistoryEvent, eff Effects, fs FinalSt
 			}
 		}
 	}
-	reported := len(eff.Restores) > 0 || slices.ContainsFunc(eff.Repairs, func(r Repair) bool { return r.Box == BoxPending && r.QuarantineExists }) &&
+	// The queue's box: pending_ops, or a target's damaged file (Damage.Box).
+	queueBox := func(box string) bool {
+		return box == BoxPending || slices.ContainsFunc(eff.Damage, func(d Damage) bool { return d.Box == box })
+	}
+	reported := len(eff.Restores) > 0 || slices.ContainsFunc(eff.Repairs, func(r Repair) bool { return queueBox(r.Box) && r.QuarantineExists }) &&
 		(slices.Contains(fs.Audit, EventBoxRepaired) || slices.Contains(fs.Audit, EventCorruptionRecovery))
 	if reported {
 		return vs

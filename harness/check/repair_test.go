@@ -30,6 +30,10 @@ func TestRepairMatchesHistory(t *testing.T) {
 		{"dropped silently", check.Effects{}, check.FinalState{State: history.StoreState{Pending: []history.StateOp{{ID: "a", PayloadHash: "hash-a"}}}}, []string{"silently-dropped"}},
 		{"repaired without audit", repaired, check.FinalState{State: history.StoreState{Pending: []history.StateOp{{ID: "a", PayloadHash: "hash-a"}}}}, []string{"silently-dropped"}},
 		{"changed payload", repaired, check.FinalState{State: history.StoreState{Pending: []history.StateOp{{ID: "a", PayloadHash: "hash-a"}, {ID: "b", PayloadHash: "hash-x"}}}, Audit: []string{check.EventBoxRepaired}}, []string{"changed-payload"}},
+		{"a target's damaged file repaired and reported", check.Effects{Damage: []check.Damage{{Box: "journal"}}, Repairs: []check.Repair{{Box: "journal", Kind: "torn-tail", QuarantineExists: true}}},
+			check.FinalState{State: history.StoreState{Pending: []history.StateOp{{ID: "a", PayloadHash: "hash-a"}}}, Audit: []string{check.EventBoxRepaired}}, nil},
+		{"a repair of a box that was not damaged", check.Effects{Damage: []check.Damage{{Box: "journal"}}, Repairs: []check.Repair{{Box: "other", Kind: "torn-tail", QuarantineExists: true}}},
+			check.FinalState{State: history.StoreState{Pending: []history.StateOp{{ID: "a", PayloadHash: "hash-a"}}}, Audit: []string{check.EventBoxRepaired}}, []string{"silently-dropped"}},
 		{"unreadable store judged elsewhere", check.Effects{}, check.FinalState{Err: "corrupt"}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

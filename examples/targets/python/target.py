@@ -22,8 +22,10 @@ The open request's settings it applies:
                     background thread fsyncs every sync_interval_ms when
                     something was written; never: no fsync at all
   stale_after_ms    how long a lock lease lives without a heartbeat
-  recovery          strict: a torn tail is corruption too; other modes
-                    drop the torn tail
+  recovery          strict: a torn tail is corruption too; point-in-time:
+                    keep what comes before the first damaged line and
+                    drop the rest (a quarantine copy keeps it all); other
+                    modes drop the torn tail
   failed_ops_alert  the failed-op count above which state lists an alert
 
 Disk errors: a write that fails with ENOSPC or EFBIG, or is cut short, is
@@ -122,23 +124,36 @@ def encode_entry(e):
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 
-def read_journal(path, data, strict):
-    """The entries of a journal's bytes, and the offset of a torn last line
-    (one without its newline) or None. Any line whose checksum does not
-    match is corruption, reported with its byte offset."""
+def parse_line(line):
+    """The entry of a journal line, or None when its checksum fails."""
+    try:
+        if len(line) < 10 or line[8:9] != b" " or int(line[:8], 16) != zlib.crc32(line[9:]):
+            return None
+        return json.loads(line[9:])
+    except ValueError:
+        return None
+
+
+def read_journal(path, data, strict, point_in_time=False):
+    """The entries of a journal's bytes, and the offset of a torn tail or
+    None. A torn tail is what a crash leaves of writes never fsynced: a
+    last line without its newline, or damaged lines (a lost sector reads
+    as zeros) with no good line after them. A damaged line with a good
+    line after it is corruption, reported with its byte offset."""
     entries, offset = [], 0
-    for line in data.split(b"\n"):
+    lines = data.split(b"\n")
+    for i, line in enumerate(lines):
         end = offset + len(line) + 1
         if line and end > len(data) and not strict:
             return entries, offset  # no newline: a write cut short
         if line:
-            try:
-                if len(line) < 10 or line[8:9] != b" " or int(line[:8], 16) != zlib.crc32(line[9:]):
-                    raise ValueError("checksum mismatch")
-                entries.append(json.loads(line[9:]))
-            except ValueError:
+            e = parse_line(line)
+            if e is None:
+                if point_in_time or not strict and all(parse_line(l) is None for l in lines[i + 1:] if l):
+                    return entries, offset
                 raise TargetError("corrupt", "%s: damaged line at byte %d" % (path, offset),
                                   box="journal", offset=offset)
+            entries.append(e)
         offset = end
     return entries, None
 
@@ -152,6 +167,7 @@ class Store:
         self.interval = (settings.get("sync_interval_ms") or DEFAULT_SYNC_INTERVAL_MS) / 1000.0
         self.stale_after = (settings.get("stale_after_ms") or DEFAULT_STALE_AFTER_MS) / 1000.0
         self.strict = settings.get("recovery") == "strict"
+        self.point_in_time = settings.get("recovery") == "point-in-time"
         self.failed_alert = settings.get("failed_ops_alert") or DEFAULT_FAILED_OPS_ALERT
         self.repairs = []  # what this open repaired, for the open reply
         self.fd = None     # the journal, opened for appending
@@ -225,7 +241,7 @@ class Store:
             return
         with open(p, "rb") as f:
             data = f.read()
-        entries, torn = read_journal(p, data, self.strict)
+        entries, torn = read_journal(p, data, self.strict, self.point_in_time)
         for e in entries:
             try:
                 self._apply(e)

@@ -38,6 +38,9 @@ type Damage struct {
 func DamageBox(dir string, f scenarios.Fault, seed uint64) (Damage, error) {
 	path, box := filepath.Join(dir, f.Box+".db"), f.Box
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if f.Mode == scenarios.TruncateBehindCheckpoint {
+			return Damage{}, fmt.Errorf("damage %s: a cut behind the checkpoint needs the reference store's checkpoint.json: %w", f.Box, ErrUnsupportedFault)
+		}
 		if path = largestFile(dir); path == "" {
 			return Damage{}, fmt.Errorf("damage %s: no file in %s: %w", f.Box, dir, ErrUnsupportedFault)
 		}
