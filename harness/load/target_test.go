@@ -209,8 +209,12 @@ func TestTargetBackend_ErrorsByClass(t *testing.T) {
 			t.Errorf("claim: %v, want the reply's *target.Error", err)
 		}
 	}
-	if got := b.Errors(); got[target.ClassStaleToken] != 3 || len(got) != 1 {
-		t.Errorf("Errors() = %v, want stale-token 3", got)
+	// A request type the target does not claim is not sent, and counted.
+	if err := b.Backup(ctx); !errors.Is(err, target.ErrUnsupported) {
+		t.Errorf("backup from a target that does not claim it: %v, want ErrUnsupported", err)
+	}
+	if got := b.Errors(); got[target.ClassStaleToken] != 3 || got[target.ClassUnsupported] != 1 || len(got) != 2 {
+		t.Errorf("Errors() = %v, want stale-token 3, unsupported 1", got)
 	}
 	if b.Err() != nil {
 		t.Errorf("a refusal broke the backend: %v", b.Err())
