@@ -17,12 +17,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/boxstorm/boxstorm/harness/chaos"
-	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/internal/cli"
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/scenarios"
-	"github.com/boxstorm/boxstorm/store"
 )
 
 // suiteOptions are the flags of run, and what replay reads back.
@@ -236,7 +234,7 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 // probeTarget starts the target and opens a store in a scratch directory
 // under out, to fail early and clearly on a target that cannot start or
 // open; it returns the target's name and version, and the protocol's round
-// trip: roundTrips gets of a missing key, one at a time.
+// trip (target.MeasureRoundTrip).
 func probeTarget(ctx context.Context, command, out string) (string, *reports.RoundTrip, error) {
 	if _, err := target.SplitCommand(command); err != nil {
 		return "", nil, cli.UsageErrorf("quote CMD as a shell would", "run: --target: %v", err)
@@ -255,25 +253,16 @@ func probeTarget(ctx context.Context, command, out string) (string, *reports.Rou
 	if err != nil {
 		return fail(err)
 	}
-	const roundTrips = 200
-	h := load.NewHistogram()
-	for i := -1; i < roundTrips; i++ { // the first, untimed, warms the path
-		start := time.Now()
-		_, err := rem.Get(ctx, "chaos_probe", "missing")
-		if i >= 0 {
-			load.RecordClamped(h, time.Since(start))
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			rem.Close()
-			return fail(fmt.Errorf("a get of a missing key answered %v, want outcome not-found", err))
-		}
+	rt, err := target.MeasureRoundTrip(ctx, rem, "chaos_probe", target.DefaultRoundTrips)
+	if err != nil {
+		rem.Close()
+		return fail(err)
 	}
-	l := reports.HistogramLatencies(h)
 	name := strings.TrimSpace(rem.Name() + " " + rem.Version())
 	if err := rem.Close(); err != nil {
 		return fail(fmt.Errorf("close: %w", err))
 	}
-	return name, &reports.RoundTrip{Request: "get of a missing key", Count: roundTrips, P50: l.P50, P99: l.P99}, nil
+	return name, rt, nil
 }
 
 // storeDirs are the directories under a scenario's output directory that

@@ -6,11 +6,9 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/boxstorm/boxstorm/harness/load"
 	"github.com/boxstorm/boxstorm/harness/target"
@@ -18,9 +16,6 @@ import (
 	"github.com/boxstorm/boxstorm/reports"
 	"github.com/boxstorm/boxstorm/store"
 )
-
-// targetCloseTimeout bounds the close request at the end of a run.
-const targetCloseTimeout = 10 * time.Second
 
 // errTargetFailed marks a run whose target stopped answering.
 var errTargetFailed = errors.New("the target failed during the run")
@@ -47,38 +42,29 @@ func (c *runConfig) openTarget(ctx context.Context, e *env, dir string) (*load.T
 	}
 	// The process outlives an interrupt of the run: the run ends, then the
 	// target closes its store and exits when its stdin closes.
-	client, err := target.Start(context.WithoutCancel(ctx), c.target, target.Options{Stderr: e.stderr})
+	rem, err := target.Dial(context.WithoutCancel(ctx), target.RemoteConfig{
+		Command: c.target, Dir: dir, Key: key,
+		Settings: &target.Settings{Sync: c.syncMode.String()},
+		Options:  target.Options{Stderr: e.stderr},
+	})
+	var refused *target.Error
 	if err != nil {
+		if errors.As(err, &refused) {
+			err = fmt.Errorf("target %q refused to open %s: %s: %w", c.target, dir, refused.Class, err)
+		}
 		return nil, nil, nil, cli.WithHint(err, c.targetHint())
 	}
-	stop := func() error {
-		if err := client.Close(); err != nil {
-			return fmt.Errorf("stop target: %w", err)
-		}
-		return nil
-	}
-	tb, err := load.OpenTarget(ctx, client, dir, hex.EncodeToString(key), &target.Settings{Sync: c.syncMode.String()})
+	tb, err := load.NewTargetBackend(rem)
 	if err != nil {
-		client.Kill()
-		_ = client.Close()
+		rem.Kill()
 		return nil, nil, nil, cli.WithHint(err, c.targetHint())
 	}
-	closeTarget := func() error {
-		if tb.Err() != nil {
-			// It broke already; the run's error says how.
-			client.Kill()
-			_ = client.Close()
-			return nil
-		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), targetCloseTimeout)
-		defer cancel()
-		return errors.Join(tb.Close(cctx), stop())
-	}
+	closeTarget := tb.Close
 	if c.workload == load.WorkloadBackupUnderLoad && !tb.Claims(target.TypeBackup) {
 		return nil, nil, nil, errors.Join(cli.UsageErrorf("pick another --workload, or a target that answers backup",
 			"run: workload %s needs the backup request, and target %q does not claim it", c.workload, c.target), closeTarget())
 	}
-	rt, err := tb.MeasureRoundTrip(ctx, load.DefaultRoundTrips)
+	rt, err := tb.MeasureRoundTrip(ctx, target.DefaultRoundTrips)
 	if err != nil {
 		return nil, nil, nil, errors.Join(cli.WithHint(fmt.Errorf("target %q: %w", c.target, err), c.targetHint()), closeTarget())
 	}

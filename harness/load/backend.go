@@ -2,7 +2,7 @@ package load
 
 // The store workloads drive a Backend: the few calls they make of a store.
 // The reference store serves in process (NewStoreBackend); any store behind
-// the target protocol serves through a TargetBackend.
+// the target protocol serves through a TargetBackend, over a target.Remote.
 
 import (
 	"context"
@@ -75,12 +75,18 @@ func (b storeBackend) EnqueueBatch(ctx context.Context, payloads [][]byte) error
 	return err
 }
 
-func (b storeBackend) Claim(ctx context.Context, token uint64) (string, error) {
-	op, err := b.s.Claim(ctx, token)
+// claimedID is a claim's answer as Backend.Claim gives it: "" and no
+// error when the queue is empty.
+func claimedID(op store.Op, err error) (string, error) {
 	if errors.Is(err, store.ErrEmpty) {
 		return "", nil
 	}
-	return op.ID, stale(err)
+	return op.ID, err
+}
+
+func (b storeBackend) Claim(ctx context.Context, token uint64) (string, error) {
+	id, err := claimedID(b.s.Claim(ctx, token))
+	return id, stale(err)
 }
 
 func (b storeBackend) Ack(ctx context.Context, token uint64, id string) error {

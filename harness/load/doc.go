@@ -19,18 +19,21 @@
 // A [Backend] is the few calls the store workloads make. The reference
 // store serves in process ([NewStoreBackend]; [NewStoreWorkload] is the
 // shortcut). Any store behind the target protocol (docs/target-protocol.md)
-// serves as a [TargetBackend]:
+// serves as a [TargetBackend], a thin wrapper over the same
+// [github.com/boxstorm/boxstorm/harness/target.Remote] chaos drives:
 //
-//	c, err := target.Start(ctx, "storectl serve", target.Options{})
-//	b, err := load.OpenTarget(ctx, c, dir, masterKeyHex, &target.Settings{Sync: "always"})
-//	rt, err := b.MeasureRoundTrip(ctx, load.DefaultRoundTrips) // what the protocol adds
+//	rem, err := target.Dial(ctx, target.RemoteConfig{Command: "storectl serve", Dir: dir, Key: masterKey,
+//		Settings: &target.Settings{Sync: "always"}})
+//	b, err := load.NewTargetBackend(rem) // b.Close closes rem
+//	rt, err := b.MeasureRoundTrip(ctx, target.DefaultRoundTrips) // what the protocol adds
 //	w, err := load.NewWorkload(ctx, b, load.WorkloadCycle, opts)
 //
 // Each op is one request, and every busy worker has one in flight, so the
 // target's concurrency and group commit are measured, plus the round trip.
 // A refusal is an op error, counted by its class ([TargetBackend.Errors]);
-// a request that gets no reply (the target exited or broke the protocol)
-// closes [TargetBackend.Broken], so the caller can stop the run.
+// a request that gets no reply (the target exited, broke the protocol or
+// did not answer in time) is counted as [ClassTransport] and closes
+// [TargetBackend.Broken], so the caller can stop the run.
 //
 // # Guarantees
 //

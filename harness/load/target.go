@@ -1,10 +1,11 @@
 package load
 
 // TargetBackend drives a store in any language through the target protocol
-// (docs/target-protocol.md): each Backend call is one request, and many are
-// in flight at once, one per busy worker, since the client matches replies
-// by id. So the target's own concurrency and group commit are what gets
-// measured, with the protocol's round trip added to every op.
+// (docs/target-protocol.md), as a thin wrapper over a *target.Remote: each
+// Backend call is one request, and many are in flight at once, one per busy
+// worker, since the client matches replies by id. So the target's own
+// concurrency and group commit are what gets measured, with the protocol's
+// round trip added to every op.
 
 import (
 	"context"
@@ -16,32 +17,29 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/boxstorm/boxstorm/harness/target"
 	"github.com/boxstorm/boxstorm/reports"
+	"github.com/boxstorm/boxstorm/store"
 )
 
 // ClassTransport counts, in TargetBackend.Errors, the requests that got no
 // reply: the target exited, broke the protocol or did not answer in time.
 const ClassTransport = "transport"
 
-// DefaultRoundTrips is how many round trips MeasureRoundTrip times.
-const DefaultRoundTrips = 200
-
 // prefillInFlight is how many prefill requests a TargetBackend keeps in
 // flight: enough for a target's group commit to batch them.
 const prefillInFlight = 64
 
 // TargetBackend is a target process as a Backend. Make one with
-// OpenTarget. A request that gets no reply (the target exited, broke the
-// protocol, or did not answer within the client's timeout) breaks it: the
-// call returns the client's error, Broken is closed and Err says why, so
-// a run can stop instead of counting the same failure until it ends.
+// NewTargetBackend. A request that gets no reply (the target exited, broke
+// the protocol, or did not answer within the client's timeout, which stops
+// the target) breaks it: the call returns the transport error, Broken is
+// closed and Err says why, so a run can stop instead of counting the same
+// failure until it ends.
 type TargetBackend struct {
-	c    *target.Client
-	open target.Reply
-	tmp  string // holds the backups of backup-under-load
+	r   *target.Remote
+	tmp string // holds the backups of backup-under-load
 
 	mu     sync.Mutex
 	errs   map[string]int64
@@ -51,42 +49,31 @@ type TargetBackend struct {
 
 var _ Backend = (*TargetBackend)(nil)
 
-// OpenTarget sends c the open request for dir, with masterKey (64 hex
-// digits; the target's own key when empty) and settings, and returns the
-// target as a Backend. A refused open is an error wrapping the reply's
-// *target.Error; an open reply in another protocol version wraps
-// target.ErrProtocol, and so does one that does not claim every core
-// request type. The caller still owns c and closes it after Close.
-func OpenTarget(ctx context.Context, c *target.Client, dir, masterKey string, settings *target.Settings) (*TargetBackend, error) {
-	rep, err := c.Call(ctx, target.Request{Type: target.TypeOpen, Version: target.ProtocolVersion, Dir: dir, MasterKey: masterKey, Settings: settings})
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("open %s: %w", dir, err)
-	case rep.Error != nil:
-		return nil, fmt.Errorf("target %q refused to open %s: %w", c.Name(), dir, rep.Error)
-	case rep.Version != target.ProtocolVersion:
-		return nil, fmt.Errorf("target %q: open reply speaks protocol version %d, want %d: %w", c.Name(), rep.Version, target.ProtocolVersion, target.ErrProtocol)
-	}
+// NewTargetBackend returns the target r, dialled and opened with
+// target.Dial, as a Backend; its Close closes r. A target whose open reply
+// does not claim every core request type is refused with an error wrapping
+// target.ErrProtocol, and the caller still owns r.
+func NewTargetBackend(r *target.Remote) (*TargetBackend, error) {
 	var missing []string
 	for _, typ := range target.CoreTypes() {
-		if !slices.Contains(rep.Capabilities, typ) {
+		if !r.Has(typ) {
 			missing = append(missing, typ)
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("target %q: its open reply claims no %s, which every target answers: %w", c.Name(), strings.Join(missing, ", "), target.ErrProtocol)
+		return nil, fmt.Errorf("target %q: its open reply claims no %s, which every target answers: %w", r.Command(), strings.Join(missing, ", "), target.ErrProtocol)
 	}
-	return &TargetBackend{c: c, open: rep, errs: map[string]int64{}, broken: make(chan struct{})}, nil
+	return &TargetBackend{r: r, errs: map[string]int64{}, broken: make(chan struct{})}, nil
 }
 
 // Name is the target's name, as its open reply gives it.
-func (b *TargetBackend) Name() string { return b.open.Target }
+func (b *TargetBackend) Name() string { return b.r.Name() }
 
 // Version is the target's version, as its open reply gives it.
-func (b *TargetBackend) Version() string { return b.open.TargetVer }
+func (b *TargetBackend) Version() string { return b.r.Version() }
 
 // Claims reports whether the target answers the request type typ.
-func (b *TargetBackend) Claims(typ string) bool { return slices.Contains(b.open.Capabilities, typ) }
+func (b *TargetBackend) Claims(typ string) bool { return b.r.Has(typ) }
 
 // Broken is closed when a request got no reply; Err then says why.
 func (b *TargetBackend) Broken() <-chan struct{} { return b.broken }
@@ -108,115 +95,106 @@ func (b *TargetBackend) Errors() map[string]int64 {
 
 // Report returns the target as a report names it, with its errors so far.
 func (b *TargetBackend) Report() *reports.Target {
-	t := &reports.Target{Command: b.c.Name(), Name: b.Name(), Version: b.Version()}
+	t := &reports.Target{Command: b.r.Command(), Name: b.Name(), Version: b.Version()}
 	if errs := b.Errors(); len(errs) > 0 {
 		t.Errors = errs
 	}
 	return t
 }
 
-// call sends req and turns a refusal into an error: a stale-token refusal
-// wraps ErrStaleToken. A request that got no reply, other than for ctx
-// ending, breaks the backend.
-func (b *TargetBackend) call(ctx context.Context, req target.Request) (target.Reply, error) {
-	rep, err := b.c.Call(ctx, req)
-	if err != nil {
+// note counts the error a typ request ended in by its class and returns
+// it, a stale-token refusal wrapping ErrStaleToken. A request that got no
+// reply, other than for ctx ending, breaks the backend. An outcome
+// (store.ErrNotFound...) is no refusal and is not counted.
+func (b *TargetBackend) note(ctx context.Context, typ string, err error) error {
+	var te *target.Error
+	switch {
+	case err == nil:
+		return nil
+	case target.IsTransport(err):
 		if ctx.Err() != nil {
-			return rep, err // the run is ending: not the target's failure
+			return err // the run is ending: not the target's failure
 		}
+		b.count(ClassTransport)
 		b.mu.Lock()
-		b.errs[ClassTransport]++
 		if b.err == nil {
 			b.err = err
 			close(b.broken)
 		}
 		b.mu.Unlock()
-		return rep, err
+		return err
+	case errors.As(err, &te):
+		b.count(te.Class)
+	case errors.Is(err, target.ErrUnsupported): // not sent: the target does not claim it
+		b.count(target.ClassUnsupported)
+	default:
+		return err
 	}
-	if rep.Error != nil {
-		b.mu.Lock()
-		b.errs[rep.Error.Class]++
-		b.mu.Unlock()
-		if rep.Error.Class == target.ClassStaleToken {
-			return rep, fmt.Errorf("%s: %w: %w", req.Type, ErrStaleToken, rep.Error)
-		}
-		return rep, fmt.Errorf("%s: %w", req.Type, rep.Error)
-	}
-	return rep, nil
+	return stale(fmt.Errorf("%s: %w", typ, err))
+}
+
+func (b *TargetBackend) count(class string) {
+	b.mu.Lock()
+	b.errs[class]++
+	b.mu.Unlock()
 }
 
 // Enqueue implements Backend.
 func (b *TargetBackend) Enqueue(ctx context.Context, payload []byte) error {
-	_, err := b.call(ctx, target.Request{Type: target.TypeEnqueue, Payload: payload})
-	return err
+	_, err := b.r.Enqueue(ctx, payload, store.EnqueueOptions{})
+	return b.note(ctx, target.TypeEnqueue, err)
 }
 
 // EnqueueBatch implements Backend, with prefillInFlight requests in flight.
 func (b *TargetBackend) EnqueueBatch(ctx context.Context, payloads [][]byte) error {
-	return b.fanOut(ctx, len(payloads), func(i int) target.Request {
-		return target.Request{Type: target.TypeEnqueue, Payload: payloads[i]}
-	})
+	return fanOut(ctx, len(payloads), func(ctx context.Context, i int) error { return b.Enqueue(ctx, payloads[i]) })
 }
 
 // Claim implements Backend.
 func (b *TargetBackend) Claim(ctx context.Context, token uint64) (string, error) {
-	rep, err := b.call(ctx, target.Request{Type: target.TypeClaim, Token: token})
-	if err != nil || rep.Outcome == target.OutcomeEmpty || rep.Op == nil {
-		return "", err
-	}
-	return rep.Op.ID, nil
+	op, err := b.r.Claim(ctx, token)
+	return claimedID(op, b.note(ctx, target.TypeClaim, err))
 }
 
-// Ack implements Backend. An op the target says is not claimed is an error,
-// as it is in process.
+// Ack implements Backend. An op the target says is not claimed is an error
+// (store.ErrNotClaimed), as it is in process.
 func (b *TargetBackend) Ack(ctx context.Context, token uint64, id string) error {
-	rep, err := b.call(ctx, target.Request{Type: target.TypeAck, Token: token, OpID: id})
-	if err == nil && rep.Outcome != target.OutcomeOK {
-		err = fmt.Errorf("ack %s: %s", id, rep.Outcome)
-	}
-	return err
+	return b.note(ctx, target.TypeAck, b.r.Ack(ctx, token, id))
 }
 
 // Acquire implements Backend, with the caller's clock in the request.
 func (b *TargetBackend) Acquire(ctx context.Context, owner string) (uint64, error) {
-	rep, err := b.call(ctx, target.Request{Type: target.TypeAcquire, Owner: owner, Now: time.Now().UTC()})
-	if err != nil || rep.Outcome == target.OutcomeLockHeld {
-		return 0, err
-	}
-	if rep.Token == 0 {
+	lease, err := b.r.AcquireLock(ctx, store.LockRequest{Owner: owner})
+	switch {
+	case errors.Is(err, store.ErrLockHeld):
+		return 0, nil
+	case err == nil && lease.Token == 0:
 		return 0, fmt.Errorf("acquire: the target granted the lock with no fencing token")
 	}
-	return rep.Token, nil
+	return lease.Token, b.note(ctx, target.TypeAcquire, err)
 }
 
 // Release implements Backend.
 func (b *TargetBackend) Release(ctx context.Context, token uint64) error {
-	_, err := b.call(ctx, target.Request{Type: target.TypeRelease, Token: token, Now: time.Now().UTC()})
-	return err
+	return b.note(ctx, target.TypeRelease, b.r.ReleaseLock(ctx, token))
 }
 
-// Get implements Backend. A record the target does not find is an error,
-// as it is in process.
+// Get implements Backend. A record the target does not find is an error
+// (store.ErrNotFound), as it is in process.
 func (b *TargetBackend) Get(ctx context.Context, box, key string) error {
-	rep, err := b.call(ctx, target.Request{Type: target.TypeGet, Box: box, Key: key})
-	if err == nil && rep.Outcome != target.OutcomeOK {
-		err = fmt.Errorf("get %s/%s: %s", box, key, rep.Outcome)
-	}
-	return err
+	_, err := b.r.Get(ctx, box, key)
+	return b.note(ctx, target.TypeGet, err)
 }
 
 // Put implements Backend.
 func (b *TargetBackend) Put(ctx context.Context, box, key string, value []byte) error {
-	_, err := b.call(ctx, target.Request{Type: target.TypePut, Box: box, Key: key, Payload: value})
-	return err
+	return b.note(ctx, target.TypePut, b.r.Put(ctx, box, key, value))
 }
 
 // PutBatch implements Backend, with prefillInFlight requests in flight.
 func (b *TargetBackend) PutBatch(ctx context.Context, box string, records map[string][]byte) error {
 	keys := slices.Collect(maps.Keys(records))
-	return b.fanOut(ctx, len(keys), func(i int) target.Request {
-		return target.Request{Type: target.TypePut, Box: box, Key: keys[i], Payload: records[keys[i]]}
-	})
+	return fanOut(ctx, len(keys), func(ctx context.Context, i int) error { return b.Put(ctx, box, keys[i], records[keys[i]]) })
 }
 
 // Backup implements Backend: the target writes the backup into a
@@ -234,13 +212,13 @@ func (b *TargetBackend) Backup(ctx context.Context) error {
 	}
 	path := filepath.Join(b.tmp, "backup.age")
 	b.mu.Unlock()
-	_, err := b.call(ctx, target.Request{Type: target.TypeBackup, Path: path})
-	return err
+	_, err := b.r.BackupFile(ctx, path)
+	return b.note(ctx, target.TypeBackup, err)
 }
 
-// fanOut sends n requests with up to prefillInFlight in flight and returns
-// the first error.
-func (b *TargetBackend) fanOut(ctx context.Context, n int, req func(int) target.Request) error {
+// fanOut runs call for 0..n-1 with up to prefillInFlight in flight and
+// returns the first error; the calls after it are not made.
+func fanOut(ctx context.Context, n int, call func(context.Context, int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -254,7 +232,7 @@ func (b *TargetBackend) fanOut(ctx context.Context, n int, req func(int) target.
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if _, err := b.call(ctx, req(i)); err != nil {
+			if err := call(ctx, i); err != nil {
 				once.Do(func() { first = err; cancel() })
 			}
 		}()
@@ -266,48 +244,25 @@ func (b *TargetBackend) fanOut(ctx context.Context, n int, req func(int) target.
 	return first
 }
 
-// MeasureRoundTrip times n round trips of the cheapest request, a get of a
-// missing key, one at a time, after one untimed to warm the path (the
-// first get may create the data box). The answer must be not-found.
+// MeasureRoundTrip times n round trips with target.MeasureRoundTrip, in
+// the data box the kv workloads use, counting a failure as any request's.
 func (b *TargetBackend) MeasureRoundTrip(ctx context.Context, n int) (*reports.RoundTrip, error) {
-	if n <= 0 {
-		return nil, fmt.Errorf("%w: %d round trips", ErrInvalidConfig, n)
+	rt, err := target.MeasureRoundTrip(ctx, b.r, KVBox, n)
+	if err != nil {
+		return nil, b.note(ctx, target.TypeGet, err)
 	}
-	req := target.Request{Type: target.TypeGet, Box: KVBox, Key: "loadgen-round-trip-missing"}
-	h := NewHistogram()
-	for i := -1; i < n; i++ {
-		start := time.Now()
-		rep, err := b.call(ctx, req)
-		d := time.Since(start)
-		if err != nil {
-			return nil, fmt.Errorf("round trip: %w", err)
-		}
-		if rep.Outcome != target.OutcomeNotFound {
-			return nil, fmt.Errorf("round trip: a get of a missing key answered %s, want outcome %s", describeReply(rep), target.OutcomeNotFound)
-		}
-		if i >= 0 {
-			RecordClamped(h, d)
-		}
-	}
-	l := reports.HistogramLatencies(h)
-	return &reports.RoundTrip{Request: "get of a missing key", Count: n, P50: l.P50, P99: l.P99}, nil
+	return rt, nil
 }
 
-func describeReply(r target.Reply) string {
-	if r.Outcome == "" {
-		return "found a value"
-	}
-	return "outcome " + r.Outcome
-}
-
-// Close closes the store (the close request) and removes the backups'
-// directory. It leaves the process to its owner.
-func (b *TargetBackend) Close(ctx context.Context) error {
+// Close closes the store (the close request) and ends the target process,
+// or kills it when the backend broke already, and removes the backups'
+// directory. The client's timeout and close grace bound it.
+func (b *TargetBackend) Close() error {
 	var err error
-	if b.Err() == nil {
-		if _, cerr := b.call(ctx, target.Request{Type: target.TypeClose}); cerr != nil {
-			err = fmt.Errorf("close: %w", cerr)
-		}
+	if b.Err() != nil {
+		b.r.Kill()
+	} else if cerr := b.r.Close(); cerr != nil {
+		err = fmt.Errorf("close target: %w", cerr)
 	}
 	if b.tmp != "" {
 		if rerr := os.RemoveAll(b.tmp); rerr != nil {

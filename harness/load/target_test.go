@@ -3,13 +3,14 @@ package load_test
 import (
 	"bufio"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,7 +53,15 @@ func playTarget(mode string) int {
 			return 3
 		}
 		if req.Type == target.TypeOpen {
-			out.Encode(target.Reply{ID: req.ID, Version: target.ProtocolVersion, Target: "fake-" + mode, TargetVer: "0", Capabilities: target.CoreTypes()})
+			caps := target.CoreTypes()
+			if mode == "partial" { // claims every core type but ack
+				caps = slices.DeleteFunc(caps, func(typ string) bool { return typ == target.TypeAck })
+			}
+			out.Encode(target.Reply{ID: req.ID, Version: target.ProtocolVersion, Target: "fake-" + mode, TargetVer: "0", Capabilities: caps})
+			continue
+		}
+		if req.Type == target.TypeClose {
+			out.Encode(target.Reply{ID: req.ID})
 			continue
 		}
 		switch mode {
@@ -77,20 +86,33 @@ func playTarget(mode string) int {
 	return 0
 }
 
-// startTarget starts the test binary as the target mode and closes it
-// when the test ends.
-func startTarget(t *testing.T, mode string) *target.Client {
+// openTarget dials the test binary as the target mode, opening dir with
+// key and settings, and closes it when the test ends.
+func openTarget(t *testing.T, mode, dir string, key []byte, settings *target.Settings) *load.TargetBackend {
+	t.Helper()
+	rem, err := dialTarget(t, mode, dir, key, settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := load.NewTargetBackend(rem)
+	if err != nil {
+		rem.Kill()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func dialTarget(t *testing.T, mode, dir string, key []byte, settings *target.Settings) (*target.Remote, error) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := target.Start(context.Background(), fmt.Sprintf("'%s'", exe), target.Options{Env: []string{targetEnv + "=" + mode}, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return target.Dial(context.Background(), target.RemoteConfig{
+		Command: fmt.Sprintf("'%s'", exe), Dir: dir, Key: key, Settings: settings,
+		Options: target.Options{Env: []string{targetEnv + "=" + mode}, Timeout: 10 * time.Second},
+	})
 }
 
 func TestTargetBackend_Workloads(t *testing.T) {
@@ -98,10 +120,7 @@ func TestTargetBackend_Workloads(t *testing.T) {
 		t.Run(wl.Name, func(t *testing.T) {
 			ctx := context.Background()
 			dir := filepath.Join(t.TempDir(), "store")
-			b, err := load.OpenTarget(ctx, startTarget(t, "store"), dir, hex.EncodeToString(testutil.Key), &target.Settings{Sync: "never"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := openTarget(t, "store", dir, testutil.Key, &target.Settings{Sync: "never"})
 			if got, want := b.Name(), target.StoreTargetName; got != want {
 				t.Errorf("Name() = %q, want %q", got, want)
 			}
@@ -125,7 +144,7 @@ func TestTargetBackend_Workloads(t *testing.T) {
 			if total < 200 {
 				t.Errorf("measured %d ops, want 200", total)
 			}
-			if err := b.Close(ctx); err != nil {
+			if err := b.Close(); err != nil {
 				t.Fatal(err)
 			}
 			if wl.Name != load.WorkloadEnqueue {
@@ -146,10 +165,7 @@ func TestTargetBackend_Workloads(t *testing.T) {
 
 func TestTargetBackend_RoundTrip(t *testing.T) {
 	ctx := context.Background()
-	b, err := load.OpenTarget(ctx, startTarget(t, "store"), t.TempDir(), hex.EncodeToString(testutil.Key), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openTarget(t, "store", t.TempDir(), testutil.Key, nil)
 	rt, err := b.MeasureRoundTrip(ctx, 50)
 	if err != nil {
 		t.Fatal(err)
@@ -167,10 +183,7 @@ func TestTargetBackend_RoundTrip(t *testing.T) {
 // time would never get a reply.
 func TestTargetBackend_RequestsInFlight(t *testing.T) {
 	ctx := context.Background()
-	b, err := load.OpenTarget(ctx, startTarget(t, "quad"), t.TempDir(), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openTarget(t, "quad", t.TempDir(), nil, nil)
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	for i := range errs {
@@ -185,10 +198,7 @@ func TestTargetBackend_RequestsInFlight(t *testing.T) {
 
 func TestTargetBackend_ErrorsByClass(t *testing.T) {
 	ctx := context.Background()
-	b, err := load.OpenTarget(ctx, startTarget(t, "stale"), t.TempDir(), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openTarget(t, "stale", t.TempDir(), nil, nil)
 	for range 3 {
 		_, err := b.Claim(ctx, 7)
 		if !errors.Is(err, load.ErrStaleToken) {
@@ -199,8 +209,12 @@ func TestTargetBackend_ErrorsByClass(t *testing.T) {
 			t.Errorf("claim: %v, want the reply's *target.Error", err)
 		}
 	}
-	if got := b.Errors(); got[target.ClassStaleToken] != 3 || len(got) != 1 {
-		t.Errorf("Errors() = %v, want stale-token 3", got)
+	// A request type the target does not claim is not sent, and counted.
+	if err := b.Backup(ctx); !errors.Is(err, target.ErrUnsupported) {
+		t.Errorf("backup from a target that does not claim it: %v, want ErrUnsupported", err)
+	}
+	if got := b.Errors(); got[target.ClassStaleToken] != 3 || got[target.ClassUnsupported] != 1 || len(got) != 2 {
+		t.Errorf("Errors() = %v, want stale-token 3, unsupported 1", got)
 	}
 	if b.Err() != nil {
 		t.Errorf("a refusal broke the backend: %v", b.Err())
@@ -209,10 +223,7 @@ func TestTargetBackend_ErrorsByClass(t *testing.T) {
 
 func TestTargetBackend_TargetExits(t *testing.T) {
 	ctx := context.Background()
-	b, err := load.OpenTarget(ctx, startTarget(t, "exit"), t.TempDir(), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openTarget(t, "exit", t.TempDir(), nil, nil)
 	var last error
 	for range 5 {
 		if last = b.Enqueue(ctx, []byte("x")); last != nil {
@@ -235,14 +246,16 @@ func TestTargetBackend_TargetExits(t *testing.T) {
 	}
 }
 
-func TestOpenTarget_Refused(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	s := testutil.MustOpen(t, dir) // holds the directory's lock
-	_ = s
-	_, err := load.OpenTarget(ctx, startTarget(t, "store"), dir, hex.EncodeToString(testutil.Key), nil)
-	var te *target.Error
-	if !errors.As(err, &te) || te.Class != target.ClassLocked {
-		t.Fatalf("open of a locked store: %v, want class locked", err)
+// A target that does not claim every core request type is refused: it is
+// not a target loadgen can drive.
+func TestNewTargetBackend_MissingCoreTypes(t *testing.T) {
+	rem, err := dialTarget(t, "partial", t.TempDir(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rem.Kill()
+	_, err = load.NewTargetBackend(rem)
+	if !errors.Is(err, target.ErrProtocol) || !strings.Contains(err.Error(), "claims no ack") {
+		t.Fatalf("a target that claims no ack: %v, want ErrProtocol naming ack", err)
 	}
 }

@@ -40,6 +40,10 @@ type Options struct {
 	Env []string
 }
 
+// exitWait is how long a client whose target closed its stdout waits for
+// the process to be reaped, so that its error can say how it exited.
+const exitWait = time.Second
+
 // Client drives one target process over the protocol. Call may be used
 // from many goroutines at once: requests are matched to replies by id, so
 // a target may answer them in any order.
@@ -160,7 +164,7 @@ func (c *Client) read(r *os.File) {
 	// can say how it exited.
 	select {
 	case <-c.exited:
-	case <-time.After(time.Second):
+	case <-time.After(exitWait):
 	}
 	c.fail(c.exitError())
 }
@@ -261,8 +265,13 @@ func (c *Client) Call(ctx context.Context, req Request) (Reply, error) {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return Reply{}, fmt.Errorf("target %q: %s request %d: stdin not read for %s: %w", c.name, req.Type, req.ID, c.opts.Timeout, ErrTimeout)
 		}
-		if e := c.brokenErr(); e != nil {
-			return Reply{}, e
+		// A target that exited closed its stdin before the reader sees its
+		// stdout end: wait for that, so the error says how it exited and
+		// what its stderr said, not only that the pipe broke.
+		select {
+		case <-c.broken:
+			return Reply{}, c.brokenErr()
+		case <-time.After(exitWait + time.Second):
 		}
 		return Reply{}, fmt.Errorf("target %q: writing %s request %d: %v: %w", c.name, req.Type, req.ID, err, ErrExited)
 	}

@@ -66,6 +66,25 @@ func TestClient_BadTargets(t *testing.T) {
 	}
 }
 
+// A target that exits before it reads a request is an error that says how
+// it exited and what its stderr said, however the first write races its
+// exit (the write may find the pipe broken before stdout is seen to end).
+func TestClient_ExitsBeforeFirstRequest(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	for i := range 10 {
+		c, err := target.Start(ctx, `sh -c "echo dying >&2; exit 3"`, target.Options{Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Call(ctx, target.Request{Type: target.TypeOpen})
+		c.Close()
+		if !errors.Is(err, target.ErrExited) || !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "its stderr ends: dying") {
+			t.Fatalf("start %d: error %v, want ErrExited with its exit status and stderr", i, err)
+		}
+	}
+}
+
 // A target that writes to stdout before it is asked (a banner, a debug
 // print) breaks the protocol; the next call says so and names it.
 func TestClient_UnpromptedOutput(t *testing.T) {

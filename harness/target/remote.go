@@ -81,6 +81,9 @@ func (r *Remote) Name() string { return r.info.Name }
 // Version is the target's version, from its open reply.
 func (r *Remote) Version() string { return r.info.Version }
 
+// Command is the target's command line, as RemoteConfig.Command gave it.
+func (r *Remote) Command() string { return r.c.Name() }
+
 // Info is what the target's open reply said of it.
 func (r *Remote) Info() Info { return r.info }
 
