@@ -18,6 +18,7 @@ import (
 // TestMain lets the test binary act as a child process for the crash and
 // second-process tests (see helperMain).
 func TestMain(m *testing.M) {
+	testutil.QuietRaceExit()
 	if mode := os.Getenv("BOXSTORM_STORE_HELPER"); mode != "" {
 		os.Exit(helperMain(mode))
 	}

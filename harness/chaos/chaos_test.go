@@ -16,6 +16,7 @@ import (
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/faultfs"
 	"github.com/boxstorm/boxstorm/harness/history"
+	"github.com/boxstorm/boxstorm/internal/testutil"
 	"github.com/boxstorm/boxstorm/scenarios"
 	"github.com/boxstorm/boxstorm/store"
 )
@@ -28,6 +29,7 @@ import (
 // worker or processor process (one that misbehaves on purpose first, when
 // a test asks procTestChild to).
 func init() {
+	testutil.QuietRaceExit()
 	if len(os.Args) > 1 && os.Args[1] == chaos.FaultFSCommand {
 		os.Exit(faultfs.ServeMain(context.Background(), os.Args[2:], os.Stderr))
 	}

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/boxstorm/boxstorm/harness/faultfs"
+	"github.com/boxstorm/boxstorm/internal/testutil"
 )
 
 // TestMain doubles as the server: Start re-executes this test binary with
 // the __faultfs subcommand, as the chaos runner re-executes itself.
 func TestMain(m *testing.M) {
+	testutil.QuietRaceExit()
 	if len(os.Args) > 1 && os.Args[1] == "__faultfs" {
 		os.Exit(faultfs.ServeMain(context.Background(), os.Args[2:], os.Stderr))
 	}

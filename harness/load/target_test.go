@@ -26,6 +26,7 @@ import (
 const targetEnv = "BOXSTORM_LOAD_TEST_TARGET"
 
 func TestMain(m *testing.M) {
+	testutil.QuietRaceExit()
 	if mode := os.Getenv(targetEnv); mode != "" {
 		os.Exit(playTarget(mode))
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/boxstorm/boxstorm/harness/target"
+	"github.com/boxstorm/boxstorm/internal/testutil"
 	"github.com/boxstorm/boxstorm/store"
 )
 
@@ -18,6 +19,7 @@ import (
 const fakeEnv = "BOXSTORM_FAKE_TARGET"
 
 func TestMain(m *testing.M) {
+	testutil.QuietRaceExit()
 	if mode := os.Getenv(fakeEnv); mode != "" {
 		os.Exit(fake(mode))
 	}

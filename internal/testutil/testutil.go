@@ -77,3 +77,15 @@ func BuildTool(tb testing.TB, dir, name string) string {
 	}
 	return out
 }
+
+// QuietRaceExit has the child processes a test starts from its own binary
+// (workers, targets, fake tools) exit at once when the binary is built
+// with -race: the race runtime otherwise sleeps a second at every exit
+// (GORACE atexit_sleep_ms), which a test that starts hundreds of children
+// pays hundreds of times. Call it from TestMain or init; a GORACE the
+// caller set is kept.
+func QuietRaceExit() {
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/boxstorm/boxstorm/harness/target"
+	"github.com/boxstorm/boxstorm/internal/testutil"
 )
 
 // childEnv makes the test binary run the target itself, so every test
@@ -17,6 +18,7 @@ import (
 const childEnv = "BOXSTORM_NAIVE_CHILD"
 
 func TestMain(m *testing.M) {
+	testutil.QuietRaceExit()
 	if os.Getenv(childEnv) != "" {
 		if err := run(context.Background(), os.Stdin, os.Stdout, os.Stderr); err != nil {
 			fmt.Fprintf(os.Stderr, "naive: error: %v\n", err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/boxstorm/boxstorm/internal/testutil"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -35,6 +36,7 @@ func (p Program) exitFile() string { return "." + p.Name + "-exit" }
 // Main is TestMain for a tool's script tests: it lets the test binary run
 // as p.Name, recording each run's exit code for the exitcode command.
 func Main(m *testing.M, p Program) {
+	testutil.QuietRaceExit()
 	testscript.Main(m, map[string]func(){p.Name: func() {
 		code := p.Main()
 		if work := os.Getenv("WORK"); work != "" && (p.Untracked == nil || !p.Untracked(os.Args[1:])) {
