@@ -155,16 +155,9 @@
 //     adds a round trip to each, and a processor's clock reading travels
 //     with the call. A process killed for an unreadable event line may
 //     have made a call the history misses.
-//   - The store offers no way to write a valid index or op record behind
-//     its back, so corrupt-index (missing-ids) is made by a worker child
-//     that enqueues count ops and is SIGKILLed before their lazily written
-//     index entries reach the file, and malformed-timestamps enqueues count
-//     ops under a clock reading 1999 instead of rewriting existing ones.
-//     Both land in the middle of a claim workload's prefilled queue.
-//     dangling-ids is not injected (reported as such). integrity-reported
-//     wants the next open to detect the damage (the store logs
-//     "pending index reconciled on open"); a rebuild-index step finding it
-//     is noted, not counted.
+//   - Index damage is made as real processes leave it (faults_index.go);
+//     dangling-ids is not injected. integrity-reported wants the next open
+//     to detect it; a rebuild-index step finding it is noted, not counted.
 //   - rotate-key's batch is ignored: Store.RotateKey has no batch option.
 //   - A failpoint armed at @n counts hits from the process start, not from
 //     the fault's position; for the enqueue failpoint the two agree.

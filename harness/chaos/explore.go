@@ -52,10 +52,15 @@ func (e exploreSession) Recover(ctx context.Context, path string) (err error) {
 	e.r.sess.openErr = err
 	return err
 }
-func (e exploreSession) KeyGen() int                          { return e.r.sess.keyGen }
-func (e exploreSession) SetKeyGen(gen int)                    { e.r.sess.keyGen = gen }
-func (exploreSession) Key(gen int) []byte                     { return chaosKey(gen) }
-func (exploreSession) WrongKey() []byte                       { return wrongKey }
+func (e exploreSession) KeyGen() int       { return e.r.sess.keyGen }
+func (e exploreSession) SetKeyGen(gen int) { e.r.sess.keyGen = gen }
+func (exploreSession) Key(gen int) []byte  { return chaosKey(gen) }
+func (e exploreSession) WrongKey() []byte {
+	if e.r.p.opts.Target != "" && !e.r.p.remoteInfo.Makes(target.PromiseKeyed) {
+		return nil // a target that does not promise to refuse one is not tried with it
+	}
+	return wrongKey
+}
 func (e exploreSession) Migrations() []store.Migration        { return e.r.sess.migrations }
 func (e exploreSession) AddSyntheticMigration()               { e.r.sess.registerSynthetic(e.r.sess.synth + 1) }
 func (exploreSession) SchemaMarker() (box, key string)        { return synthBox, synthKey }

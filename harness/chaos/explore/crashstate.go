@@ -44,14 +44,17 @@ func (x *explorer) check(ctx context.Context, cs faultfs.CrashState) {
 			}
 		}()
 	}
-	// A wrong key changes no byte, before anything else touches the state.
-	before := fault.HashTree(cs.Dir)
-	if s, err := x.s.OpenDir(ctx, cs.Dir, x.keyGen, x.s.WrongKey()); err == nil {
-		_ = s.Close()
-		x.violate("wrong-key-opened", where, "the store opened with a wrong key")
-	}
-	if changed := fault.ChangedFiles(before, fault.HashTree(cs.Dir)); len(changed) > 0 {
-		x.violate("wrong-key-changed", where, "an open with a wrong key changed the files: %s", strings.Join(changed, ", "))
+	// A wrong key changes no byte, before anything else touches the state
+	// (when the store promises to refuse one: Session.WrongKey).
+	if wk := x.s.WrongKey(); wk != nil {
+		before := fault.HashTree(cs.Dir)
+		if s, err := x.s.OpenDir(ctx, cs.Dir, x.keyGen, wk); err == nil {
+			_ = s.Close()
+			x.violate("wrong-key-opened", where, "the store opened with a wrong key")
+		}
+		if changed := fault.ChangedFiles(before, fault.HashTree(cs.Dir)); len(changed) > 0 {
+			x.violate("wrong-key-changed", where, "an open with a wrong key changed the files: %s", strings.Join(changed, ", "))
+		}
 	}
 	var s target.Backend
 	var err error

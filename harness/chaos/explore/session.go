@@ -39,7 +39,7 @@ type Session interface {
 	// Key is the master key of generation gen.
 	Key(gen int) []byte
 	// WrongKey is a key that opens nothing the run made.
-	WrongKey() []byte
+	WrongKey() []byte // nil: the store does not promise to refuse one; skip the probe
 	// Migrations are the migrations a migrate step applies.
 	Migrations() []store.Migration
 	// AddSyntheticMigration registers one more synthetic migration, which
