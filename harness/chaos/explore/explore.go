@@ -203,26 +203,6 @@ func (x *explorer) violate(kind, state, format string, args ...any) {
 	}
 }
 
-// request is the optional protocol request procedure proc sends through a
-// target, "" when it needs only core requests.
-func request(proc string) string {
-	switch proc {
-	case scenarios.ProcedureBackup:
-		return target.TypeBackup
-	case scenarios.ProcedureRestore:
-		return target.TypeRestore
-	case scenarios.ProcedureRotateKey:
-		return target.TypeRotateKey
-	case scenarios.ProcedureErase:
-		return target.TypeErase
-	case scenarios.ProcedureRebuildIndex:
-		return target.TypeRebuildIndex
-	case scenarios.ProcedureRecover:
-		return target.TypeRecover
-	}
-	return ""
-}
-
 // claims refuses, as a step that cannot be injected, a procedure the store
 // cannot run here: through a target, purge and migrate (no protocol form),
 // and a procedure whose request, or the state request every crash state
@@ -244,7 +224,7 @@ func (x *explorer) claims() error {
 	if !ok {
 		return nil
 	}
-	for _, typ := range []string{request(x.proc), target.TypeState} {
+	for _, typ := range []string{fault.TargetRequest(scenarios.FaultType(x.proc)), target.TypeState} { // a procedure is named as its step
 		if typ != "" && !rem.Has(typ) {
 			return fmt.Errorf("the target %s does not claim the %s request: %w", rem.Name(), typ, fault.ErrUnsupportedFault)
 		}
