@@ -96,9 +96,6 @@ func (r *chaosRun) applyOther(ctx context.Context, p fault.PlannedFault, ev *his
 		}
 		return nil
 	case scenarios.FaultRelocate:
-		if err := r.p.inProcessOnly("relocate"); err != nil {
-			return err
-		}
 		return r.relocate(ctx, p, ev)
 	case scenarios.FaultCorruptIndex:
 		return r.missingIndexIDs(ctx, p, ev)

@@ -14,7 +14,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"errors"
 	"github.com/boxstorm/boxstorm/scenarios"
+	"io/fs"
 )
 
 // Relocation says which record a relocate fault moved where.
@@ -38,6 +40,10 @@ func RelocateRecord(dir string, f scenarios.Fault, seed uint64) (Relocation, Dam
 	rel := Relocation{From: f.Box, To: f.To, Mode: f.Mode}
 	srcPath := filepath.Join(dir, f.Box+".db")
 	src, err := os.ReadFile(srcPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A target's own layout: the records to move are the reference store's.
+		return rel, Damage{}, fmt.Errorf("relocate: no %s.db: %w", f.Box, ErrUnsupportedFault)
+	}
 	if err != nil {
 		return rel, Damage{}, fmt.Errorf("relocate: %w", err)
 	}
