@@ -93,7 +93,8 @@ type chaosChart struct {
 	Caption string
 }
 
-// Title names the run: "boxstorm chaos run — seed 7, quick, canary".
+// Title names the run: "boxstorm chaos run — seed 7, quick, canary", or
+// with a target "… quick, target python-example 0.1".
 func (s *ChaosSummary) Title() string {
 	t := fmt.Sprintf("boxstorm chaos run — seed %d, ", s.Seed)
 	if s.Quick {
@@ -103,6 +104,9 @@ func (s *ChaosSummary) Title() string {
 	}
 	if s.Canary {
 		t += ", canary"
+	}
+	if s.Target != "" {
+		t += ", target " + s.Target
 	}
 	if s.Shard != "" {
 		t += ", shard " + s.Shard
