@@ -41,11 +41,7 @@ exits when standard input ends; logs go to standard error.`,
 					return err
 				}
 				t := &target.StoreTarget{Options: o, Version: version(), Dir: e.g.dir}
-				err = target.Serve(ctx, e.stdin, e.stdout, t)
-				if cerr := t.Close(); cerr != nil && err == nil {
-					err = cerr
-				}
-				return err
+				return t.ServeOn(ctx, e.stdin, e.stdout)
 			}
 		},
 	}

@@ -25,11 +25,7 @@ const targetCommand = "__test_target"
 func init() {
 	if len(os.Args) > 1 && os.Args[1] == targetCommand {
 		t := &target.StoreTarget{Options: store.Options{}, Version: "test"}
-		err := target.Serve(context.Background(), os.Stdin, os.Stdout, t)
-		if cerr := t.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := t.ServeOn(context.Background(), os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

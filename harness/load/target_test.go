@@ -38,9 +38,7 @@ func TestMain(m *testing.M) {
 func playTarget(mode string) int {
 	if mode == "store" {
 		t := &target.StoreTarget{Options: store.Options{Logger: slog.New(slog.DiscardHandler)}, Version: "test"}
-		err := target.Serve(context.Background(), os.Stdin, os.Stdout, t)
-		t.Close()
-		if err != nil {
+		if err := t.ServeOn(context.Background(), os.Stdin, os.Stdout); err != nil {
 			return 1
 		}
 		return 0

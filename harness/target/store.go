@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -32,6 +33,17 @@ var _ Handler = (*StoreTarget)(nil)
 
 // StoreTargetName is the target name the reference store's open reply gives.
 const StoreTargetName = "boxstorm-store"
+
+// ServeOn serves the reference store on r and w (Serve) until r ends,
+// then closes the store a request left open: storectl serve, and the
+// tests that play the reference store as a target.
+func (t *StoreTarget) ServeOn(ctx context.Context, r io.Reader, w io.Writer) error {
+	err := Serve(ctx, r, w, t)
+	if cerr := t.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // Close closes the store if a request opened it and none closed it.
 func (t *StoreTarget) Close() error {
