@@ -34,8 +34,9 @@ type suiteOptions struct {
 	shard   string
 	verbose bool
 	// target is the target's command line; empty for the reference store
-	// in process.
-	target string
+	// in process. targetTimeout is its per-request timeout.
+	target        string
+	targetTimeout time.Duration
 	// keepStore keeps every scenario's store and backups; without it only
 	// the stores of scenarios that did not hold are kept.
 	keepStore bool
@@ -45,7 +46,7 @@ type suiteOptions struct {
 
 var runCommand = command{
 	Summary: "run scenarios and check them",
-	Usage:   "run [FILE|NAME...|--all] [--seed N] [--out DIR] [--junit FILE] [--quick] [--canary] [--target CMD] [--shard I/N] [--keep-store]",
+	Usage:   "run [FILE|NAME...|--all] [--seed N] [--out DIR] [--junit FILE] [--quick] [--canary] [--target CMD [--target-timeout D]] [--shard I/N] [--keep-store]",
 	Help: `run runs each scenario: it opens a fresh store under the output directory,
 drives the workload, injects the faults at their logical positions, and runs
 the checks the scenario lists. Scenarios are files (a path with a / or a .)
@@ -67,8 +68,12 @@ The checks read the queue back with the state request; crash-state
 exploration starts CMD on each crash state. What needs the reference store
 in process (exploring purge or migrate, index damage, the failpoints,
 synthetic migrations) is reported unknown, naming why; a failpoint kill
-lands 0-4 ms after its position instead, with requests in flight. Run
-chaos conform --target CMD first.
+lands 0-4 ms after its position instead, with requests in flight. So is a
+check of a promise the target does not make, or a step whose request it
+does not claim. A request unanswered within --target-timeout kills the
+target. Give CMD a built binary, not go run: disk-full starts it under a
+file-size limit, and a kill reaches only the process group. Run chaos
+conform --target CMD first.
 
 Output, under --out (default out/chaos-<UTC time>/): one directory per
 scenario (result.json, faults.jsonl, history.jsonl, <op>.hgrm, and
@@ -99,6 +104,7 @@ chaos run power-loss-enqueue --target 'go run ./examples/targets/naive'`,
 		fs.BoolVar(&o.keepStore, "keep-store", false, "keep every scenario's store and backups, not only those of scenarios that did not hold")
 		fs.BoolVarP(&o.verbose, "verbose", "v", false, "log each scenario's progress to stderr")
 		fs.StringVar(&o.target, "target", "", "drive the target `CMD` through the target protocol instead of the reference store")
+		fs.DurationVar(&o.targetTimeout, "target-timeout", target.DefaultTimeout, "with --target, how long a request waits for its reply `D`; a target that does not answer in time is killed")
 		return func(ctx context.Context, e *env, args []string) error {
 			if o.canary && o.target != "" {
 				return cli.UsageErrorf("drop one: a target is its own known-bad target", "run: --canary and --target together: the canary switches are the reference store's")
@@ -181,7 +187,7 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 	fmt.Fprintf(e.stdout, "seed %d\n", o.seed)
 	sum := &reports.ChaosSummary{Tool: "boxstorm chaos", Seed: o.seed, Quick: o.quick, Canary: o.canary, Shard: o.shard, Started: started}
 	if o.target != "" {
-		name, rt, err := probeTarget(ctx, o.target, o.out)
+		name, rt, err := probeTarget(ctx, o.target, o.targetTimeout, o.out)
 		if err != nil {
 			return err
 		}
@@ -190,7 +196,7 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 	}
 	exe := workerExe()
 	for _, sc := range list {
-		res, err := chaos.RunScenario(ctx, sc, chaos.RunOptions{Seed: o.seed, Quick: o.quick, Canary: o.canary, OutDir: o.out, Exe: exe, Logger: logger, Target: o.target})
+		res, err := chaos.RunScenario(ctx, sc, chaos.RunOptions{Seed: o.seed, Quick: o.quick, Canary: o.canary, OutDir: o.out, Exe: exe, Logger: logger, Target: o.target, TargetTimeout: o.targetTimeout})
 		if err != nil && res == nil {
 			if ctx.Err() != nil {
 				return err
@@ -235,7 +241,7 @@ func runSuite(ctx context.Context, e *env, list []*scenarios.Scenario, o suiteOp
 // under out, to fail early and clearly on a target that cannot start or
 // open; it returns the target's name and version, and the protocol's round
 // trip (target.MeasureRoundTrip).
-func probeTarget(ctx context.Context, command, out string) (string, *reports.RoundTrip, error) {
+func probeTarget(ctx context.Context, command string, timeout time.Duration, out string) (string, *reports.RoundTrip, error) {
 	if _, err := target.SplitCommand(command); err != nil {
 		return "", nil, cli.UsageErrorf("quote CMD as a shell would", "run: --target: %v", err)
 	}
@@ -249,7 +255,7 @@ func probeTarget(ctx context.Context, command, out string) (string, *reports.Rou
 	fail := func(err error) (string, *reports.RoundTrip, error) {
 		return "", nil, cli.WithHint(fmt.Errorf("run: --target %q: %w", command, err), "check it with chaos conform --target CMD")
 	}
-	rem, err := target.Dial(ctx, target.RemoteConfig{Command: command, Dir: filepath.Join(dir, "store"), Key: key})
+	rem, err := target.Dial(ctx, target.RemoteConfig{Command: command, Dir: filepath.Join(dir, "store"), Key: key, Options: target.Options{Timeout: timeout}})
 	if err != nil {
 		return fail(err)
 	}

@@ -219,7 +219,7 @@ func (f *runFlags) config(fs *pflag.FlagSet) (*runConfig, error) {
 	}
 	if c.target != "" {
 		if _, err := target.SplitCommand(c.target); err != nil {
-			return nil, cli.UsageErrorf("quote --target as a shell would: --target 'storectl --sync never serve'",
+			return nil, cli.UsageErrorf("quote --target as a shell would: --target 'storectl --key-file store.key serve'",
 				"run: --target: %v", err)
 		}
 	}

@@ -25,7 +25,7 @@ exits when standard input ends; logs go to standard error.`,
 			storectl --key-file store.key serve
 			storectl serve        # every open request carries master_key
 			chaos conform --target 'storectl --key-file store.key serve'
-			storectl --dir ./data --key-file store.key --sync never serve`,
+			storectl --dir ./data --key-file store.key serve   # chaos and loadgen send their own sync settings`,
 		Setup: func(*pflag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
 				if err := prog.Nargs("serve", args, 0, 0, "serve"); err != nil {

@@ -46,8 +46,10 @@ type RunOptions struct {
 	// Logger receives progress; slog.Default when nil.
 	Logger *slog.Logger
 	// Target, when not empty, is the command line of a target the run
-	// drives instead of the reference store (docs/target-protocol.md).
-	Target string
+	// drives instead of the reference store (docs/target-protocol.md);
+	// TargetTimeout its per-request timeout (target.DefaultTimeout if 0).
+	Target        string
+	TargetTimeout time.Duration
 }
 
 // VerdictViolation is VerdictFail as chaos reports name it: a scenario

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/boxstorm/boxstorm/harness/check"
 	"github.com/boxstorm/boxstorm/harness/history"
@@ -72,6 +73,7 @@ type finalState struct {
 	check.FinalState
 	failedOps int
 	alerts    []string
+	migration time.Duration // the last migration's
 }
 
 // restartKind is what the next store-state observation follows.
@@ -128,7 +130,7 @@ func (r *chaosRun) readState(ctx context.Context) *finalState {
 		return fs
 	}
 	fs.State = history.StoreState{Pending: stateOps(st.Pending), Failed: stateOps(st.Failed)}
-	fs.failedOps, fs.alerts = st.FailedOps, st.Alerts
+	fs.failedOps, fs.alerts, fs.migration = st.FailedOps, st.Alerts, time.Duration(st.MigrationMS)*time.Millisecond
 	fs.Audit, fs.Schema = st.Audit, st.SchemaVersion
 	if r.sess.synth > 0 {
 		b, err := s.Get(ctx, synthBox, synthKey)
@@ -330,7 +332,7 @@ func (r *chaosRun) checkAlert(fs *finalState) check.CheckResult {
 	if len(fs.alerts) > 0 {
 		return check.CheckResult{Verdict: check.VerdictPass, Message: fmt.Sprintf("failed_ops.count %d, alerts: %s", failed, strings.Join(fs.alerts, "; "))}
 	}
-	if failed > limit {
+	if failed > limit || fs.migration > store.MigrationAlert {
 		return check.CheckResult{Verdict: check.VerdictFail, Message: fmt.Sprintf("failed_ops.count %d is above the threshold %d, and no alert fired", failed, limit),
 			Violations: []check.Violation{{Kind: "no-alert", Severity: check.SeverityViolation, Message: "alert did not fire"}}}
 	}

@@ -309,7 +309,7 @@ func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *history
 // refusal to judge), a step whose request the run's target does not claim.
 func (r *chaosRun) claims(typ string) error {
 	info := r.p.remoteInfo
-	if r.p.opts.Target == "" || typ == "" || info.Name == "" || slices.Contains(info.Capabilities, typ) {
+	if r.p.opts.Target == "" || typ == "" || len(info.Capabilities) == 0 || slices.Contains(info.Capabilities, typ) {
 		return nil
 	}
 	return fmt.Errorf("the target %s does not claim the %s request: %w", info.Name, typ, fault.ErrUnsupportedFault)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/target"
@@ -26,6 +27,7 @@ type plan struct {
 	// remoteInfo is what the last target opened said of itself.
 	targetLog  io.Writer
 	remoteInfo target.Info
+	live       atomic.Pointer[target.Remote] // the target started last, for a kill from a timer
 }
 
 func newPlan(sc *scenarios.Scenario, opts RunOptions, dir string) *plan {

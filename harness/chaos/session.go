@@ -115,7 +115,7 @@ func (s *session) noteCorruption(err error) {
 
 // kill SIGKILLs the run's target process, if the store is one.
 func (s *session) kill() {
-	if r, ok := s.st.(*target.Remote); ok {
+	if r := s.p.live.Load(); r != nil { // the last started: opens are one at a time
 		r.Kill()
 	}
 }
@@ -141,12 +141,13 @@ func settings(o store.Options) *target.Settings {
 }
 
 func (p *plan) dial(ctx context.Context, cfg target.RemoteConfig) (*target.Remote, error) {
-	cfg.Options = target.Options{Stderr: p.targetLog}
+	cfg.Options = target.Options{Stderr: p.targetLog, Timeout: p.opts.TargetTimeout}
 	rem, err := target.Dial(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	p.remoteInfo = rem.Info()
+	p.live.Store(rem)
 	return rem, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/boxstorm/boxstorm/harness/chaos/fault"
 	"github.com/boxstorm/boxstorm/harness/chaos/proc"
@@ -34,8 +35,7 @@ import (
 // worker child. The binary must pass its arguments to WorkerMain.
 const WorkerCommand = "__worker"
 
-// workerSpec is what a worker child runs: worker.json in the scenario's
-// directory.
+// workerSpec is what a worker child runs: worker.json in the scenario's dir.
 type workerSpec struct {
 	Scenario *scenarios.Scenario `json:"scenario"` // already scaled for --quick
 	Seed     uint64              `json:"seed"`
@@ -56,8 +56,9 @@ type workerSpec struct {
 	// the workers started before this one.
 	Resume  map[string]int64 `json:"resume,omitempty"`
 	Segment int              `json:"segment,omitempty"`
-	// Target is RunOptions.Target.
-	Target string `json:"target,omitempty"`
+	// Target and TargetTimeout are RunOptions'.
+	Target        string        `json:"target,omitempty"`
+	TargetTimeout time.Duration `json:"target_timeout,omitempty"`
 }
 
 // runWorker runs the scenario's workload and steps in a worker child and
@@ -141,19 +142,16 @@ func (r *chaosRun) startWorker(ctx context.Context, spec workerSpec, fp string, 
 
 // spec is what a child of the run needs to run its part.
 func (r *chaosRun) spec() workerSpec {
-	return workerSpec{Scenario: r.p.sc, Seed: r.p.opts.Seed, Canary: r.p.opts.Canary, Dir: r.p.dir, KeyGen: r.sess.keyGen, MonoStart: r.mono, FaultFS: r.faultfsSocket(), Target: r.p.opts.Target}
+	return workerSpec{Scenario: r.p.sc, Seed: r.p.opts.Seed, Canary: r.p.opts.Canary, Dir: r.p.dir, KeyGen: r.sess.keyGen, MonoStart: r.mono, FaultFS: r.faultfsSocket(), Target: r.p.opts.Target, TargetTimeout: r.p.opts.TargetTimeout}
 }
 
 // workerClient is the fault client, and the client prefix, of a crash
 // worker's events.
 const workerClient = "worker"
 
-// recordObservedKill records the kill of a worker that died at a
-// failpoint: the store kills the process itself there, mid-call, so the
-// worker never records the kill, but the parent sees its stream end at
-// time cut. The event has phase "kill" and says in its detail that it was
-// observed; it goes in time order. Nothing is added when the worker
-// recorded its kill itself or the plan has no kill.
+// recordObservedKill records, as an observed "kill" event at time cut (in
+// time order), the kill of a worker that died at a failpoint, mid-call,
+// without recording it; nothing when it did, or the plan has no kill.
 func (r *chaosRun) recordObservedKill(cut int64, since int) {
 	i := slices.IndexFunc(r.p.faults, func(p fault.PlannedFault) bool { return p.Type == scenarios.FaultKill })
 	if i < 0 {
@@ -332,7 +330,7 @@ func runWorkerSpec(ctx context.Context, path string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r := newChaosRun(newPlan(spec.Scenario, RunOptions{Seed: spec.Seed, Canary: spec.Canary, Target: spec.Target}, spec.Dir), spec.MonoStart, workerClient, stdout)
+	r := newChaosRun(newPlan(spec.Scenario, RunOptions{Seed: spec.Seed, Canary: spec.Canary, Target: spec.Target, TargetTimeout: spec.TargetTimeout}, spec.Dir), spec.MonoStart, workerClient, stdout)
 	r.sess.keyGen = spec.KeyGen
 	if err := r.attachFaultFS(ctx, spec.FaultFS); err != nil {
 		return fmt.Errorf("faultfs: %w", err)

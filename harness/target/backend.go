@@ -16,6 +16,9 @@ import (
 // that the harness records and classes a target's answers as it does the
 // store's own. Keys are raw 32-byte master keys.
 type Backend interface {
+	// The queue, the processing lock and the records: as the store's
+	// methods of the same names (a target's enqueue, claim, ack, fail,
+	// acquire, heartbeat, release, get and put).
 	Enqueue(ctx context.Context, payload []byte, o store.EnqueueOptions) (store.Op, error)
 	// EnqueueBatch enqueues payloads: in process in one transaction,
 	// through the protocol as that many enqueues in flight at once.
@@ -129,7 +132,7 @@ func storeState(ctx context.Context, st *store.Store) (*State, error) {
 	}
 	out := &State{Pending: wireOps(pending), Failed: wireOps(failed)}
 	if stats, err := st.Stats(ctx); err == nil {
-		out.FailedOps, out.Alerts = stats.FailedOps, stats.Alerts
+		out.FailedOps, out.Alerts, out.MigrationMS = stats.FailedOps, stats.Alerts, stats.MigrationTime.Milliseconds()
 	}
 	if audit, err := st.AuditLog(ctx); err == nil {
 		for _, a := range audit {

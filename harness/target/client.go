@@ -90,6 +90,9 @@ func Start(ctx context.Context, command string, o Options) (*Client, error) {
 		broken:  make(chan struct{}),
 	}
 	c.cmd = exec.Command(argv[0], argv[1:]...)
+	// A descendant that leaves the process group and keeps stderr open
+	// must not keep Wait, and so Close and Kill, from returning.
+	c.cmd.WaitDelay = o.CloseGrace
 	c.cmd.Env = append(os.Environ(), o.Env...)
 	c.cmd.Stderr = c.stderr
 	setProcessGroup(c.cmd)

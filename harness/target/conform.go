@@ -427,7 +427,19 @@ func (k *conformer) optional(ctx context.Context, typ string) error {
 		})
 	case TypeErase:
 		k.expect(ctx, typ, Request{Type: typ, Subject: "subject-1"}, "success", success)
+		if slices.Contains(k.rep.Capabilities, TypeExport) {
+			k.expect(ctx, typ, Request{Type: TypeExport, Subject: "subject-1"}, "export of subject-1 after its erase: no op", func(r Reply) string {
+				if r.Error != nil || len(r.Ops) != 0 {
+					return "the erased subject's op is still there"
+				}
+				return ""
+			})
+		}
 	case TypeRecover:
+		if !slices.Contains(k.rep.Capabilities, TypeBackup) {
+			k.add(Check{Name: typ, Result: ResultFail, Want: "recover is checked with a backup the target makes", Got: "the target claims recover but not backup"})
+			break
+		}
 		k.expect(ctx, TypeBackup, Request{Type: TypeBackup, Path: backup}, "success", success)
 		k.expect(ctx, TypeClose, Request{Type: TypeClose}, "success", success)
 		k.expect(ctx, typ, Request{Type: typ, Version: ProtocolVersion, Dir: dir, Path: backup}, "success: the store opens from a healthy directory, nothing to rebuild", success)

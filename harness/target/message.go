@@ -250,6 +250,8 @@ type State struct {
 	Audit         []string `json:"audit,omitempty"` // audit event names, oldest first
 	FailedOps     int      `json:"failed_ops,omitempty"`
 	Alerts        []string `json:"alerts,omitempty"` // alerts that fired
+	// MigrationMS is how long the last migration took, in milliseconds.
+	MigrationMS int64 `json:"migration_ms,omitempty"`
 }
 
 // Repair is one damaged record an open repaired (open reply's repairs).

@@ -99,8 +99,14 @@ func (r *Remote) Capabilities() []string { return slices.Clone(r.info.Capabiliti
 // PID is the target process's id.
 func (r *Remote) PID() int { return r.c.PID() }
 
-// Kill SIGKILLs the target and its process group, as a crash would.
+// Kill SIGKILLs the target and its process group, as a crash would, and
+// waits for it; a target that exited already is left alone.
 func (r *Remote) Kill() {
+	select {
+	case <-r.c.exited:
+		return
+	default:
+	}
 	killGroup(r.c.cmd)
 	r.c.Kill()
 	<-r.c.exited
@@ -175,17 +181,32 @@ func (r *Remote) Enqueue(ctx context.Context, payload []byte, o store.EnqueueOpt
 	return opFromWire(rep.Op), nil
 }
 
-// EnqueueBatch sends an enqueue for each payload, all in flight at once,
-// and returns the ops in payload order; the first error wins.
+// batchInFlight bounds the enqueues of one EnqueueBatch in flight at once.
+const batchInFlight = 64
+
+// EnqueueBatch sends an enqueue for each payload, up to batchInFlight in
+// flight at once, and returns the ops in payload order and the first
+// payload's error, if any failed; the ops of those that did not fail are
+// kept, unlike the store's batch, which is one transaction.
 func (r *Remote) EnqueueBatch(ctx context.Context, payloads [][]byte) ([]store.Op, error) {
 	ops := make([]store.Op, len(payloads))
 	errs := make([]error, len(payloads))
+	sem := make(chan struct{}, batchInFlight)
 	var wg sync.WaitGroup
 	for i, p := range payloads {
-		wg.Go(func() { ops[i], errs[i] = r.Enqueue(ctx, p, store.EnqueueOptions{}) })
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ops[i], errs[i] = r.Enqueue(ctx, p, store.EnqueueOptions{})
+		})
 	}
 	wg.Wait()
-	return ops, errors.Join(errs...)
+	for _, err := range errs {
+		if err != nil {
+			return ops, err
+		}
+	}
+	return ops, nil
 }
 
 // Claim sends claim.

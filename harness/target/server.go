@@ -27,8 +27,8 @@ func (f HandlerFunc) Handle(ctx context.Context, req Request) (Reply, error) { r
 // Serve reads requests from r, one JSON object a line, dispatches each to
 // h in its own goroutine and writes each reply to w as one line, whole,
 // as it is ready. It returns when r ends and every reply is written, or
-// when ctx ends. A line that is not a request is answered with id 0 and
-// the class other, and serving goes on.
+// when ctx has ended by the time the next line arrives. A line that is not
+// a request is answered with id 0 and the class other, and serving goes on.
 func Serve(ctx context.Context, r io.Reader, w io.Writer, h Handler) error {
 	var wmu sync.Mutex
 	var werr error

@@ -112,6 +112,10 @@ func (t *StoreTarget) open(ctx context.Context, req Request) (Reply, error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.st != nil {
+		// One store per target: refuse before touching dir at all.
+		return Reply{}, Errorf(ClassLocked, "open %s: this target has a store open already", dir)
+	}
 	var st *store.Store
 	var recovered *store.RecoverReport
 	var err error
@@ -124,11 +128,6 @@ func (t *StoreTarget) open(ctx context.Context, req Request) (Reply, error) {
 	}
 	if err != nil {
 		return Reply{}, err
-	}
-	if t.st != nil {
-		// The store's own lock should have refused this; never hold two.
-		st.Close()
-		return Reply{}, Errorf(ClassLocked, "open %s: this target has a store open already", dir)
 	}
 	t.st = st
 	rep := Reply{
@@ -178,7 +177,7 @@ func applySettings(o *store.Options, set *Settings) error {
 	return nil
 }
 
-// fixedClock is the caller's clock as a request carries it.
+// callerClock is the caller's clock as a request carries it.
 func callerClock(now time.Time) store.Clock {
 	if now.IsZero() {
 		return nil

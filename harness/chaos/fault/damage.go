@@ -53,7 +53,7 @@ func DamageBox(dir string, f scenarios.Fault, seed uint64) (Damage, error) {
 	size := int64(len(b))
 	d := Damage{Box: box, File: filepath.Base(path), Size: size}
 	if size < 64 {
-		return d, fmt.Errorf("damage %s: file has %d bytes, too small to damage: %w", f.Box, size, ErrUnsupportedFault)
+		return d, fmt.Errorf("damage %s: file has %d bytes, too small to damage: %w", d.File, size, ErrUnsupportedFault)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x6461_6d61_6765))
 	between := func(lo, hi int64) int64 { return lo + rng.Int64N(hi-lo+1) }
@@ -69,7 +69,7 @@ func DamageBox(dir string, f scenarios.Fault, seed uint64) (Damage, error) {
 				rw, err := RewindCheckpoint(dir, box, b)
 				d.Checkpoint = &rw
 				if err != nil {
-					return d, fmt.Errorf("damage %s: %w", f.Box, err)
+					return d, fmt.Errorf("damage %s: %w", d.File, err)
 				}
 			}
 			d.Offset = size - between(1, 24)

@@ -9,14 +9,14 @@ package fault
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 
-	"errors"
 	"github.com/boxstorm/boxstorm/scenarios"
-	"io/fs"
 )
 
 // Relocation says which record a relocate fault moved where.
