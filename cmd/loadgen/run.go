@@ -65,6 +65,8 @@ type runFlags struct {
 	faultFS    bool
 	slowIOSpec string
 	target     string
+	// targetTimeout is how long a request to the target waits for its reply.
+	targetTimeout time.Duration
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
@@ -81,6 +83,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.sync, "sync", DefaultSync.String(), "store durability `MODE`: always, interval or never")
 	fs.StringVar(&f.dir, "dir", "", "run against the store in `DIR`, and keep it (default: a temporary store)")
 	fs.StringVar(&f.target, "target", "", "drive the store in the target `CMD`, a command line that speaks the target\nprotocol (docs/target-protocol.md), such as 'storectl serve' (default: the\nreference store in process)")
+	fs.DurationVar(&f.targetTimeout, "target-timeout", target.DefaultTimeout, "with --target, how long a request waits for its reply `D`; a target that\ndoes not answer in time is killed and the run stops")
 	fs.StringVar(&f.keyFile, "key-file", "", "master key `FILE` for the store in --dir (default: a fresh random key)")
 	fs.StringArrayVar(&f.pauses, "pause", nil, "stall every store op for DUR starting AT into the measured window,\nas `DUR@AT` such as 2s@8s; repeatable")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed `N` of the workers' random sources (default: from the clock; printed)")

@@ -45,7 +45,7 @@ func (c *runConfig) openTarget(ctx context.Context, e *env, dir string) (*load.T
 	rem, err := target.Dial(context.WithoutCancel(ctx), target.RemoteConfig{
 		Command: c.target, Dir: dir, Key: key,
 		Settings: &target.Settings{Sync: c.syncMode.String()},
-		Options:  target.Options{Stderr: e.stderr},
+		Options:  target.Options{Stderr: e.stderr, Timeout: c.targetTimeout},
 	})
 	var refused *target.Error
 	if err != nil {
