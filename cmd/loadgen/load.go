@@ -127,6 +127,9 @@ func (c *runConfig) run(ctx context.Context, e *env) (err error) {
 	if b.target != nil {
 		meta.Target, meta.TargetRoundTrip = b.target.Report(), b.roundTrip
 		meta.Target.Command = c.target
+		// The target may ignore the setting (the naive example never
+		// fsyncs): the report says what was asked, not what it did.
+		meta.SyncMode += " (asked of the target)"
 	}
 	run := res.ReportRun(meta)
 	r := rendering{run: run, baseline: base}
