@@ -242,6 +242,12 @@ func (c *Client) kill() {
 // exited, or did not answer within the timeout. A request the target
 // refused comes back as a Reply with Error set.
 func (c *Client) Call(ctx context.Context, req Request) (Reply, error) {
+	return c.CallWithin(ctx, req, c.opts.Timeout)
+}
+
+// CallWithin is Call with its own timeout, for a request that may take
+// longer than most (the first page of a large state).
+func (c *Client) CallWithin(ctx context.Context, req Request, timeout time.Duration) (Reply, error) {
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
@@ -258,7 +264,7 @@ func (c *Client) Call(ctx context.Context, req Request) (Reply, error) {
 		c.forget(req.ID, false)
 		return Reply{}, fmt.Errorf("%s request: %w", req.Type, err)
 	}
-	deadline := time.Now().Add(c.opts.Timeout)
+	deadline := time.Now().Add(timeout)
 	c.wmu.Lock()
 	c.stdin.SetWriteDeadline(deadline)
 	_, err = c.stdin.Write(append(b, '\n'))
@@ -266,7 +272,7 @@ func (c *Client) Call(ctx context.Context, req Request) (Reply, error) {
 	if err != nil {
 		c.forget(req.ID, false)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return Reply{}, fmt.Errorf("target %q: %s request %d: stdin not read for %s: %w", c.name, req.Type, req.ID, c.opts.Timeout, ErrTimeout)
+			return Reply{}, fmt.Errorf("target %q: %s request %d: stdin not read for %s: %w", c.name, req.Type, req.ID, timeout, ErrTimeout)
 		}
 		// A target that exited closed its stdin before the reader sees its
 		// stdout end: wait for that, so the error says how it exited and
@@ -287,7 +293,7 @@ func (c *Client) Call(ctx context.Context, req Request) (Reply, error) {
 		return Reply{}, c.brokenErr()
 	case <-timer.C:
 		c.forget(req.ID, true)
-		return Reply{}, fmt.Errorf("target %q: %s request %d: no reply within %s: %w", c.name, req.Type, req.ID, c.opts.Timeout, ErrTimeout)
+		return Reply{}, fmt.Errorf("target %q: %s request %d: no reply within %s: %w", c.name, req.Type, req.ID, timeout, ErrTimeout)
 	case <-ctx.Done():
 		c.forget(req.ID, true)
 		return Reply{}, fmt.Errorf("target %q: %s request %d: %w", c.name, req.Type, req.ID, ctx.Err())

@@ -175,6 +175,11 @@ type Request struct {
 	// when 0).
 	BackupKey      string `json:"backup_key,omitempty"`
 	ExpectedSchema int    `json:"expected_schema,omitempty"`
+	// state: a page of the lists, from these positions, at most Limit
+	// ops of each (all when 0); the reply's State.More says more follow.
+	PendingFrom int `json:"pending_from,omitempty"`
+	FailedFrom  int `json:"failed_from,omitempty"`
+	Limit       int `json:"limit,omitempty"`
 	// audit
 	Event  string         `json:"event,omitempty"`
 	Fields map[string]any `json:"fields,omitempty"`
@@ -252,6 +257,25 @@ type State struct {
 	Alerts        []string `json:"alerts,omitempty"` // alerts that fired
 	// MigrationMS is how long the last migration took, in milliseconds.
 	MigrationMS int64 `json:"migration_ms,omitempty"`
+	// More says the lists were cut at the request's limit: ask again from
+	// where they end.
+	More bool `json:"more,omitempty"`
+}
+
+// Page cuts st's lists to the page req asks for (State's paging fields),
+// setting More when ops are left out; a target can answer state with it.
+func (st State) Page(req Request) *State {
+	cut := func(ops []Op, from int) []Op {
+		ops = ops[min(from, len(ops)):]
+		if req.Limit > 0 && len(ops) > req.Limit {
+			st.More = true
+			ops = ops[:req.Limit]
+		}
+		return ops
+	}
+	st.More = false
+	st.Pending, st.Failed = cut(st.Pending, req.PendingFrom), cut(st.Failed, req.FailedFrom)
+	return &st
 }
 
 // Repair is one damaged record an open repaired (open reply's repairs).

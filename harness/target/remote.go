@@ -137,10 +137,15 @@ func (r *Remote) Close() error {
 // do sends req and returns its reply, or the refusal or outcome as the
 // store's error.
 func (r *Remote) do(ctx context.Context, req Request) (Reply, error) {
+	return r.doWithin(ctx, req, r.c.opts.Timeout)
+}
+
+// doWithin is do with its own timeout.
+func (r *Remote) doWithin(ctx context.Context, req Request, timeout time.Duration) (Reply, error) {
 	if !r.Has(req.Type) && !slices.Contains(CoreTypes(), req.Type) {
 		return Reply{}, fmt.Errorf("%s: target %q does not claim it: %w", req.Type, r.c.name, ErrUnsupported)
 	}
-	rep, err := r.c.Call(ctx, req)
+	rep, err := r.c.CallWithin(ctx, req, timeout)
 	if errors.Is(err, ErrTimeout) {
 		// A target that stops answering is stopped, so that the calls
 		// after it fail at once instead of each waiting out the timeout.
@@ -327,15 +332,40 @@ func (r *Remote) Export(ctx context.Context, subject string) ([]Op, error) {
 
 // State sends state.
 func (r *Remote) State(ctx context.Context) (*State, error) {
-	rep, err := r.do(ctx, Request{Type: TypeState})
-	if err != nil {
-		return nil, err
+	var all *State
+	req := Request{Type: TypeState, Limit: StatePage}
+	for {
+		rep, err := r.doWithin(ctx, req, max(r.c.opts.Timeout, StateTimeout))
+		if err != nil {
+			return nil, err
+		}
+		st := rep.State
+		if st == nil {
+			return nil, fmt.Errorf("target %q: state reply has no state: %w", r.c.name, ErrProtocol)
+		}
+		if all == nil {
+			all = st
+		} else {
+			all.Pending, all.Failed = append(all.Pending, st.Pending...), append(all.Failed, st.Failed...)
+		}
+		if !st.More {
+			all.More = false
+			return all, nil
+		}
+		if len(st.Pending)+len(st.Failed) == 0 {
+			return nil, fmt.Errorf("target %q: a state page says more follow but lists no op: %w", r.c.name, ErrProtocol)
+		}
+		req.PendingFrom, req.FailedFrom = len(all.Pending), len(all.Failed)
 	}
-	if rep.State == nil {
-		return nil, fmt.Errorf("target %q: state reply has no state: %w", r.c.name, ErrProtocol)
-	}
-	return rep.State, nil
 }
+
+// StatePage is how many ops of each list Remote.State asks for at a time:
+// a million pending ops do not fit one reply line.
+const StatePage = 5000
+
+// StateTimeout is the least a state request waits: a target may read its
+// whole queue, a million ops after a mass enqueue, for the first page.
+const StateTimeout = 2 * time.Minute
 
 // Repairs lists the repairs the open reply named.
 func (r *Remote) Repairs() []Repair { return slices.Clone(r.repairs) }

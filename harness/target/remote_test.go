@@ -126,3 +126,62 @@ func TestRemote_SilentTargetIsStopped(t *testing.T) {
 		t.Errorf("state from a target that does not claim it: %v, want ErrUnsupported", err)
 	}
 }
+
+// State reads a queue longer than one page (target.StatePage) in pages,
+// whole and in FIFO order.
+func TestRemote_StateInPages(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cmd, o := self(t, "store")
+	rem, err := target.Dial(ctx, target.RemoteConfig{Command: cmd, Dir: filepath.Join(t.TempDir(), "store"), Key: store.NewKey(),
+		Settings: &target.Settings{Sync: "never"}, Options: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rem.Close()
+	n := target.StatePage + 37
+	payloads := make([][]byte, n)
+	for i := range payloads {
+		payloads[i] = []byte{byte(i), byte(i >> 8)}
+	}
+	ops, err := rem.EnqueueBatch(ctx, payloads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := rem.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Pending) != n || st.More {
+		t.Fatalf("state lists %d pending ops (more %t), want %d", len(st.Pending), st.More, n)
+	}
+	seen := map[string]bool{}
+	for i, op := range st.Pending {
+		if seen[op.ID] || i > 0 && op.Seq <= st.Pending[i-1].Seq {
+			t.Fatalf("pending op %d (%s, seq %d) repeats or is out of FIFO order", i, op.ID, op.Seq)
+		}
+		seen[op.ID] = true
+	}
+	for _, op := range ops {
+		if !seen[op.ID] {
+			t.Fatalf("enqueued op %s is missing from the state", op.ID)
+		}
+	}
+}
+
+// Page cuts each list at the limit from its own position and says when
+// more follow.
+func TestState_Page(t *testing.T) {
+	st := target.State{Pending: []target.Op{{ID: "a"}, {ID: "b"}, {ID: "c"}}, Failed: []target.Op{{ID: "x"}}}
+	p := st.Page(target.Request{Limit: 2})
+	if len(p.Pending) != 2 || len(p.Failed) != 1 || !p.More {
+		t.Errorf("first page %+v, want 2 pending, 1 failed, more", p)
+	}
+	p = st.Page(target.Request{Limit: 2, PendingFrom: 2, FailedFrom: 1})
+	if len(p.Pending) != 1 || p.Pending[0].ID != "c" || len(p.Failed) != 0 || p.More {
+		t.Errorf("second page %+v, want [c], no failed, no more", p)
+	}
+	if p := st.Page(target.Request{}); len(p.Pending) != 3 || p.More {
+		t.Errorf("no limit: %+v, want everything", p)
+	}
+}

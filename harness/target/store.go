@@ -27,6 +27,11 @@ type StoreTarget struct {
 
 	mu sync.RWMutex // held for writing by open and close
 	st *store.Store
+
+	// snap is the state a paged read started from (pending_from and
+	// failed_from 0), so that its next pages read no store again.
+	snapMu sync.Mutex
+	snap   *State
 }
 
 var _ Handler = (*StoreTarget)(nil)
@@ -254,8 +259,20 @@ func (t *StoreTarget) handleOpen(ctx context.Context, st *store.Store, req Reque
 	case TypeRebuildIndex:
 		return detail(st.RebuildIndex(ctx))
 	case TypeState:
-		state, err := storeState(ctx, st)
-		return Reply{State: state}, err
+		t.snapMu.Lock()
+		defer t.snapMu.Unlock()
+		if t.snap == nil || req.PendingFrom == 0 && req.FailedFrom == 0 {
+			state, err := storeState(ctx, st)
+			if err != nil {
+				return Reply{}, err
+			}
+			t.snap = state
+		}
+		page := t.snap.Page(req)
+		if !page.More {
+			t.snap = nil
+		}
+		return Reply{State: page}, nil
 	case TypeExport:
 		ops, err := Local{st}.Export(ctx, req.Subject)
 		return Reply{Ops: ops}, err

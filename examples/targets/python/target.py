@@ -534,8 +534,16 @@ class Target:
 
     def do_state(self, req):
         s = self.store
-        state = {"pending": [wire_op(s.ops[i]) for i in s.order],
-                 "failed": [wire_op(s.ops[i]) for i in s.failed],
+        # A page of each list: from pending_from and failed_from, at most
+        # limit ops (all when 0); "more" says the harness should ask again.
+        limit = req.get("limit") or 0
+        pending = s.order[req.get("pending_from") or 0:]
+        failed = s.failed[req.get("failed_from") or 0:]
+        more = bool(limit) and (len(pending) > limit or len(failed) > limit)
+        if limit:
+            pending, failed = pending[:limit], failed[:limit]
+        state = {"pending": [wire_op(s.ops[i]) for i in pending],
+                 "failed": [wire_op(s.ops[i]) for i in failed], "more": more,
                  "schema_version": SCHEMA_VERSION, "audit": s.audit, "failed_ops": len(s.failed)}
         if len(s.failed) > s.failed_alert:
             state["alerts"] = ["failed_ops.count %d is above the threshold %d" % (len(s.failed), s.failed_alert)]
