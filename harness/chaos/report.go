@@ -138,7 +138,7 @@ func (res *ScenarioResult) Entry() reports.ChaosScenario {
 		case check.VerdictFail:
 			e.Failed = append(e.Failed, fmt.Sprintf("threshold %s %s: %v > %v", t.Op, t.Percentile, t.Measured, t.Limit))
 		case check.VerdictUnknown:
-			e.Unknown = append(e.Unknown, fmt.Sprintf("threshold %s %s (%v > %v, advisory in a quick run)", t.Op, t.Percentile, t.Measured.Round(time.Microsecond), t.Limit))
+			e.Unknown = append(e.Unknown, fmt.Sprintf("threshold %s %s (%v > %v, advisory)", t.Op, t.Percentile, t.Measured.Round(time.Microsecond), t.Limit))
 		}
 	}
 	return e
