@@ -257,7 +257,7 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, opts RunOptions) (
 	r.crashFigures(res)
 	res.Notes = r.notes
 	if opts.Target != "" {
-		info := r.p.remoteInfo
+		info := r.p.remoteInfo()
 		res.Target = &info
 	}
 	res.Verdict = overallVerdict(res)

@@ -260,7 +260,7 @@ func (r *chaosRun) runChecks(raw, judged []history.HistoryEvent, fs *finalState)
 			res.Verdict = check.VerdictUnknown
 			res.Message += "; the final state could not be read: " + fs.Err
 		}
-		if pr := target.CheckPromise(res.Name); pr != "" && r.p.opts.Target != "" && !r.p.remoteInfo.Makes(pr) {
+		if pr := target.CheckPromise(res.Name); pr != "" && r.p.opts.Target != "" && !r.p.remoteInfo().Makes(pr) {
 			res = check.CheckResult{Name: res.Name, Verdict: check.VerdictUnknown, Message: fmt.Sprintf("the target does not promise %s (it found: %s %s)", pr, res.Verdict, res.Message)}
 		}
 		out = append(out, res)

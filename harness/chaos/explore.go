@@ -56,7 +56,7 @@ func (e exploreSession) KeyGen() int       { return e.r.sess.keyGen }
 func (e exploreSession) SetKeyGen(gen int) { e.r.sess.keyGen = gen }
 func (exploreSession) Key(gen int) []byte  { return chaosKey(gen) }
 func (e exploreSession) WrongKey() []byte {
-	if e.r.p.opts.Target != "" && !e.r.p.remoteInfo.Makes(target.PromiseKeyed) {
+	if e.r.p.opts.Target != "" && !e.r.p.remoteInfo().Makes(target.PromiseKeyed) {
 		return nil // a target that does not promise to refuse one is not tried with it
 	}
 	return wrongKey

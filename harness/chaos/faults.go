@@ -308,7 +308,7 @@ func (r *chaosRun) backup(ctx context.Context, p fault.PlannedFault, ev *history
 // claims refuses, as a fault that cannot be injected (unknown, not a
 // refusal to judge), a step whose request the run's target does not claim.
 func (r *chaosRun) claims(typ string) error {
-	info := r.p.remoteInfo
+	info := r.p.remoteInfo()
 	if r.p.opts.Target == "" || typ == "" || len(info.Capabilities) == 0 || slices.Contains(info.Capabilities, typ) {
 		return nil
 	}

@@ -1,7 +1,7 @@
 package chaos
 
 // The plan of one scenario run: the scenario, the options it runs with,
-// its fault schedule and where it writes; only remoteInfo changes once made.
+// its fault schedule and where it writes; only the live target changes.
 
 import (
 	"fmt"
@@ -24,11 +24,13 @@ type plan struct {
 	dir      string               // the scenario's output directory
 	storeDir string
 	// targetLog receives the target processes' stderr (target.stderr);
-	// remoteInfo is what the last target opened said of itself.
-	targetLog  io.Writer
-	remoteInfo target.Info
-	live       atomic.Pointer[target.Remote] // the target started last, for a kill from a timer
+	// live is the target started last (opens are one at a time).
+	targetLog io.Writer
+	live      atomic.Pointer[target.Remote]
 }
+
+// remoteInfo is what the target started last said of itself.
+func (p *plan) remoteInfo() target.Info { return p.live.Load().Info() }
 
 func newPlan(sc *scenarios.Scenario, opts RunOptions, dir string) *plan {
 	p := &plan{sc: sc, opts: opts, faults: fault.Schedule(sc, opts.Seed), dir: dir, storeDir: filepath.Join(dir, "store")}

@@ -115,7 +115,7 @@ func (s *session) noteCorruption(err error) {
 
 // kill SIGKILLs the run's target process, if the store is one.
 func (s *session) kill() {
-	if r := s.p.live.Load(); r != nil { // the last started: opens are one at a time
+	if r := s.p.live.Load(); r != nil {
 		r.Kill()
 	}
 }
@@ -146,7 +146,6 @@ func (p *plan) dial(ctx context.Context, cfg target.RemoteConfig) (*target.Remot
 	if err != nil {
 		return nil, err
 	}
-	p.remoteInfo = rem.Info()
 	p.live.Store(rem)
 	return rem, nil
 }

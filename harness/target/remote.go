@@ -84,8 +84,13 @@ func (r *Remote) Version() string { return r.info.Version }
 // Command is the target's command line, as RemoteConfig.Command gave it.
 func (r *Remote) Command() string { return r.c.Name() }
 
-// Info is what the target's open reply said of it.
-func (r *Remote) Info() Info { return r.info }
+// Info is what the target's open reply said of it; nothing for nil.
+func (r *Remote) Info() Info {
+	if r == nil {
+		return Info{}
+	}
+	return r.info
+}
 
 // Detail is the open (or recover) reply's detail.
 func (r *Remote) Detail() json.RawMessage { return r.detail }
